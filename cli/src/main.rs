@@ -1,0 +1,2 @@
+//! The cavra CLI.
+fn main() {}

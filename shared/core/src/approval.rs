@@ -1,0 +1,404 @@
+//! The approval request record (`cavra.approval.v1`, original §2), with the contract's additions:
+//! a version for compare-and-set, the decision digest, quorum settings, reviews, and a
+//! hash-chained history.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::decision::Decision;
+use crate::time::Timestamp;
+
+/// The record's schema tag.
+pub const SCHEMA_VERSION: &str = "cavra.approval.v1";
+/// The product tag every record carries.
+pub const PRODUCT: &str = "CAVRA";
+/// The group break-glass defaults to, and whose members review overrides.
+pub const CHANGE_ADVISORY_BOARD: &str = "Change Advisory Board";
+/// The actor (and group) automated expiry runs as.
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// The five states a store accepts (original §2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved (terminal).
+    Approved,
+    /// Denied (terminal).
+    Denied,
+    /// Expired (terminal).
+    Expired,
+    /// Emergency override (terminal).
+    BreakGlass,
+}
+
+impl ApprovalState {
+    /// All states, in lifecycle order.
+    pub const ALL: [Self; 5] = [
+        Self::Pending,
+        Self::Approved,
+        Self::Denied,
+        Self::Expired,
+        Self::BreakGlass,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::BreakGlass => "break_glass",
+        }
+    }
+
+    /// Whether an agent may act on a request in this state.
+    pub fn permits_action(self) -> bool {
+        matches!(self, Self::Approved | Self::BreakGlass)
+    }
+}
+
+impl fmt::Display for ApprovalState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state name no store accepts.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unsupported approval state: {0}")]
+pub struct UnsupportedState(pub String);
+
+impl FromStr for ApprovalState {
+    type Err = UnsupportedState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnsupportedState(s.to_owned()))
+    }
+}
+
+/// How an actor's identity was established (CONTRACT §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    /// Self-declared (`--actor`, claims files, local mode).
+    Unverified,
+    /// A signed OIDC token checked against the JWKS.
+    Oidc,
+}
+
+/// One entry of a record's history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// `requested`, `approval_recorded`, `approved`, `denied`, `expired`, `break_glass`,
+    /// `post_incident_review` or `delivered`.
+    pub event: String,
+    /// Who acted.
+    pub actor: String,
+    /// When.
+    pub timestamp: Timestamp,
+    /// Why (null when none).
+    pub reason: Option<String>,
+    /// The external reference; the key is absent on `requested` entries, null when not given.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_with::rust::double_option"
+    )]
+    pub external_ref: Option<Option<String>>,
+    /// How the actor was identified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityKind>,
+    /// The token issuer, for `oidc` identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The token subject, for `oidc` identities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Redacted delivery evidence, on `delivered` entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Value>,
+    /// The previous entry's hash (64 zeros for the first entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    /// SHA-256 over `prev_hash` and this entry's canonical JSON without `hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+    /// Keys written by other versions, preserved.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl HistoryEntry {
+    /// A bare entry; `external_ref` absent, no identity, not yet chained.
+    pub fn new(event: &str, actor: &str, timestamp: Timestamp, reason: Option<String>) -> Self {
+        Self {
+            event: event.to_owned(),
+            actor: actor.to_owned(),
+            timestamp,
+            reason,
+            external_ref: None,
+            identity: None,
+            issuer: None,
+            subject: None,
+            evidence: None,
+            prev_hash: None,
+            hash: None,
+            extra: Map::new(),
+        }
+    }
+}
+
+/// One approver's vote on a quorum request (CONTRACT §3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    /// Who.
+    pub actor: String,
+    /// Their groups at the time (empty when unverified without claims).
+    pub groups: Vec<String>,
+    /// `approved` or `denied`.
+    pub decision: ApprovalState,
+    /// Why.
+    pub reason: String,
+    /// External reference, if any.
+    pub external_ref: Option<String>,
+    /// When.
+    pub timestamp: Timestamp,
+    /// How the actor was identified.
+    pub identity: IdentityKind,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn default_required_approvals() -> u32 {
+    1
+}
+
+fn is_one(value: &u32) -> bool {
+    *value == 1
+}
+
+/// An approval request record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Approval {
+    /// Always `cavra.approval.v1`.
+    pub schema_version: String,
+    /// Always `CAVRA`.
+    pub product: String,
+    /// `apr_` + 12 hex.
+    pub approval_id: String,
+    /// The decision's id.
+    pub decision_id: String,
+    /// The decision's session (`local` when absent).
+    pub session_id: String,
+    /// The decision's correlation id.
+    pub correlation_id: Option<String>,
+    /// Lifecycle state.
+    pub state: ApprovalState,
+    /// The group that decides.
+    pub approver_group: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked.
+    pub requested_at: Timestamp,
+    /// When it stops being decidable.
+    pub expires_at: Timestamp,
+    /// The full decision, verbatim.
+    pub decision: Decision,
+    /// Everything that happened, hash-chained.
+    pub history: Vec<HistoryEntry>,
+    /// `approval://{id}` then the decision's refs.
+    pub evidence_refs: Vec<String>,
+    /// Who decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// When it was decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<Timestamp>,
+    /// The deciding reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_reason: Option<String>,
+    /// External reference of the decision (absent unless given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_ref: Option<String>,
+    /// Set on break-glass records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<bool>,
+    /// The break-glass reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_reason: Option<String>,
+    /// Compare-and-set version; every stored change increments it.
+    #[serde(default)]
+    pub version: u64,
+    /// SHA-256 of the canonical decision (CONTRACT §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_digest: Option<String>,
+    /// The repository RBAC scopes by, fixed at creation (CONTRACT §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// Distinct approvals needed (CONTRACT §3).
+    #[serde(default = "default_required_approvals", skip_serializing_if = "is_one")]
+    pub required_approvals: u32,
+    /// Groups that must each contribute an approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required_groups: Vec<String>,
+    /// Whether the requester may approve.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_self_approval: bool,
+    /// Votes so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<Review>,
+    /// Break-glass records stay flagged until a Change Advisory Board review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_required: Option<bool>,
+    /// Keys written by other versions, preserved.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The 13-key summary attached to decisions, evidence and notifications (original §2.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalSummary {
+    /// See [`Approval`].
+    pub approval_id: String,
+    /// See [`Approval`].
+    pub decision_id: String,
+    /// See [`Approval`].
+    pub session_id: String,
+    /// See [`Approval`].
+    pub state: ApprovalState,
+    /// See [`Approval`].
+    pub approver_group: String,
+    /// See [`Approval`].
+    pub requested_by: String,
+    /// See [`Approval`].
+    pub requested_at: Timestamp,
+    /// See [`Approval`].
+    pub expires_at: Timestamp,
+    /// See [`Approval`].
+    pub decided_by: Option<String>,
+    /// See [`Approval`].
+    pub decided_at: Option<Timestamp>,
+    /// See [`Approval`].
+    pub external_ref: Option<String>,
+    /// `false` unless set.
+    pub break_glass: bool,
+    /// See [`Approval`].
+    pub evidence_refs: Vec<String>,
+}
+
+impl Approval {
+    /// The 13-key summary.
+    pub fn summary(&self) -> ApprovalSummary {
+        ApprovalSummary {
+            approval_id: self.approval_id.clone(),
+            decision_id: self.decision_id.clone(),
+            session_id: self.session_id.clone(),
+            state: self.state,
+            approver_group: self.approver_group.clone(),
+            requested_by: self.requested_by.clone(),
+            requested_at: self.requested_at,
+            expires_at: self.expires_at,
+            decided_by: self.decided_by.clone(),
+            decided_at: self.decided_at,
+            external_ref: self.external_ref.clone(),
+            break_glass: self.break_glass.unwrap_or(false),
+            evidence_refs: self.evidence_refs.clone(),
+        }
+    }
+
+    /// Whether `now` is past `expires_at`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        now > self.expires_at
+    }
+
+    /// The repository RBAC uses: the record's own, else the decision's (original §5).
+    pub fn rbac_repository(&self) -> Option<&str> {
+        self.repository.as_deref().or_else(|| self.decision.repository())
+    }
+
+    /// The reason to show: decision reason, else break-glass reason, else the decision's.
+    pub fn display_reason(&self) -> Option<&str> {
+        self.decision_reason
+            .as_deref()
+            .or(self.break_glass_reason.as_deref())
+            .or_else(|| self.decision.str_field("reason"))
+    }
+
+    /// The record as a JSON value with keys sorted (how files and `payload` columns hold it).
+    pub fn to_sorted_value(&self) -> Value {
+        sort_value(serde_json::to_value(self).expect("records always serialise"))
+    }
+}
+
+/// Rebuilds every object in `value` with its keys in sorted order.
+pub fn sort_value(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_value(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sort_value).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_names_round_trip_and_unknown_names_are_refused_with_the_original_message() {
+        for state in ApprovalState::ALL {
+            assert_eq!(state.as_str().parse::<ApprovalState>().unwrap(), state);
+        }
+        assert_eq!(
+            "cancelled".parse::<ApprovalState>().unwrap_err().to_string(),
+            "unsupported approval state: cancelled"
+        );
+    }
+
+    #[test]
+    fn an_original_record_without_contract_keys_still_reads() {
+        let text = r#"{"schema_version":"cavra.approval.v1","product":"CAVRA","approval_id":"apr_5c0e1d9b2a77",
+          "decision_id":"dec_3f9a1c2b7d4e","session_id":"local","correlation_id":null,"state":"pending",
+          "approver_group":"IAM","requested_by":"developer","requested_at":"2026-05-18T12:35:00.000001+00:00",
+          "expires_at":"2026-05-19T12:35:00.000002+00:00","decision":{"decision_id":"dec_3f9a1c2b7d4e"},
+          "history":[{"event":"requested","actor":"developer","timestamp":"2026-05-18T12:35:00.000001+00:00","reason":null}],
+          "evidence_refs":["approval://apr_5c0e1d9b2a77"],"custom_key":{"kept":true}}"#;
+        let record: Approval = serde_json::from_str(text).unwrap();
+        assert_eq!(record.required_approvals, 1);
+        assert_eq!(record.version, 0);
+        assert_eq!(record.extra["custom_key"]["kept"], true);
+        let back = record.to_sorted_value();
+        assert!(back["history"][0].get("external_ref").is_none());
+        assert_eq!(back["custom_key"]["kept"], true);
+    }
+
+    #[test]
+    fn history_entries_distinguish_absent_and_null_external_refs() {
+        let at: Timestamp = "2026-05-18T12:35:00+00:00".parse().unwrap();
+        let mut entry = HistoryEntry::new("approved", "a", at, Some("r".into()));
+        assert!(serde_json::to_value(&entry).unwrap().get("external_ref").is_none());
+        entry.external_ref = Some(None);
+        assert_eq!(serde_json::to_value(&entry).unwrap()["external_ref"], Value::Null);
+        entry.external_ref = Some(Some("CHG-1".into()));
+        assert_eq!(serde_json::to_value(&entry).unwrap()["external_ref"], "CHG-1");
+    }
+
+    #[test]
+    fn sorted_values_have_sorted_keys_at_every_depth() {
+        let v = sort_value(serde_json::json!({"b": {"z": 1, "a": 2}, "a": [{"y": 1, "x": 2}]}));
+        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#);
+    }
+}

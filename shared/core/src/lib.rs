@@ -1,0 +1,27 @@
+//! `cavra-core`: the CAVRA Approvals domain.
+//!
+//! Decisions from the policy engine become approval requests ([`approval::Approval`]); they are
+//! routed to approver groups ([`routing`]), decided by actors whose identity ([`identity`],
+//! [`oidc`]) and rights ([`rbac`]) are checked, and every change is a hash-chained history entry
+//! ([`history`]). The state machine lives in [`workflow`] as pure functions; [`service`] runs it
+//! against the ports in [`store`] and [`time`]. No I/O happens here beyond reading the
+//! configuration files users name, so the crate also builds for `wasm32-unknown-unknown`.
+
+pub mod approval;
+pub mod decision;
+pub mod digest;
+pub mod error;
+pub mod evidence;
+pub mod files;
+pub mod history;
+pub mod identity;
+pub mod ids;
+pub mod memory;
+pub mod oidc;
+pub mod policy;
+pub mod rbac;
+pub mod routing;
+pub mod service;
+pub mod store;
+pub mod time;
+pub mod workflow;

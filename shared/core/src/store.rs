@@ -1,0 +1,181 @@
+//! The storage port every adapter implements (memory, JSON file, SQLite, DynamoDB), and the
+//! list/cursor types they share.
+//!
+//! Transitions are compare-and-set (CONTRACT §1): [`ApprovalStore::replace`] writes only when the
+//! stored record still has the version and state the caller read.
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::approval::{Approval, ApprovalState};
+use crate::time::Timestamp;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 500;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `insert` of an id that exists.
+    #[error("approval already exists: {0}")]
+    DuplicateId(String),
+    /// `insert` of a pending request for a decision that already has one open.
+    #[error("an open approval request already exists for decision {0}")]
+    DuplicateOpenDecision(String),
+    /// `replace` lost the race: the stored version or state moved on.
+    #[error("approval {0} was changed by someone else")]
+    VersionConflict(String),
+    /// `replace` of a record that is not stored.
+    #[error("approval not found: {0}")]
+    NotFound(String),
+    /// The stored data cannot be read back (corrupt file, bad row).
+    #[error("approval store {location} is corrupt: {detail}")]
+    Corrupt {
+        /// File, table or item.
+        location: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A list cursor that this store did not issue.
+    #[error("invalid cursor")]
+    InvalidCursor,
+    /// Anything else (I/O, database, network), with context.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Position after the last item of a page: the sort key of that item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// `requested_at` in microseconds.
+    #[serde(rename = "t")]
+    pub requested_at_us: i64,
+    /// Tie-breaker.
+    #[serde(rename = "i")]
+    pub approval_id: String,
+}
+
+impl Cursor {
+    /// The cursor after `approval`.
+    pub fn after(approval: &Approval) -> Self {
+        Self { requested_at_us: approval.requested_at.unix_micros(), approval_id: approval.approval_id.clone() }
+    }
+
+    /// The opaque text handed to clients.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("cursor serialises"))
+    }
+
+    /// Parses text from [`Cursor::encode`].
+    pub fn decode(text: &str) -> Result<Self, StoreError> {
+        let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
+    }
+
+    /// Whether `approval` sorts after this cursor in list order
+    /// (`requested_at` descending, then `approval_id` ascending).
+    pub fn precedes(&self, approval: &Approval) -> bool {
+        let t = approval.requested_at.unix_micros();
+        t < self.requested_at_us || (t == self.requested_at_us && approval.approval_id.as_str() > self.approval_id.as_str())
+    }
+}
+
+/// A list request (original §9.1, CONTRACT §7).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListQuery {
+    /// Exact state.
+    pub state: Option<ApprovalState>,
+    /// Exact approver group.
+    pub approver_group: Option<String>,
+    /// Page size, clamped to `1..=500`.
+    pub limit: u32,
+    /// Items to skip (ignored when `cursor` is set).
+    pub offset: u32,
+    /// Continue after this position.
+    pub cursor: Option<Cursor>,
+}
+
+impl ListQuery {
+    /// A query with the documented defaults and clamping.
+    pub fn new(state: Option<ApprovalState>, approver_group: Option<String>, limit: Option<i64>, offset: Option<i64>) -> Self {
+        Self {
+            state,
+            approver_group: approver_group.filter(|g| !g.is_empty()),
+            limit: limit.unwrap_or(i64::from(DEFAULT_LIMIT)).clamp(1, i64::from(MAX_LIMIT)) as u32,
+            offset: offset.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
+            cursor: None,
+        }
+    }
+
+    /// Whether `approval` passes the filters.
+    pub fn matches(&self, approval: &Approval) -> bool {
+        self.state.is_none_or(|s| approval.state == s)
+            && self.approver_group.as_deref().is_none_or(|g| approval.approver_group == g)
+    }
+
+    /// Items to skip before the page: the offset, unless a cursor positions the page.
+    pub fn effective_offset(&self) -> u32 {
+        if self.cursor.is_some() { 0 } else { self.offset }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApprovalPage {
+    /// Records, newest request first.
+    pub items: Vec<Approval>,
+    /// How many records match the filters in all.
+    pub total: u64,
+    /// The page size used.
+    pub limit: u32,
+    /// The offset used.
+    pub offset: u32,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl ApprovalPage {
+    /// Builds a page from up to `limit + 1` fetched items (the extra one proves a next page).
+    pub fn from_fetched(mut fetched: Vec<Approval>, total: u64, query: &ListQuery) -> Self {
+        let limit = query.limit as usize;
+        let more = fetched.len() > limit;
+        fetched.truncate(limit);
+        let next_cursor = if more { fetched.last().map(|a| Cursor::after(a).encode()) } else { None };
+        Self { items: fetched, total, limit: query.limit, offset: query.offset, next_cursor }
+    }
+}
+
+/// Sorts records in list order: `requested_at` descending, then `approval_id` ascending.
+pub fn sort_for_listing(records: &mut [Approval]) {
+    records.sort_by(|a, b| b.requested_at.cmp(&a.requested_at).then_with(|| a.approval_id.cmp(&b.approval_id)));
+}
+
+/// The storage port.
+#[async_trait]
+pub trait ApprovalStore: Send + Sync {
+    /// Stores a new record. Fails with [`StoreError::DuplicateId`], or with
+    /// [`StoreError::DuplicateOpenDecision`] when the record is pending and another pending
+    /// record has the same `decision_id`.
+    async fn insert(&self, approval: &Approval) -> Result<(), StoreError>;
+
+    /// Reads one record.
+    async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError>;
+
+    /// Overwrites a record only if the stored one still has `expected_version` and
+    /// `expected_state` (compare-and-set); [`StoreError::VersionConflict`] otherwise.
+    /// The caller has already set `approval.version` to `expected_version + 1`.
+    async fn replace(&self, approval: &Approval, expected_version: u64, expected_state: ApprovalState) -> Result<(), StoreError>;
+
+    /// The pending record for `decision_id`, if any.
+    async fn find_open_by_decision(&self, decision_id: &str) -> Result<Option<Approval>, StoreError>;
+
+    /// A page of records matching `query`, in list order, answered from an index.
+    async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError>;
+
+    /// Up to `limit` pending records whose `expires_at` is before `now`.
+    async fn overdue(&self, now: Timestamp, limit: u32) -> Result<Vec<Approval>, StoreError>;
+}
