@@ -1,1 +1,138 @@
-//! placeholder: being written
+//! Workflow errors, with the original's exact messages (§2.4) and the contract's (§2–§5), and
+//! the kind each maps to at an edge (HTTP status, CLI exit code).
+
+use crate::store::StoreError;
+
+/// What kind of failure an error is; edges map it to a status or exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Bad input (HTTP 400).
+    Invalid,
+    /// No or bad identity (HTTP 401).
+    Unauthenticated,
+    /// Identity known, not allowed (HTTP 403).
+    Forbidden,
+    /// No such record (HTTP 404).
+    NotFound,
+    /// The record's state forbids it, or someone else won a race (HTTP 409).
+    Conflict,
+    /// Our fault (HTTP 500, opaque body).
+    Unexpected,
+}
+
+/// A workflow operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    /// Original §2.4.
+    #[error("decision must include decision_id")]
+    MissingDecisionId,
+    /// Original §2.4.
+    #[error("approval request must include approver_group")]
+    MissingApproverGroup,
+    /// CONTRACT §4: outcomes that need no human are refused.
+    #[error("decision does not require approval: {0}")]
+    DoesNotRequireApproval(String),
+    /// The decision's outcome is not one the engine emits.
+    #[error("decision must be one of: allow, allow_with_attestation, audit_only, block, require_approval, warn")]
+    UnknownOutcome,
+    /// CONTRACT §3: break-glass only overrides `block` or `require_approval`.
+    #[error("break-glass requires a block or require_approval decision, not {0}")]
+    BreakGlassNotAllowed(String),
+    /// Original §2.4.
+    #[error("state must be approved, denied, or expired")]
+    InvalidTargetState,
+    /// Original §2.4; CONTRACT §1 makes it the loser's answer in a race.
+    #[error("only pending approvals can be changed")]
+    NotPending,
+    /// Original §2.4.
+    #[error("actor is required")]
+    ActorRequired,
+    /// Original §2.4.
+    #[error("reason is required")]
+    ReasonRequired,
+    /// Original §2.4.
+    #[error("break-glass reason is required")]
+    BreakGlassReasonRequired,
+    /// Original §2.4; CONTRACT §2 makes it a 403.
+    #[error("actor is not authorized for approval group")]
+    NotAuthorized,
+    /// Original §6.4.
+    #[error("actor is not authorized for break-glass")]
+    NotAuthorizedBreakGlass,
+    /// CONTRACT §3.
+    #[error("requester cannot approve their own request")]
+    SelfApproval,
+    /// CONTRACT §4.
+    #[error("approval has expired")]
+    Expired,
+    /// CONTRACT §3: one actor counts once.
+    #[error("actor has already reviewed this request")]
+    AlreadyReviewed,
+    /// Original §2.4 (the CLI's wording; the API says `approval not found`).
+    #[error("approval not found: {0}")]
+    NotFound(String),
+    /// Idempotent creation met an open request whose decision differs.
+    #[error("an open approval request for decision {0} already exists with a different decision digest")]
+    ConflictingOpenRequest(String),
+    /// attach-decision / check with a decision that is not the approved one.
+    #[error("decision does not match approval {approval_id}: {detail}")]
+    DecisionMismatch {
+        /// The approval.
+        approval_id: String,
+        /// What differs.
+        detail: String,
+    },
+    /// Post-incident review of a record that is not awaiting one.
+    #[error("approval {0} is not a break-glass record awaiting review")]
+    NoReviewPending(String),
+    /// Post-incident review by someone outside the Change Advisory Board.
+    #[error("actor is not authorized to review break-glass")]
+    NotAuthorizedReview,
+    /// The break-glass actor reviewing their own override.
+    #[error("break-glass actor cannot review their own override")]
+    SelfReview,
+    /// Compare-and-set kept losing.
+    #[error("approval {0} is changing too fast; try again")]
+    Contention(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ApprovalError {
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::MissingDecisionId
+            | Self::MissingApproverGroup
+            | Self::DoesNotRequireApproval(_)
+            | Self::UnknownOutcome
+            | Self::BreakGlassNotAllowed(_)
+            | Self::InvalidTargetState
+            | Self::ActorRequired
+            | Self::ReasonRequired
+            | Self::BreakGlassReasonRequired
+            | Self::DecisionMismatch { .. } => ErrorKind::Invalid,
+            Self::NotAuthorized
+            | Self::NotAuthorizedBreakGlass
+            | Self::SelfApproval
+            | Self::NotAuthorizedReview
+            | Self::SelfReview => ErrorKind::Forbidden,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::NotPending
+            | Self::Expired
+            | Self::AlreadyReviewed
+            | Self::ConflictingOpenRequest(_)
+            | Self::NoReviewPending(_)
+            | Self::Contention(_) => ErrorKind::Conflict,
+            Self::Store(store) => match store {
+                StoreError::InvalidCursor => ErrorKind::Invalid,
+                StoreError::NotFound(_) => ErrorKind::NotFound,
+                StoreError::DuplicateId(_) | StoreError::DuplicateOpenDecision(_) | StoreError::VersionConflict(_) => {
+                    ErrorKind::Conflict
+                }
+                StoreError::Corrupt { .. } | StoreError::Unexpected(_) => ErrorKind::Unexpected,
+            },
+        }
+    }
+}

@@ -1,1 +1,229 @@
-//! placeholder: being written
+//! The approval service: runs [`crate::workflow`] against the ports, with compare-and-set
+//! retries, idempotent creation and expiry enforcement. The CLI, the HTTP handlers and the
+//! tests all go through it.
+
+use std::sync::Arc;
+
+use crate::approval::Approval;
+use crate::decision::Decision;
+use crate::error::ApprovalError;
+use crate::history::{self, ChainReport};
+use crate::identity::ActorContext;
+use crate::ids::IdGenerator;
+use crate::rbac::RbacPolicy;
+use crate::routing::RoutingTable;
+use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
+use crate::time::{Clock, Timestamp};
+use crate::workflow::{self, BreakGlassInput, CheckReport, DecideInput, DecideOutcome, NewRequest};
+
+/// How many times a compare-and-set is retried before giving up.
+const MAX_CAS_ATTEMPTS: usize = 256;
+/// How many overdue records one sweep batch reads.
+const SWEEP_BATCH: u32 = 200;
+
+/// The result of [`ApprovalService::create`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The stored request.
+    pub approval: Approval,
+    /// `false` when an open request for the same decision was returned instead.
+    pub created: bool,
+}
+
+/// The approval workflow over a store, a clock, an id source, routing and RBAC.
+#[derive(Clone)]
+pub struct ApprovalService {
+    store: Arc<dyn ApprovalStore>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    routing: RoutingTable,
+    rbac: Option<RbacPolicy>,
+}
+
+impl std::fmt::Debug for ApprovalService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalService").field("routing", &self.routing).field("rbac", &self.rbac).finish_non_exhaustive()
+    }
+}
+
+impl ApprovalService {
+    /// A service with the default routing table and no RBAC policy.
+    pub fn new(store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        Self { store, clock, ids, routing: RoutingTable::default(), rbac: None }
+    }
+
+    /// Replaces the routing table (a routing file replaces the defaults entirely).
+    #[must_use]
+    pub fn with_routing(mut self, routing: RoutingTable) -> Self {
+        self.routing = routing;
+        self
+    }
+
+    /// Sets the RBAC policy used for authorisation and group mappings.
+    #[must_use]
+    pub fn with_rbac(mut self, rbac: Option<RbacPolicy>) -> Self {
+        self.rbac = rbac;
+        self
+    }
+
+    /// The routing table in force.
+    pub fn routing(&self) -> &RoutingTable {
+        &self.routing
+    }
+
+    /// The RBAC policy in force.
+    pub fn rbac(&self) -> Option<&RbacPolicy> {
+        self.rbac.as_ref()
+    }
+
+    /// The current time from the clock port.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn ApprovalStore> {
+        &self.store
+    }
+
+    /// Creates a request, or returns the open one for the same decision (CONTRACT §1).
+    pub async fn create(&self, req: NewRequest) -> Result<Created, ApprovalError> {
+        let now = self.clock.now();
+        let id = self.ids.approval_id();
+        let record = workflow::create_request(req, &self.routing, &id, now)?;
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            if let Some(existing) = self.store.find_open_by_decision(&record.decision_id).await? {
+                if existing.is_overdue(now) {
+                    self.persist(&workflow::expire_as_system(&existing, now), &existing).await.ok();
+                    continue;
+                }
+                if existing.decision_digest != record.decision_digest {
+                    return Err(ApprovalError::ConflictingOpenRequest(record.decision_id.clone()));
+                }
+                return Ok(Created { approval: existing, created: false });
+            }
+            match self.store.insert(&record).await {
+                Ok(()) => return Ok(Created { approval: record, created: true }),
+                Err(StoreError::DuplicateOpenDecision(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApprovalError::Contention(record.decision_id))
+    }
+
+    /// Reads one request.
+    pub async fn get(&self, approval_id: &str) -> Result<Approval, ApprovalError> {
+        self.store
+            .get(approval_id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(approval_id.to_owned()))
+    }
+
+    /// Lists requests.
+    pub async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, ApprovalError> {
+        Ok(self.store.list(query).await?)
+    }
+
+    async fn persist(&self, next: &Approval, read: &Approval) -> Result<(), StoreError> {
+        self.store.replace(next, read.version, read.state).await
+    }
+
+    /// Reads, applies `change`, and compare-and-sets, retrying when someone else wrote first.
+    async fn update<F>(&self, approval_id: &str, change: F) -> Result<Approval, ApprovalError>
+    where
+        F: Fn(&Approval, Timestamp) -> Result<Approval, ApprovalError>,
+    {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = self.get(approval_id).await?;
+            let next = change(&current, self.clock.now())?;
+            match self.persist(&next, &current).await {
+                Ok(()) => return Ok(next),
+                Err(StoreError::VersionConflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApprovalError::Contention(approval_id.to_owned()))
+    }
+
+    /// Approves, denies or expires a pending request. A request past `expires_at` becomes
+    /// `expired` (by `system`) and the call fails with [`ApprovalError::Expired`].
+    pub async fn decide(&self, approval_id: &str, input: &DecideInput) -> Result<Approval, ApprovalError> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = self.get(approval_id).await?;
+            let (next, expired) = match workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())? {
+                DecideOutcome::Changed(next) => (next, false),
+                DecideOutcome::ExpiredInstead(next) => (next, true),
+            };
+            match self.persist(&next, &current).await {
+                Ok(()) if expired => return Err(ApprovalError::Expired),
+                Ok(()) => return Ok(next),
+                Err(StoreError::VersionConflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApprovalError::Contention(approval_id.to_owned()))
+    }
+
+    /// Records a break-glass override.
+    pub async fn break_glass(&self, input: BreakGlassInput) -> Result<Approval, ApprovalError> {
+        let record = workflow::break_glass(input, &self.routing, self.rbac.as_ref(), &self.ids.approval_id(), self.clock.now())?;
+        self.store.insert(&record).await?;
+        Ok(record)
+    }
+
+    /// Records the post-incident review of a break-glass override.
+    pub async fn review_break_glass(&self, approval_id: &str, actor: &str, reason: &str, context: Option<&ActorContext>) -> Result<Approval, ApprovalError> {
+        self.update(approval_id, |current, now| workflow::review_break_glass(current, actor, reason, context, now)).await
+    }
+
+    /// Appends redacted delivery evidence to a request's history.
+    pub async fn record_delivery(&self, approval_id: &str, actor: &str, evidence: &serde_json::Value) -> Result<Approval, ApprovalError> {
+        self.update(approval_id, |current, now| Ok(workflow::record_delivery(current, actor, evidence.clone(), now))).await
+    }
+
+    /// Expires every pending request past `expires_at`, as `system` (CONTRACT §4).
+    pub async fn sweep(&self) -> Result<Vec<Approval>, ApprovalError> {
+        let mut expired = Vec::new();
+        loop {
+            let now = self.clock.now();
+            let due = self.store.overdue(now, SWEEP_BATCH).await?;
+            if due.is_empty() {
+                return Ok(expired);
+            }
+            for record in due {
+                let next = workflow::expire_as_system(&record, now);
+                match self.persist(&next, &record).await {
+                    Ok(()) => expired.push(next),
+                    // Someone decided it meanwhile; it is no longer overdue-and-pending.
+                    Err(StoreError::VersionConflict(_)) => {}
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+    }
+
+    /// Whether an agent may act on `decision` under the request (CONTRACT §5).
+    pub async fn check(&self, approval_id: &str, decision: &Decision) -> Result<CheckReport, ApprovalError> {
+        let approval = self.get(approval_id).await?;
+        Ok(workflow::check(&approval, decision, self.clock.now()))
+    }
+
+    /// Recomputes the request's history chain (CONTRACT §6).
+    pub async fn verify_history(&self, approval_id: &str) -> Result<ChainReport, ApprovalError> {
+        Ok(history::verify(&self.get(approval_id).await?.history))
+    }
+
+    /// The decision with the request's summary attached (original §7.1), refusing a decision
+    /// that is not the one the request was made for.
+    pub async fn attach_decision(&self, approval_id: &str, decision: &Decision) -> Result<Decision, ApprovalError> {
+        let approval = self.get(approval_id).await?;
+        let mismatch = |detail: &str| ApprovalError::DecisionMismatch { approval_id: approval.approval_id.clone(), detail: detail.to_owned() };
+        if decision.decision_id() != Some(approval.decision_id.as_str()) {
+            return Err(mismatch("decision_id differs"));
+        }
+        if approval.decision_digest.as_ref().is_some_and(|d| *d != decision.digest()) {
+            return Err(mismatch("decision digest differs"));
+        }
+        Ok(crate::evidence::attach_decision(decision, &approval))
+    }
+}

@@ -1,1 +1,424 @@
-//! placeholder: being written
+//! The approval state machine as pure functions: each takes the current record (or a decision)
+//! and the caller's input, checks it in the original's order, and returns the next record.
+//! [`crate::service`] persists the results with compare-and-set.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::approval::{
+    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, HistoryEntry, IdentityKind, PRODUCT, Review,
+    SCHEMA_VERSION, SYSTEM_ACTOR,
+};
+use crate::decision::{Decision, Outcome};
+use crate::error::ApprovalError;
+use crate::history;
+use crate::identity::ActorContext;
+use crate::ids::ApprovalId;
+use crate::rbac::{AuthzSubject, RbacAction, RbacPolicy};
+use crate::routing::RoutingTable;
+use crate::time::Timestamp;
+
+/// Default request lifetime in hours.
+pub const DEFAULT_TTL_HOURS: i64 = 24;
+/// Default break-glass lifetime in hours.
+pub const DEFAULT_BREAK_GLASS_TTL_HOURS: i64 = 4;
+/// Default `requested_by`.
+pub const DEFAULT_REQUESTER: &str = "ai-agent";
+/// The reason automated expiry records.
+pub const EXPIRY_REASON: &str = "approval expired";
+
+/// A request to create an approval.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// The decision to approve.
+    pub decision: Decision,
+    /// Explicit approver group (wins over routing when non-empty).
+    pub approver_group: Option<String>,
+    /// Declared requester (a verified requester wins).
+    pub requested_by: Option<String>,
+    /// Lifetime in hours (at least 1; default 24).
+    pub ttl_hours: Option<i64>,
+    /// The requester's identity, when known.
+    pub requester: Option<ActorContext>,
+}
+
+impl NewRequest {
+    /// A request for `decision` with every default.
+    pub fn new(decision: Decision) -> Self {
+        Self { decision, approver_group: None, requested_by: None, ttl_hours: None, requester: None }
+    }
+}
+
+/// A decision on a pending request: approve, deny or expire.
+#[derive(Debug, Clone)]
+pub struct DecideInput {
+    /// `approved`, `denied` or `expired`.
+    pub target: ApprovalState,
+    /// The declared actor (a verified one wins).
+    pub actor: String,
+    /// Why.
+    pub reason: String,
+    /// Ticket or change number.
+    pub external_ref: Option<String>,
+    /// The actor's identity; when present, RBAC is enforced.
+    pub context: Option<ActorContext>,
+}
+
+/// What [`decide`] produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecideOutcome {
+    /// The record after the decision.
+    Changed(Approval),
+    /// The request was past `expires_at`: this is the record expired by `system`; the caller
+    /// stores it and reports [`ApprovalError::Expired`].
+    ExpiredInstead(Approval),
+}
+
+/// A break-glass override.
+#[derive(Debug, Clone)]
+pub struct BreakGlassInput {
+    /// The blocked (or approval-required) decision.
+    pub decision: Decision,
+    /// The declared actor (a verified one wins).
+    pub actor: String,
+    /// Mandatory evidence: why.
+    pub reason: String,
+    /// Group; `None` means Change Advisory Board, `Some("")` routes as a normal request.
+    pub approver_group: Option<String>,
+    /// Incident or change number.
+    pub external_ref: Option<String>,
+    /// Lifetime in hours (at least 1; default 4).
+    pub ttl_hours: Option<i64>,
+    /// The actor's identity; when present, RBAC is enforced.
+    pub context: Option<ActorContext>,
+}
+
+/// The result of checking whether an agent may act (CONTRACT §5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    /// The approval checked.
+    pub approval_id: String,
+    /// Whether the agent may act.
+    pub allowed: bool,
+    /// The request's state.
+    pub state: ApprovalState,
+    /// When it stops being valid.
+    pub expires_at: Timestamp,
+    /// Whether the decision's digest is the approved one.
+    pub digest_matches: bool,
+    /// Why not, when not allowed.
+    pub reason: Option<String>,
+}
+
+fn non_empty(text: Option<&str>) -> Option<String> {
+    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+}
+
+fn ttl(hours: Option<i64>, default: i64) -> i64 {
+    hours.unwrap_or(default).max(1)
+}
+
+fn identify(entry: &mut HistoryEntry, context: Option<&ActorContext>) {
+    match context {
+        Some(ctx) if ctx.identity == IdentityKind::Oidc => {
+            entry.identity = Some(IdentityKind::Oidc);
+            entry.issuer.clone_from(&ctx.issuer);
+            entry.subject.clone_from(&ctx.subject);
+        }
+        _ => entry.identity = Some(IdentityKind::Unverified),
+    }
+}
+
+/// The acting name: a verified identity's actor, else the declared one (required).
+fn acting_name(declared: &str, context: Option<&ActorContext>) -> Result<String, ApprovalError> {
+    match context {
+        Some(ctx) if ctx.identity == IdentityKind::Oidc => Ok(ctx.actor.clone()),
+        _ => non_empty(Some(declared)).ok_or(ApprovalError::ActorRequired),
+    }
+}
+
+fn check_outcome(decision: &Decision) -> Result<(), ApprovalError> {
+    match decision.outcome_text() {
+        None => Ok(()),
+        Some(text) => match Outcome::parse(text) {
+            None => Err(ApprovalError::UnknownOutcome),
+            Some(outcome) if !outcome.needs_approval() => Err(ApprovalError::DoesNotRequireApproval(text.to_owned())),
+            Some(_) => Ok(()),
+        },
+    }
+}
+
+fn blank_record(decision: Decision, id: &ApprovalId, group: String, requested_by: String, now: Timestamp, ttl_hours: i64) -> Approval {
+    let decision_id = decision.decision_id().unwrap_or_default().to_owned();
+    let mut evidence_refs = vec![format!("approval://{id}")];
+    evidence_refs.extend(decision.evidence_refs());
+    Approval {
+        schema_version: SCHEMA_VERSION.to_owned(),
+        product: PRODUCT.to_owned(),
+        approval_id: id.to_string(),
+        session_id: decision.str_field("session_id").unwrap_or("local").to_owned(),
+        correlation_id: decision.str_field("correlation_id").map(str::to_owned),
+        decision_id,
+        state: ApprovalState::Pending,
+        approver_group: group,
+        requested_by,
+        requested_at: now,
+        expires_at: now.plus_hours(ttl_hours),
+        decision_digest: Some(decision.digest()),
+        repository: decision.repository().map(str::to_owned),
+        decision,
+        history: Vec::new(),
+        evidence_refs,
+        decided_by: None,
+        decided_at: None,
+        decision_reason: None,
+        external_ref: None,
+        break_glass: None,
+        break_glass_reason: None,
+        version: 1,
+        required_approvals: 1,
+        required_groups: Vec::new(),
+        allow_self_approval: false,
+        reviews: Vec::new(),
+        review_required: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Creates a pending request (original §2.1 and §3.4; CONTRACT §3–§5).
+pub fn create_request(req: NewRequest, routing: &RoutingTable, id: &ApprovalId, now: Timestamp) -> Result<Approval, ApprovalError> {
+    if req.decision.decision_id().is_none() {
+        return Err(ApprovalError::MissingDecisionId);
+    }
+    check_outcome(&req.decision)?;
+    let rule = routing.route(&req.decision);
+    let group = non_empty(req.approver_group.as_deref())
+        .or_else(|| rule.map(|r| r.approver_group.clone()))
+        .or_else(|| req.decision.approver_group().map(str::to_owned))
+        .ok_or(ApprovalError::MissingApproverGroup)?;
+    let requested_by = match &req.requester {
+        Some(ctx) if ctx.identity == IdentityKind::Oidc => ctx.actor.clone(),
+        _ => non_empty(req.requested_by.as_deref()).unwrap_or_else(|| DEFAULT_REQUESTER.to_owned()),
+    };
+    let reason = req.decision.str_field("reason").map(str::to_owned);
+    let mut record = blank_record(req.decision, id, group, requested_by.clone(), now, ttl(req.ttl_hours, DEFAULT_TTL_HOURS));
+    if let Some(rule) = rule {
+        record.required_approvals = rule.required_approvals.unwrap_or(1);
+        record.required_groups.clone_from(&rule.required_groups);
+        record.allow_self_approval = rule.allow_self_approval;
+    }
+    let mut entry = HistoryEntry::new("requested", &requested_by, now, reason);
+    identify(&mut entry, req.requester.as_ref());
+    history::append(&mut record.history, entry);
+    Ok(record)
+}
+
+fn authorize(current: &Approval, ctx: &ActorContext, rbac: Option<&RbacPolicy>, action: RbacAction) -> bool {
+    let subject = AuthzSubject {
+        approver_group: &current.approver_group,
+        required_groups: &current.required_groups,
+        repository: current.rbac_repository(),
+        break_glass: current.break_glass.unwrap_or(false),
+    };
+    RbacPolicy::authorize(rbac, ctx, &subject, action)
+}
+
+fn quorum_met(record: &Approval) -> bool {
+    let approvals: Vec<&Review> = record.reviews.iter().filter(|r| r.decision == ApprovalState::Approved).collect();
+    approvals.len() >= record.required_approvals as usize
+        && record
+            .required_groups
+            .iter()
+            .all(|group| approvals.iter().any(|r| r.groups.iter().any(|g| g == group)))
+}
+
+/// Expires `current` as `system` (used for overdue requests and the sweeper).
+pub fn expire_as_system(current: &Approval, now: Timestamp) -> Approval {
+    let mut next = current.clone();
+    finish(&mut next, ApprovalState::Expired, SYSTEM_ACTOR, EXPIRY_REASON, None, None, now);
+    next
+}
+
+fn finish(next: &mut Approval, state: ApprovalState, actor: &str, reason: &str, external_ref: Option<String>, context: Option<&ActorContext>, now: Timestamp) {
+    next.state = state;
+    next.decided_by = Some(actor.to_owned());
+    next.decided_at = Some(now);
+    next.decision_reason = Some(reason.to_owned());
+    if external_ref.is_some() {
+        next.external_ref.clone_from(&external_ref);
+    }
+    let mut entry = HistoryEntry::new(state.as_str(), actor, now, Some(reason.to_owned()));
+    entry.external_ref = Some(external_ref);
+    identify(&mut entry, context);
+    history::append(&mut next.history, entry);
+    next.version += 1;
+}
+
+/// Approves, denies or expires a pending request (original §6.1–§6.2, CONTRACT §2–§4).
+///
+/// Check order: target state → pending → not overdue → actor → reason → authorised →
+/// separation of duties → one vote per actor.
+pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>, now: Timestamp) -> Result<DecideOutcome, ApprovalError> {
+    let action = match input.target {
+        ApprovalState::Approved => RbacAction::Approved,
+        ApprovalState::Denied => RbacAction::Denied,
+        ApprovalState::Expired => RbacAction::Expired,
+        _ => return Err(ApprovalError::InvalidTargetState),
+    };
+    if current.state != ApprovalState::Pending {
+        return Err(ApprovalError::NotPending);
+    }
+    if action != RbacAction::Expired && current.is_overdue(now) {
+        return Ok(DecideOutcome::ExpiredInstead(expire_as_system(current, now)));
+    }
+    let context = input.context.as_ref();
+    let actor = acting_name(&input.actor, context)?;
+    let reason = non_empty(Some(&input.reason)).ok_or(ApprovalError::ReasonRequired)?;
+    if let Some(ctx) = context
+        && !authorize(current, ctx, rbac, action)
+    {
+        return Err(ApprovalError::NotAuthorized);
+    }
+    if action == RbacAction::Approved && !current.allow_self_approval && actor.eq_ignore_ascii_case(&current.requested_by) {
+        return Err(ApprovalError::SelfApproval);
+    }
+    let external_ref = non_empty(input.external_ref.as_deref());
+    let mut next = current.clone();
+    if action == RbacAction::Expired {
+        finish(&mut next, ApprovalState::Expired, &actor, &reason, external_ref, context, now);
+        return Ok(DecideOutcome::Changed(next));
+    }
+    if current.reviews.iter().any(|r| r.actor.eq_ignore_ascii_case(&actor)) {
+        return Err(ApprovalError::AlreadyReviewed);
+    }
+    next.reviews.push(Review {
+        actor: actor.clone(),
+        groups: context.map(|c| c.groups.clone()).unwrap_or_default(),
+        decision: input.target,
+        reason: reason.clone(),
+        external_ref: external_ref.clone(),
+        timestamp: now,
+        identity: context.map_or(IdentityKind::Unverified, |c| c.identity),
+    });
+    if action == RbacAction::Denied || quorum_met(&next) {
+        finish(&mut next, input.target, &actor, &reason, external_ref, context, now);
+    } else {
+        let mut entry = HistoryEntry::new("approval_recorded", &actor, now, Some(reason));
+        entry.external_ref = Some(external_ref);
+        identify(&mut entry, context);
+        history::append(&mut next.history, entry);
+        next.version += 1;
+    }
+    Ok(DecideOutcome::Changed(next))
+}
+
+/// Records a break-glass override in one step (original §6.4, CONTRACT §3).
+pub fn break_glass(input: BreakGlassInput, routing: &RoutingTable, rbac: Option<&RbacPolicy>, id: &ApprovalId, now: Timestamp) -> Result<Approval, ApprovalError> {
+    let context = input.context.as_ref();
+    let actor = acting_name(&input.actor, context)?;
+    let reason = non_empty(Some(&input.reason)).ok_or(ApprovalError::BreakGlassReasonRequired)?;
+    if input.decision.decision_id().is_none() {
+        return Err(ApprovalError::MissingDecisionId);
+    }
+    match input.decision.outcome() {
+        Some(outcome) if outcome.needs_approval() => {}
+        _ => {
+            let shown = input.decision.outcome_text().unwrap_or("no outcome").to_owned();
+            return Err(ApprovalError::BreakGlassNotAllowed(shown));
+        }
+    }
+    let group = match input.approver_group.as_deref() {
+        None => CHANGE_ADVISORY_BOARD.to_owned(),
+        Some(explicit) => non_empty(Some(explicit))
+            .or_else(|| routing.route(&input.decision).map(|r| r.approver_group.clone()))
+            .or_else(|| input.decision.approver_group().map(str::to_owned))
+            .ok_or(ApprovalError::MissingApproverGroup)?,
+    };
+    if let Some(ctx) = context {
+        let subject = AuthzSubject {
+            approver_group: &group,
+            required_groups: &[],
+            repository: input.decision.repository(),
+            break_glass: true,
+        };
+        if !RbacPolicy::authorize(rbac, ctx, &subject, RbacAction::Approved) {
+            return Err(ApprovalError::NotAuthorizedBreakGlass);
+        }
+    }
+    let external_ref = non_empty(input.external_ref.as_deref());
+    let decision_reason = input.decision.str_field("reason").map(str::to_owned);
+    let ttl_hours = ttl(input.ttl_hours, DEFAULT_BREAK_GLASS_TTL_HOURS);
+    let mut record = blank_record(input.decision, id, group, actor.clone(), now, ttl_hours);
+    let mut requested = HistoryEntry::new("requested", &actor, now, decision_reason);
+    identify(&mut requested, context);
+    history::append(&mut record.history, requested);
+    finish(&mut record, ApprovalState::Approved, &actor, &reason, external_ref.clone(), context, now);
+    record.state = ApprovalState::BreakGlass;
+    record.break_glass = Some(true);
+    record.break_glass_reason = Some(reason.clone());
+    record.review_required = Some(true);
+    record.expires_at = now.plus_hours(ttl_hours);
+    let mut entry = HistoryEntry::new("break_glass", &actor, now, Some(reason));
+    entry.external_ref = Some(external_ref);
+    identify(&mut entry, context);
+    history::append(&mut record.history, entry);
+    record.version = 1;
+    Ok(record)
+}
+
+/// Records the post-incident review of a break-glass override (CONTRACT §3).
+pub fn review_break_glass(current: &Approval, actor: &str, reason: &str, context: Option<&ActorContext>, now: Timestamp) -> Result<Approval, ApprovalError> {
+    if current.state != ApprovalState::BreakGlass || current.review_required != Some(true) {
+        return Err(ApprovalError::NoReviewPending(current.approval_id.clone()));
+    }
+    let actor = acting_name(actor, context)?;
+    let reason = non_empty(Some(reason)).ok_or(ApprovalError::ReasonRequired)?;
+    if context.is_some_and(|ctx| !ctx.in_group(CHANGE_ADVISORY_BOARD)) {
+        return Err(ApprovalError::NotAuthorizedReview);
+    }
+    if actor.eq_ignore_ascii_case(&current.requested_by) {
+        return Err(ApprovalError::SelfReview);
+    }
+    let mut next = current.clone();
+    next.review_required = Some(false);
+    next.extra.insert("reviewed_by".into(), Value::String(actor.clone()));
+    next.extra.insert("reviewed_at".into(), Value::String(now.to_string()));
+    let mut entry = HistoryEntry::new("post_incident_review", &actor, now, Some(reason));
+    identify(&mut entry, context);
+    history::append(&mut next.history, entry);
+    next.version += 1;
+    Ok(next)
+}
+
+/// Appends a `delivered` history entry carrying redacted delivery evidence (CONTRACT §8).
+pub fn record_delivery(current: &Approval, actor: &str, evidence: Value, now: Timestamp) -> Approval {
+    let mut next = current.clone();
+    let mut entry = HistoryEntry::new("delivered", actor, now, None);
+    entry.evidence = Some(evidence);
+    history::append(&mut next.history, entry);
+    next.version += 1;
+    next
+}
+
+/// Whether an agent may act on `decision` under `approval` now (CONTRACT §5).
+pub fn check(approval: &Approval, decision: &Decision, now: Timestamp) -> CheckReport {
+    let digest_matches = approval.decision_digest.as_deref() == Some(decision.digest().as_str())
+        && decision.decision_id() == Some(approval.decision_id.as_str());
+    let reason = if !approval.state.permits_action() {
+        Some(format!("approval is {}, not approved", approval.state))
+    } else if approval.is_overdue(now) {
+        Some("approval has expired".to_owned())
+    } else if !digest_matches {
+        Some("decision digest does not match the approval".to_owned())
+    } else {
+        None
+    };
+    CheckReport {
+        approval_id: approval.approval_id.clone(),
+        allowed: reason.is_none(),
+        state: approval.state,
+        expires_at: approval.expires_at,
+        digest_matches,
+        reason,
+    }
+}

@@ -1,1 +1,264 @@
-//! JSON file store.
+//! `cavra-store-json`: the approval store as one JSON file (original §9.1), made safe
+//! (CONTRACT §1).
+//!
+//! The file holds `{"items": [<record>, ...]}` with sorted keys and 2-space indent. Every
+//! operation holds a lock on the sidecar `<file>.lock` (shared for reads, exclusive for writes);
+//! a write goes to a temporary file in the same folder, is fsynced, renamed over the store and
+//! the folder is fsynced, so the file is always either the old or the new complete document —
+//! even if the process is killed mid-write.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use cavra_core::approval::{Approval, ApprovalState};
+use cavra_core::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError, sort_for_listing};
+use cavra_core::time::Timestamp;
+use serde_json::Value;
+
+/// The default file of the CLI.
+pub const DEFAULT_PATH: &str = ".cavra/approvals.json";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A JSON file store.
+#[derive(Debug, Clone)]
+pub struct JsonFileStore {
+    path: PathBuf,
+    lock_path: PathBuf,
+}
+
+enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+impl JsonFileStore {
+    /// A store at `path` (created on first write; a missing file is an empty store).
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut lock_name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+        lock_name.push(".lock");
+        let store = Self { path: path.to_path_buf(), lock_path: path.with_file_name(lock_name) };
+        // Surface a corrupt file at open, not at the first command that reads it.
+        store.with_lock(LockMode::Shared, |_| Ok(()))?;
+        Ok(store)
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn lock_file(&self, mode: &LockMode) -> Result<File, StoreError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&self.lock_path)
+            .with_context(|| format!("opening lock file {}", self.lock_path.display()))?;
+        match mode {
+            LockMode::Shared => file.lock_shared(),
+            LockMode::Exclusive => file.lock(),
+        }
+        .with_context(|| format!("locking {}", self.lock_path.display()))?;
+        Ok(file)
+    }
+
+    fn read_records(&self) -> Result<Vec<Approval>, StoreError> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", self.shown())).into()),
+        };
+        let corrupt = |detail: String| StoreError::Corrupt { location: self.shown(), detail };
+        let document: Value = serde_json::from_str(&text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
+        let items = match document.get("items") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(corrupt("expected an object with an \"items\" list".to_owned())),
+        };
+        items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                serde_json::from_value::<Approval>(item.clone()).map_err(|e| corrupt(format!("item {index}: {e}")))
+            })
+            .collect()
+    }
+
+    fn write_records(&self, records: &[Approval]) -> Result<(), StoreError> {
+        let items: Vec<Value> = records.iter().map(Approval::to_sorted_value).collect();
+        let mut text = serde_json::to_string_pretty(&serde_json::json!({ "items": items }))
+            .context("serialising the approval store")?;
+        text.push('\n');
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let temp = dir.join(format!(
+            ".{}.{}.{}.tmp",
+            self.path.file_name().and_then(|n| n.to_str()).unwrap_or("approvals.json"),
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| -> anyhow::Result<()> {
+            let mut file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+            file.write_all(text.as_bytes()).with_context(|| format!("writing {}", temp.display()))?;
+            file.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
+            std::fs::rename(&temp, &self.path).with_context(|| format!("replacing {}", self.shown()))?;
+            File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing folder {}", dir.display()))?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        Ok(result?)
+    }
+
+    fn with_lock<T>(&self, mode: LockMode, work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let lock = self.lock_file(&mode)?;
+        let mut records = self.read_records()?;
+        let out = work(&mut records);
+        drop(lock);
+        out
+    }
+
+    fn mutate<T>(&self, work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let _lock = self.lock_file(&LockMode::Exclusive)?;
+        let mut records = self.read_records()?;
+        let out = work(&mut records)?;
+        self.write_records(&records)?;
+        Ok(out)
+    }
+
+    async fn blocking<T: Send + 'static>(&self, job: impl FnOnce(Self) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || job(store)).await.context("JSON store task failed")?
+    }
+}
+
+#[async_trait]
+impl ApprovalStore for JsonFileStore {
+    async fn insert(&self, approval: &Approval) -> Result<(), StoreError> {
+        let approval = approval.clone();
+        self.blocking(move |store| {
+            store.mutate(|records| {
+                if records.iter().any(|r| r.approval_id == approval.approval_id) {
+                    return Err(StoreError::DuplicateId(approval.approval_id.clone()));
+                }
+                if approval.state == ApprovalState::Pending
+                    && records.iter().any(|r| r.state == ApprovalState::Pending && r.decision_id == approval.decision_id)
+                {
+                    return Err(StoreError::DuplicateOpenDecision(approval.decision_id.clone()));
+                }
+                records.push(approval);
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
+        let id = approval_id.to_owned();
+        self.blocking(move |store| {
+            store.with_lock(LockMode::Shared, |records| Ok(records.iter().find(|r| r.approval_id == id).cloned()))
+        })
+        .await
+    }
+
+    async fn replace(&self, approval: &Approval, expected_version: u64, expected_state: ApprovalState) -> Result<(), StoreError> {
+        let approval = approval.clone();
+        self.blocking(move |store| {
+            store.mutate(|records| {
+                let stored = records
+                    .iter_mut()
+                    .find(|r| r.approval_id == approval.approval_id)
+                    .ok_or_else(|| StoreError::NotFound(approval.approval_id.clone()))?;
+                if stored.version != expected_version || stored.state != expected_state {
+                    return Err(StoreError::VersionConflict(approval.approval_id.clone()));
+                }
+                *stored = approval;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn find_open_by_decision(&self, decision_id: &str) -> Result<Option<Approval>, StoreError> {
+        let id = decision_id.to_owned();
+        self.blocking(move |store| {
+            store.with_lock(LockMode::Shared, |records| {
+                Ok(records.iter().find(|r| r.state == ApprovalState::Pending && r.decision_id == id).cloned())
+            })
+        })
+        .await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError> {
+        let query = query.clone();
+        self.blocking(move |store| {
+            store.with_lock(LockMode::Shared, |records| {
+                let mut matching: Vec<Approval> = records.iter().filter(|r| query.matches(r)).cloned().collect();
+                sort_for_listing(&mut matching);
+                let total = matching.len() as u64;
+                let fetched = matching
+                    .into_iter()
+                    .filter(|r| query.cursor.as_ref().is_none_or(|c| c.precedes(r)))
+                    .skip(query.effective_offset() as usize)
+                    .take(query.limit as usize + 1)
+                    .collect();
+                Ok(ApprovalPage::from_fetched(fetched, total, &query))
+            })
+        })
+        .await
+    }
+
+    async fn overdue(&self, now: Timestamp, limit: u32) -> Result<Vec<Approval>, StoreError> {
+        self.blocking(move |store| {
+            store.with_lock(LockMode::Shared, |records| {
+                let mut due: Vec<Approval> =
+                    records.iter().filter(|r| r.state == ApprovalState::Pending && r.expires_at < now).cloned().collect();
+                due.sort_by_key(|r| r.expires_at);
+                due.truncate(limit as usize);
+                Ok(due)
+            })
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_empty_store_and_nothing_is_created_until_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/approvals.json");
+        let store = JsonFileStore::open(&path).unwrap();
+        assert!(store.read_records().unwrap().is_empty());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_clear_error_naming_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.json");
+        std::fs::write(&path, "{\"items\": [").unwrap();
+        let err = JsonFileStore::open(&path).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("approval store {} is corrupt: invalid JSON", path.display())), "{err}");
+        std::fs::write(&path, "[]").unwrap();
+        let err = JsonFileStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("expected an object with an \"items\" list"), "{err}");
+        std::fs::write(&path, r#"{"items": [{"approval_id": "apr_1"}]}"#).unwrap();
+        let err = JsonFileStore::open(&path).unwrap_err().to_string();
+        assert!(err.contains("item 0"), "{err}");
+    }
+}
