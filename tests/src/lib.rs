@@ -1,1 +1,6 @@
-//! End-to-end suites.
+//! End-to-end suites shared by the test binaries in `tests/tests/`:
+//! [`store_contract`] is the one behaviour every [`ApprovalStore`](cavra_core::store::ApprovalStore)
+//! adapter must show, and [`fixtures`] builds decisions and records.
+
+pub mod fixtures;
+pub mod store_contract;

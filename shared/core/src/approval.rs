@@ -175,6 +175,7 @@ pub struct Review {
     pub identity: IdentityKind,
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -183,6 +184,7 @@ fn default_required_approvals() -> u32 {
     1
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
 fn is_one(value: &u32) -> bool {
     *value == 1
 }
@@ -323,7 +325,9 @@ impl Approval {
 
     /// The repository RBAC uses: the record's own, else the decision's (original §5).
     pub fn rbac_repository(&self) -> Option<&str> {
-        self.repository.as_deref().or_else(|| self.decision.repository())
+        self.repository
+            .as_deref()
+            .or_else(|| self.decision.repository())
     }
 
     /// The reason to show: decision reason, else break-glass reason, else the decision's.
@@ -346,7 +350,12 @@ pub fn sort_value(value: Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sort_value(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, sort_value(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.into_iter().map(sort_value).collect()),
         other => other,
@@ -363,7 +372,10 @@ mod tests {
             assert_eq!(state.as_str().parse::<ApprovalState>().unwrap(), state);
         }
         assert_eq!(
-            "cancelled".parse::<ApprovalState>().unwrap_err().to_string(),
+            "cancelled"
+                .parse::<ApprovalState>()
+                .unwrap_err()
+                .to_string(),
             "unsupported approval state: cancelled"
         );
     }
@@ -389,16 +401,30 @@ mod tests {
     fn history_entries_distinguish_absent_and_null_external_refs() {
         let at: Timestamp = "2026-05-18T12:35:00+00:00".parse().unwrap();
         let mut entry = HistoryEntry::new("approved", "a", at, Some("r".into()));
-        assert!(serde_json::to_value(&entry).unwrap().get("external_ref").is_none());
+        assert!(
+            serde_json::to_value(&entry)
+                .unwrap()
+                .get("external_ref")
+                .is_none()
+        );
         entry.external_ref = Some(None);
-        assert_eq!(serde_json::to_value(&entry).unwrap()["external_ref"], Value::Null);
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap()["external_ref"],
+            Value::Null
+        );
         entry.external_ref = Some(Some("CHG-1".into()));
-        assert_eq!(serde_json::to_value(&entry).unwrap()["external_ref"], "CHG-1");
+        assert_eq!(
+            serde_json::to_value(&entry).unwrap()["external_ref"],
+            "CHG-1"
+        );
     }
 
     #[test]
     fn sorted_values_have_sorted_keys_at_every_depth() {
         let v = sort_value(serde_json::json!({"b": {"z": 1, "a": 2}, "a": [{"y": 1, "x": 2}]}));
-        assert_eq!(serde_json::to_string(&v).unwrap(), r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#);
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#
+        );
     }
 }

@@ -58,7 +58,8 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome's wire name, sorted, as the original lists them.
-    pub const NAMES: &'static str = "allow, allow_with_attestation, audit_only, block, require_approval, warn";
+    pub const NAMES: &'static str =
+        "allow, allow_with_attestation, audit_only, block, require_approval, warn";
 
     /// Parses the wire name.
     pub fn parse(text: &str) -> Option<Self> {
@@ -121,7 +122,10 @@ impl Decision {
             if source.kind() == std::io::ErrorKind::NotFound {
                 DecisionError::NotFound(shown.clone())
             } else {
-                DecisionError::Unreadable { path: shown.clone(), source }
+                DecisionError::Unreadable {
+                    path: shown.clone(),
+                    source,
+                }
             }
         })?;
         Self::from_json_str(&text, &shown)
@@ -188,7 +192,11 @@ impl Decision {
         self.0
             .get("evidence_refs")
             .and_then(Value::as_array)
-            .map(|refs| refs.iter().filter_map(|r| r.as_str().map(str::to_owned)).collect())
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -207,8 +215,10 @@ mod tests {
 
     #[test]
     fn the_digest_ignores_key_order_and_whitespace() {
-        let a = Decision::from_json_str(r#"{"decision_id": "dec_1", "target": "iam/x"}"#, "a").unwrap();
-        let b = Decision::from_json_str("{\"target\":\"iam/x\",\n \"decision_id\":\"dec_1\"}", "b").unwrap();
+        let a =
+            Decision::from_json_str(r#"{"decision_id": "dec_1", "target": "iam/x"}"#, "a").unwrap();
+        let b = Decision::from_json_str("{\"target\":\"iam/x\",\n \"decision_id\":\"dec_1\"}", "b")
+            .unwrap();
         assert_eq!(a.digest(), b.digest());
         assert_eq!(a.digest().len(), 64);
     }
@@ -225,7 +235,10 @@ mod tests {
         let err = Decision::from_json_str("[1]", "x.json").unwrap_err();
         assert_eq!(err.to_string(), "decision must be a JSON object");
         let err = Decision::from_json_str("{", "x.json").unwrap_err();
-        assert!(err.to_string().starts_with("decision file x.json is not valid JSON"));
+        assert!(
+            err.to_string()
+                .starts_with("decision file x.json is not valid JSON")
+        );
     }
 
     #[test]

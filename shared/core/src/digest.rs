@@ -24,13 +24,18 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_whitespace() {
         let value = json!({"b": 1, "a": {"d": [1, 2], "c": "x"}});
-        assert_eq!(canonical_json(&value).unwrap(), r#"{"a":{"c":"x","d":[1,2]},"b":1}"#);
+        assert_eq!(
+            canonical_json(&value).unwrap(),
+            r#"{"a":{"c":"x","d":[1,2]},"b":1}"#
+        );
     }
 
     #[test]
     fn key_order_does_not_change_the_digest() {
-        let one: serde_json::Value = serde_json::from_str(r#"{"x": 1, "y": [true, null]}"#).unwrap();
-        let two: serde_json::Value = serde_json::from_str(r#"{"y": [true, null], "x": 1}"#).unwrap();
+        let one: serde_json::Value =
+            serde_json::from_str(r#"{"x": 1, "y": [true, null]}"#).unwrap();
+        let two: serde_json::Value =
+            serde_json::from_str(r#"{"y": [true, null], "x": 1}"#).unwrap();
         assert_eq!(
             sha256_hex(canonical_json(&one).unwrap()),
             sha256_hex(canonical_json(&two).unwrap())

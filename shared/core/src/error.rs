@@ -33,7 +33,9 @@ pub enum ApprovalError {
     #[error("decision does not require approval: {0}")]
     DoesNotRequireApproval(String),
     /// The decision's outcome is not one the engine emits.
-    #[error("decision must be one of: allow, allow_with_attestation, audit_only, block, require_approval, warn")]
+    #[error(
+        "decision must be one of: allow, allow_with_attestation, audit_only, block, require_approval, warn"
+    )]
     UnknownOutcome,
     /// CONTRACT §3: break-glass only overrides `block` or `require_approval`.
     #[error("break-glass requires a block or require_approval decision, not {0}")]
@@ -72,7 +74,9 @@ pub enum ApprovalError {
     #[error("approval not found: {0}")]
     NotFound(String),
     /// Idempotent creation met an open request whose decision differs.
-    #[error("an open approval request for decision {0} already exists with a different decision digest")]
+    #[error(
+        "an open approval request for decision {0} already exists with a different decision digest"
+    )]
     ConflictingOpenRequest(String),
     /// attach-decision / check with a decision that is not the approved one.
     #[error("decision does not match approval {approval_id}: {detail}")]
@@ -128,9 +132,9 @@ impl ApprovalError {
             Self::Store(store) => match store {
                 StoreError::InvalidCursor => ErrorKind::Invalid,
                 StoreError::NotFound(_) => ErrorKind::NotFound,
-                StoreError::DuplicateId(_) | StoreError::DuplicateOpenDecision(_) | StoreError::VersionConflict(_) => {
-                    ErrorKind::Conflict
-                }
+                StoreError::DuplicateId(_)
+                | StoreError::DuplicateOpenDecision(_)
+                | StoreError::VersionConflict(_) => ErrorKind::Conflict,
                 StoreError::Corrupt { .. } | StoreError::Unexpected(_) => ErrorKind::Unexpected,
             },
         }

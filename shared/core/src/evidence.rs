@@ -11,7 +11,13 @@ pub fn attach_decision(decision: &Decision, approval: &Approval) -> Decision {
             refs.push(r.clone());
         }
     }
-    out.as_map_mut().insert("approval".into(), serde_json::to_value(approval.summary()).expect("summary"));
-    out.as_map_mut().insert("evidence_refs".into(), serde_json::to_value(refs).expect("refs"));
+    out.as_map_mut().insert(
+        "approval".into(),
+        serde_json::to_value(approval.summary()).expect("summary"),
+    );
+    out.as_map_mut().insert(
+        "evidence_refs".into(),
+        serde_json::to_value(refs).expect("refs"),
+    );
     out
 }

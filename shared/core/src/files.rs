@@ -22,7 +22,10 @@ pub enum FileError {
 /// Whether `path` is read as YAML.
 pub fn is_yaml(path: &Path) -> bool {
     matches!(
-        path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
+        path.extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
         Some("yaml" | "yml")
     )
 }
@@ -33,9 +36,11 @@ pub fn parse_structured(text: &str, yaml: bool) -> Result<Value, FileError> {
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_yaml::from_str::<Value>(text).map_err(|e| FileError::Syntax(format!("invalid YAML: {e}")))
+        serde_yaml::from_str::<Value>(text)
+            .map_err(|e| FileError::Syntax(format!("invalid YAML: {e}")))
     } else {
-        serde_json::from_str::<Value>(text).map_err(|e| FileError::Syntax(format!("invalid JSON: {e}")))
+        serde_json::from_str::<Value>(text)
+            .map_err(|e| FileError::Syntax(format!("invalid JSON: {e}")))
     }
 }
 
@@ -57,8 +62,7 @@ pub fn scalar_text(value: &Value) -> Option<String> {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(s.clone()),
-        Value::Bool(_) | Value::Number(_) => Some(value.to_string()),
-        Value::Array(_) | Value::Object(_) => Some(value.to_string()),
+        Value::Bool(_) | Value::Number(_) | Value::Array(_) | Value::Object(_) => Some(value.to_string()),
     }
 }
 
@@ -77,7 +81,13 @@ mod tests {
     #[test]
     fn empty_yaml_is_null_and_bad_text_is_a_syntax_error() {
         assert_eq!(parse_structured("", true).unwrap(), Value::Null);
-        assert!(matches!(parse_structured("{", false), Err(FileError::Syntax(_))));
-        assert!(matches!(parse_structured("a: [", true), Err(FileError::Syntax(_))));
+        assert!(matches!(
+            parse_structured("{", false),
+            Err(FileError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_structured("a: [", true),
+            Err(FileError::Syntax(_))
+        ));
     }
 }

@@ -97,7 +97,10 @@ mod tests {
         let at: Timestamp = "2026-05-18T12:35:00+00:00".parse().unwrap();
         let mut history = Vec::new();
         for i in 0..n {
-            append(&mut history, HistoryEntry::new("event", &format!("actor-{i}"), at, None));
+            append(
+                &mut history,
+                HistoryEntry::new("event", &format!("actor-{i}"), at, None),
+            );
         }
         history
     }

@@ -48,7 +48,11 @@ fn claim_list(claims: &Map<String, Value>, key: &str) -> Vec<String> {
 
 impl ActorContext {
     /// Builds a context from claims; `rbac` group mappings add their targets.
-    pub fn from_claims(claims: &Map<String, Value>, rbac: Option<&RbacPolicy>, identity: IdentityKind) -> Self {
+    pub fn from_claims(
+        claims: &Map<String, Value>,
+        rbac: Option<&RbacPolicy>,
+        identity: IdentityKind,
+    ) -> Self {
         let mut groups = claim_list(claims, "groups");
         if groups.is_empty() {
             groups = claim_list(claims, "roles");
@@ -94,7 +98,10 @@ mod tests {
     #[test]
     fn actor_falls_back_from_email_to_username_to_subject_to_unknown() {
         let c = |v| ActorContext::from_claims(&claims(v), None, IdentityKind::Unverified).actor;
-        assert_eq!(c(json!({"email": "a@x", "preferred_username": "b", "sub": "c"})), "a@x");
+        assert_eq!(
+            c(json!({"email": "a@x", "preferred_username": "b", "sub": "c"})),
+            "a@x"
+        );
         assert_eq!(c(json!({"preferred_username": "b", "sub": "c"})), "b");
         assert_eq!(c(json!({"sub": "c"})), "c");
         assert_eq!(c(json!({})), "unknown");
@@ -102,16 +109,30 @@ mod tests {
 
     #[test]
     fn groups_fall_back_to_roles_accept_a_string_and_come_out_sorted_and_unique() {
-        let ctx = ActorContext::from_claims(&claims(json!({"roles": ["b", "a", "b"]})), None, IdentityKind::Unverified);
+        let ctx = ActorContext::from_claims(
+            &claims(json!({"roles": ["b", "a", "b"]})),
+            None,
+            IdentityKind::Unverified,
+        );
         assert_eq!(ctx.groups, vec!["a", "b"]);
-        let ctx = ActorContext::from_claims(&claims(json!({"groups": "IAM", "roles": ["x"]})), None, IdentityKind::Unverified);
+        let ctx = ActorContext::from_claims(
+            &claims(json!({"groups": "IAM", "roles": ["x"]})),
+            None,
+            IdentityKind::Unverified,
+        );
         assert_eq!(ctx.groups, vec!["IAM"]);
     }
 
     #[test]
     fn case_10_group_mappings_add_the_mapped_group_and_keep_the_source() {
-        let rbac = RbacPolicy::from_value(&json!({"group_mappings": {"github-team:iam-admins": "IAM"}})).unwrap();
-        let ctx = ActorContext::from_claims(&claims(json!({"groups": ["github-team:iam-admins"]})), Some(&rbac), IdentityKind::Unverified);
+        let rbac =
+            RbacPolicy::from_value(&json!({"group_mappings": {"github-team:iam-admins": "IAM"}}))
+                .unwrap();
+        let ctx = ActorContext::from_claims(
+            &claims(json!({"groups": ["github-team:iam-admins"]})),
+            Some(&rbac),
+            IdentityKind::Unverified,
+        );
         assert_eq!(ctx.groups, vec!["IAM", "github-team:iam-admins"]);
     }
 }

@@ -71,11 +71,17 @@ pub trait IdGenerator: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RandomIds;
 
+/// The first 12 lowercase hex characters of a random UUID4 (the original's id suffix for
+/// approvals, decisions and correlation ids).
+#[cfg(feature = "runtime")]
+pub fn random_hex12() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
 #[cfg(feature = "runtime")]
 impl IdGenerator for RandomIds {
     fn approval_id(&self) -> ApprovalId {
-        let simple = uuid::Uuid::new_v4().simple().to_string();
-        ApprovalId::from_hex12(&simple[..12]).expect("uuid simple form is lowercase hex")
+        ApprovalId::from_hex12(&random_hex12()).expect("uuid simple form is lowercase hex")
     }
 }
 
@@ -97,12 +103,21 @@ mod tests {
 
     #[test]
     fn well_formed_ids_parse() {
-        assert_eq!(ApprovalId::parse("apr_0123456789ab").unwrap().as_str(), "apr_0123456789ab");
+        assert_eq!(
+            ApprovalId::parse("apr_0123456789ab").unwrap().as_str(),
+            "apr_0123456789ab"
+        );
     }
 
     #[test]
     fn malformed_ids_are_refused() {
-        for bad in ["apr_123", "apr_0123456789AB", "dec_0123456789ab", "apr_0123456789abc", ""] {
+        for bad in [
+            "apr_123",
+            "apr_0123456789AB",
+            "dec_0123456789ab",
+            "apr_0123456789abc",
+            "",
+        ] {
             assert!(ApprovalId::parse(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -22,7 +22,9 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Approval>> {
-        self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -34,9 +36,13 @@ impl ApprovalStore for MemoryStore {
             return Err(StoreError::DuplicateId(approval.approval_id.clone()));
         }
         if approval.state == ApprovalState::Pending
-            && records.values().any(|r| r.state == ApprovalState::Pending && r.decision_id == approval.decision_id)
+            && records
+                .values()
+                .any(|r| r.state == ApprovalState::Pending && r.decision_id == approval.decision_id)
         {
-            return Err(StoreError::DuplicateOpenDecision(approval.decision_id.clone()));
+            return Err(StoreError::DuplicateOpenDecision(
+                approval.decision_id.clone(),
+            ));
         }
         records.insert(approval.approval_id.clone(), approval.clone());
         Ok(())
@@ -46,7 +52,12 @@ impl ApprovalStore for MemoryStore {
         Ok(self.lock().get(approval_id).cloned())
     }
 
-    async fn replace(&self, approval: &Approval, expected_version: u64, expected_state: ApprovalState) -> Result<(), StoreError> {
+    async fn replace(
+        &self,
+        approval: &Approval,
+        expected_version: u64,
+        expected_state: ApprovalState,
+    ) -> Result<(), StoreError> {
         let mut records = self.lock();
         let stored = records
             .get_mut(&approval.approval_id)
@@ -58,7 +69,10 @@ impl ApprovalStore for MemoryStore {
         Ok(())
     }
 
-    async fn find_open_by_decision(&self, decision_id: &str) -> Result<Option<Approval>, StoreError> {
+    async fn find_open_by_decision(
+        &self,
+        decision_id: &str,
+    ) -> Result<Option<Approval>, StoreError> {
         Ok(self
             .lock()
             .values()
@@ -67,7 +81,12 @@ impl ApprovalStore for MemoryStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError> {
-        let mut matching: Vec<Approval> = self.lock().values().filter(|r| query.matches(r)).cloned().collect();
+        let mut matching: Vec<Approval> = self
+            .lock()
+            .values()
+            .filter(|r| query.matches(r))
+            .cloned()
+            .collect();
         sort_for_listing(&mut matching);
         let total = matching.len() as u64;
         let fetched: Vec<Approval> = matching

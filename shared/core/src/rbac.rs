@@ -134,28 +134,47 @@ impl RepositoryPermission {
         let actions = match map.get("actions") {
             None | Some(Value::Null) => vec![RbacAction::Approved, RbacAction::Denied],
             Some(v) => {
-                let mut actions = string_list(v, "actions must be a list of approved, denied or expired")?
-                    .iter()
-                    .map(|a| RbacAction::parse(a).ok_or(RbacError::BadKey("actions must be a list of approved, denied or expired")))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut actions =
+                    string_list(v, "actions must be a list of approved, denied or expired")?
+                        .iter()
+                        .map(|a| {
+                            RbacAction::parse(a).ok_or(RbacError::BadKey(
+                                "actions must be a list of approved, denied or expired",
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
                 actions.sort();
                 actions.dedup();
                 actions
             }
         };
-        let mut groups = string_list(map.get("groups").unwrap_or(&Value::Null), "permission groups must be a list of group names")?;
+        let mut groups = string_list(
+            map.get("groups").unwrap_or(&Value::Null),
+            "permission groups must be a list of group names",
+        )?;
         groups.sort();
         Ok(Self {
-            repository: optional_text(map.get("repository"), "permission repository must be a string")?,
-            approver_group: optional_text(map.get("approver_group"), "permission approver_group must be a string")?,
+            repository: optional_text(
+                map.get("repository"),
+                "permission repository must be a string",
+            )?,
+            approver_group: optional_text(
+                map.get("approver_group"),
+                "permission approver_group must be a string",
+            )?,
             groups,
             actions,
         })
     }
 
     fn grants(&self, ctx: &ActorContext, subject: &AuthzSubject<'_>, action: RbacAction) -> bool {
-        self.repository.as_deref().is_none_or(|r| subject.repository == Some(r))
-            && self.approver_group.as_deref().is_none_or(|g| g == subject.approver_group)
+        self.repository
+            .as_deref()
+            .is_none_or(|r| subject.repository == Some(r))
+            && self
+                .approver_group
+                .as_deref()
+                .is_none_or(|g| g == subject.approver_group)
             && self.actions.contains(&action)
             && self.groups.iter().any(|g| ctx.in_group(g))
     }
@@ -179,18 +198,32 @@ impl RbacPolicy {
                 .map(|(k, v)| {
                     v.as_str()
                         .map(|t| (k.clone(), t.to_owned()))
-                        .ok_or(RbacError::BadKey("group_mappings must map group names to group names"))
+                        .ok_or(RbacError::BadKey(
+                            "group_mappings must map group names to group names",
+                        ))
                 })
                 .collect::<Result<_, _>>()?,
-            Some(_) => return Err(RbacError::BadKey("group_mappings must map group names to group names")),
+            Some(_) => {
+                return Err(RbacError::BadKey(
+                    "group_mappings must map group names to group names",
+                ));
+            }
         };
-        let permissions = policy.get("repository_permissions").or_else(|| policy.get("repositories"));
+        let permissions = policy
+            .get("repository_permissions")
+            .or_else(|| policy.get("repositories"));
         let repository_permissions = match permissions {
-            Some(Value::Array(items)) => items.iter().map(RepositoryPermission::from_value).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(RepositoryPermission::from_value)
+                .collect::<Result<_, _>>()?,
             // The original: a non-array disables repository grants.
             _ => Vec::new(),
         };
-        Ok(Self { group_mappings, repository_permissions })
+        Ok(Self {
+            group_mappings,
+            repository_permissions,
+        })
     }
 
     /// Loads an RBAC file (JSON, or YAML by suffix).
@@ -198,23 +231,36 @@ impl RbacPolicy {
         let shown = path.display().to_string();
         let value = read_structured(path).map_err(|e| match e {
             FileError::NotFound => RbacError::NotFound(shown.clone()),
-            other => RbacError::Unreadable { path: shown.clone(), detail: other.to_string() },
+            other => RbacError::Unreadable {
+                path: shown.clone(),
+                detail: other.to_string(),
+            },
         })?;
         Self::from_value(&value)
     }
 
     /// Whether `ctx` may take `action` on the request (original §5 order, `system` fixed).
-    pub fn authorize(policy: Option<&Self>, ctx: &ActorContext, subject: &AuthzSubject<'_>, action: RbacAction) -> bool {
+    pub fn authorize(
+        policy: Option<&Self>,
+        ctx: &ActorContext,
+        subject: &AuthzSubject<'_>,
+        action: RbacAction,
+    ) -> bool {
         if action == RbacAction::Expired && ctx.in_group(SYSTEM_ACTOR) {
             return true;
         }
         if subject.break_glass && !ctx.in_group(CHANGE_ADVISORY_BOARD) {
             return false;
         }
-        if policy.is_some_and(|p| p.repository_permissions.iter().any(|rule| rule.grants(ctx, subject, action))) {
+        if policy.is_some_and(|p| {
+            p.repository_permissions
+                .iter()
+                .any(|rule| rule.grants(ctx, subject, action))
+        }) {
             return true;
         }
-        ctx.in_group(subject.approver_group) || subject.required_groups.iter().any(|g| ctx.in_group(g))
+        ctx.in_group(subject.approver_group)
+            || subject.required_groups.iter().any(|g| ctx.in_group(g))
     }
 
     /// The grants that share a group with `ctx` (for the console session view).
@@ -224,7 +270,10 @@ impl RbacPolicy {
             .filter(|rule| rule.groups.iter().any(|g| ctx.in_group(g)))
             .map(|rule| PermissionView {
                 repository: rule.repository.clone().unwrap_or_else(|| "*".to_owned()),
-                approver_group: rule.approver_group.clone().unwrap_or_else(|| "*".to_owned()),
+                approver_group: rule
+                    .approver_group
+                    .clone()
+                    .unwrap_or_else(|| "*".to_owned()),
                 actions: rule.actions.clone(),
                 groups: rule.groups.clone(),
             })
@@ -251,7 +300,12 @@ mod tests {
     }
 
     fn subject<'a>(group: &'a str, repository: Option<&'a str>) -> AuthzSubject<'a> {
-        AuthzSubject { approver_group: group, required_groups: &[], repository, break_glass: false }
+        AuthzSubject {
+            approver_group: group,
+            required_groups: &[],
+            repository,
+            break_glass: false,
+        }
     }
 
     fn payments_policy() -> RbacPolicy {
@@ -259,53 +313,129 @@ mod tests {
             "group_mappings": {"github-team:payments-owners": "Payments Owners"},
             "repository_permissions": [{"repository": "payments/api", "approver_group": "IAM",
                                         "groups": ["Payments Owners"], "actions": ["approved"]}]
-        }})).unwrap()
+        }}))
+        .unwrap()
     }
 
     #[test]
     fn members_of_the_approver_group_may_act_everywhere() {
-        assert!(RbacPolicy::authorize(None, &ctx(&["IAM"]), &subject("IAM", Some("any/repo")), RbacAction::Approved));
-        assert!(!RbacPolicy::authorize(None, &ctx(&["Developers"]), &subject("IAM", None), RbacAction::Approved));
+        assert!(RbacPolicy::authorize(
+            None,
+            &ctx(&["IAM"]),
+            &subject("IAM", Some("any/repo")),
+            RbacAction::Approved
+        ));
+        assert!(!RbacPolicy::authorize(
+            None,
+            &ctx(&["Developers"]),
+            &subject("IAM", None),
+            RbacAction::Approved
+        ));
     }
 
     #[test]
     fn repository_grants_are_scoped_to_their_repository_group_and_actions() {
         let p = payments_policy();
         let owner = ctx(&["Payments Owners"]);
-        assert!(RbacPolicy::authorize(Some(&p), &owner, &subject("IAM", Some("payments/api")), RbacAction::Approved));
-        assert!(!RbacPolicy::authorize(Some(&p), &owner, &subject("IAM", Some("payments/web")), RbacAction::Approved));
-        assert!(!RbacPolicy::authorize(Some(&p), &owner, &subject("IAM", Some("payments/api")), RbacAction::Denied));
-        assert!(!RbacPolicy::authorize(Some(&p), &owner, &subject("Cloud Security", Some("payments/api")), RbacAction::Approved));
-        assert!(!RbacPolicy::authorize(Some(&p), &owner, &subject("IAM", None), RbacAction::Approved));
+        assert!(RbacPolicy::authorize(
+            Some(&p),
+            &owner,
+            &subject("IAM", Some("payments/api")),
+            RbacAction::Approved
+        ));
+        assert!(!RbacPolicy::authorize(
+            Some(&p),
+            &owner,
+            &subject("IAM", Some("payments/web")),
+            RbacAction::Approved
+        ));
+        assert!(!RbacPolicy::authorize(
+            Some(&p),
+            &owner,
+            &subject("IAM", Some("payments/api")),
+            RbacAction::Denied
+        ));
+        assert!(!RbacPolicy::authorize(
+            Some(&p),
+            &owner,
+            &subject("Cloud Security", Some("payments/api")),
+            RbacAction::Approved
+        ));
+        assert!(!RbacPolicy::authorize(
+            Some(&p),
+            &owner,
+            &subject("IAM", None),
+            RbacAction::Approved
+        ));
     }
 
     #[test]
     fn the_system_group_may_always_expire_the_originals_dead_code_fixed() {
-        assert!(RbacPolicy::authorize(None, &ctx(&["system"]), &subject("IAM", None), RbacAction::Expired));
-        assert!(!RbacPolicy::authorize(None, &ctx(&["system"]), &subject("IAM", None), RbacAction::Approved));
+        assert!(RbacPolicy::authorize(
+            None,
+            &ctx(&["system"]),
+            &subject("IAM", None),
+            RbacAction::Expired
+        ));
+        assert!(!RbacPolicy::authorize(
+            None,
+            &ctx(&["system"]),
+            &subject("IAM", None),
+            RbacAction::Approved
+        ));
     }
 
     #[test]
     fn break_glass_records_need_the_change_advisory_board() {
         let mut s = subject("IAM", None);
         s.break_glass = true;
-        assert!(!RbacPolicy::authorize(None, &ctx(&["IAM"]), &s, RbacAction::Approved));
-        assert!(RbacPolicy::authorize(None, &ctx(&["IAM", "Change Advisory Board"]), &s, RbacAction::Approved));
+        assert!(!RbacPolicy::authorize(
+            None,
+            &ctx(&["IAM"]),
+            &s,
+            RbacAction::Approved
+        ));
+        assert!(RbacPolicy::authorize(
+            None,
+            &ctx(&["IAM", "Change Advisory Board"]),
+            &s,
+            RbacAction::Approved
+        ));
     }
 
     #[test]
     fn required_groups_members_may_vote() {
         let groups = vec!["SRE".to_owned()];
-        let s = AuthzSubject { approver_group: "IAM", required_groups: &groups, repository: None, break_glass: false };
-        assert!(RbacPolicy::authorize(None, &ctx(&["SRE"]), &s, RbacAction::Approved));
+        let s = AuthzSubject {
+            approver_group: "IAM",
+            required_groups: &groups,
+            repository: None,
+            break_glass: false,
+        };
+        assert!(RbacPolicy::authorize(
+            None,
+            &ctx(&["SRE"]),
+            &s,
+            RbacAction::Approved
+        ));
     }
 
     #[test]
     fn defaults_aliases_and_the_repositories_key() {
-        let p = RbacPolicy::from_value(&json!({"repositories": [{"groups": "G", "actions": ["approve", "expire"]}]})).unwrap();
-        assert_eq!(p.repository_permissions[0].actions, vec![RbacAction::Approved, RbacAction::Expired]);
-        let p = RbacPolicy::from_value(&json!({"repository_permissions": [{"groups": ["G"]}]})).unwrap();
-        assert_eq!(p.repository_permissions[0].actions, vec![RbacAction::Approved, RbacAction::Denied]);
+        let p = RbacPolicy::from_value(
+            &json!({"repositories": [{"groups": "G", "actions": ["approve", "expire"]}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            p.repository_permissions[0].actions,
+            vec![RbacAction::Approved, RbacAction::Expired]
+        );
+        let p = RbacPolicy::from_value(&json!({"repository_permissions": [{"groups": ["G"]}]}))
+            .unwrap();
+        assert_eq!(
+            p.repository_permissions[0].actions,
+            vec![RbacAction::Approved, RbacAction::Denied]
+        );
         let views = p.permissions_for(&ctx(&["G"]));
         assert_eq!(views[0].repository, "*");
         assert_eq!(views[0].approver_group, "*");
@@ -313,11 +443,19 @@ mod tests {
 
     #[test]
     fn malformed_policies_give_clear_messages() {
-        assert_eq!(RbacPolicy::from_value(&json!([])).unwrap_err().to_string(), "approval RBAC policy file must contain an object");
-        assert!(RbacPolicy::from_value(&json!({"group_mappings": ["x"]})).is_err());
-        assert!(RbacPolicy::from_value(&json!({"repository_permissions": [{"actions": ["launch"]}]})).is_err());
         assert_eq!(
-            RbacPolicy::load(Path::new("/nonexistent/rbac.yaml")).unwrap_err().to_string(),
+            RbacPolicy::from_value(&json!([])).unwrap_err().to_string(),
+            "approval RBAC policy file must contain an object"
+        );
+        assert!(RbacPolicy::from_value(&json!({"group_mappings": ["x"]})).is_err());
+        assert!(
+            RbacPolicy::from_value(&json!({"repository_permissions": [{"actions": ["launch"]}]}))
+                .is_err()
+        );
+        assert_eq!(
+            RbacPolicy::load(Path::new("/nonexistent/rbac.yaml"))
+                .unwrap_err()
+                .to_string(),
             "approval RBAC policy file not found: /nonexistent/rbac.yaml"
         );
     }

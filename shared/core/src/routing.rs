@@ -119,7 +119,9 @@ impl RoutingRule {
     /// Whether every present criterion holds for `decision`.
     pub fn matches(&self, decision: &Decision) -> bool {
         let exact = |criterion: &Option<String>, key: &str| {
-            criterion.as_ref().is_none_or(|want| decision.text_field(key) == *want)
+            criterion
+                .as_ref()
+                .is_none_or(|want| decision.text_field(key) == *want)
         };
         exact(&self.rule_id, "rule_id")
             && exact(&self.action_type, "action_type")
@@ -159,7 +161,12 @@ fn required_groups(map: &Map<String, Value>) -> Result<Vec<String>, RoutingError
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|item| item.as_str().filter(|s| !s.is_empty()).map(str::to_owned).ok_or(bad.clone()))
+            .map(|item| {
+                item.as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .ok_or(bad.clone())
+            })
             .collect(),
         Some(_) => Err(bad),
     }
@@ -178,8 +185,18 @@ impl Default for RoutingTable {
         Self {
             rules: vec![
                 RoutingRule::simple("filesystem.write", Some("iam/"), None, "IAM"),
-                RoutingRule::simple("filesystem.write", Some(".github/workflows"), None, "Platform Security"),
-                RoutingRule::simple("commands.default", None, Some("medium"), "Repository Owners"),
+                RoutingRule::simple(
+                    "filesystem.write",
+                    Some(".github/workflows"),
+                    None,
+                    "Platform Security",
+                ),
+                RoutingRule::simple(
+                    "commands.default",
+                    None,
+                    Some("medium"),
+                    "Repository Owners",
+                ),
                 RoutingRule::simple("commands.block", Some("terraform"), None, "Cloud Security"),
                 RoutingRule::simple("mcp.", None, None, "AI Governance"),
             ],
@@ -203,13 +220,19 @@ impl RoutingTable {
     pub fn from_value(value: &Value) -> Result<Self, RoutingError> {
         let list = match value {
             Value::Array(items) => items,
-            Value::Object(map) => match map.get("approval_routing").or_else(|| map.get("routing_rules")) {
+            Value::Object(map) => match map
+                .get("approval_routing")
+                .or_else(|| map.get("routing_rules"))
+            {
                 Some(Value::Array(items)) => items,
                 _ => return Err(RoutingError::NotAList),
             },
             _ => return Err(RoutingError::NotAList),
         };
-        let rules = list.iter().map(RoutingRule::from_value).collect::<Result<_, _>>()?;
+        let rules = list
+            .iter()
+            .map(RoutingRule::from_value)
+            .collect::<Result<_, _>>()?;
         Ok(Self { rules })
     }
 
@@ -218,7 +241,10 @@ impl RoutingTable {
         let shown = path.display().to_string();
         let value = read_structured(path).map_err(|e| match e {
             FileError::NotFound => RoutingError::NotFound(shown.clone()),
-            other => RoutingError::Unreadable { path: shown.clone(), detail: other.to_string() },
+            other => RoutingError::Unreadable {
+                path: shown.clone(),
+                detail: other.to_string(),
+            },
         })?;
         Self::from_value(&value)
     }
@@ -253,51 +279,122 @@ mod tests {
     fn the_default_table_routes_every_documented_case() {
         let t = RoutingTable::default();
         assert_eq!(group(&t, json!({"rule_id": "filesystem.write.require_approval", "target": "iam/admin-role.tf"})).as_deref(), Some("IAM"));
-        assert_eq!(group(&t, json!({"rule_id": "filesystem.write.block", "target": ".github/workflows/ci.yml"})).as_deref(), Some("Platform Security"));
+        assert_eq!(
+            group(
+                &t,
+                json!({"rule_id": "filesystem.write.block", "target": ".github/workflows/ci.yml"})
+            )
+            .as_deref(),
+            Some("Platform Security")
+        );
         assert_eq!(group(&t, json!({"rule_id": "commands.default.require_approval", "severity": "medium", "target": "make deploy"})).as_deref(), Some("Repository Owners"));
-        assert_eq!(group(&t, json!({"rule_id": "commands.block", "target": "terraform apply -auto-approve"})).as_deref(), Some("Cloud Security"));
-        assert_eq!(group(&t, json!({"rule_id": "mcp.registry.requires_approval", "target": "x:y"})).as_deref(), Some("AI Governance"));
-        assert_eq!(group(&t, json!({"rule_id": "filesystem.write.require_approval", "target": "security/x.tf"})), None);
-        assert_eq!(group(&t, json!({"rule_id": "commands.block", "target": "kubectl delete ns"})), None);
+        assert_eq!(
+            group(
+                &t,
+                json!({"rule_id": "commands.block", "target": "terraform apply -auto-approve"})
+            )
+            .as_deref(),
+            Some("Cloud Security")
+        );
+        assert_eq!(
+            group(
+                &t,
+                json!({"rule_id": "mcp.registry.requires_approval", "target": "x:y"})
+            )
+            .as_deref(),
+            Some("AI Governance")
+        );
+        assert_eq!(
+            group(
+                &t,
+                json!({"rule_id": "filesystem.write.require_approval", "target": "security/x.tf"})
+            ),
+            None
+        );
+        assert_eq!(
+            group(
+                &t,
+                json!({"rule_id": "commands.block", "target": "kubectl delete ns"})
+            ),
+            None
+        );
     }
 
     #[test]
     fn case_6_an_iam_decision_without_its_own_group_routes_to_iam() {
         let mut d = iam_decision();
         d.as_map_mut().remove("approver_group");
-        assert_eq!(RoutingTable::default().route(&d).unwrap().approver_group, "IAM");
+        assert_eq!(
+            RoutingTable::default().route(&d).unwrap().approver_group,
+            "IAM"
+        );
     }
 
     #[test]
     fn case_7_and_8_all_three_file_shapes_load() {
         let rule = json!({"rule_id_prefix": "filesystem.write", "target_contains": "iam/", "approver_group": "Cloud IAM Owners"});
-        for shape in [json!({"approval_routing": [rule]}), json!([rule]), json!({"routing_rules": [rule]})] {
+        for shape in [
+            json!({"approval_routing": [rule]}),
+            json!([rule]),
+            json!({"routing_rules": [rule]}),
+        ] {
             let table = RoutingTable::from_value(&shape).unwrap();
             assert_eq!(table.rules()[0].approver_group, "Cloud IAM Owners");
-            assert_eq!(table.route(&iam_decision()).unwrap().approver_group, "Cloud IAM Owners");
+            assert_eq!(
+                table.route(&iam_decision()).unwrap().approver_group,
+                "Cloud IAM Owners"
+            );
         }
     }
 
     #[test]
     fn approval_routing_wins_over_routing_rules() {
         let v = json!({"approval_routing": [{"approver_group": "A"}], "routing_rules": [{"approver_group": "B"}]});
-        assert_eq!(RoutingTable::from_value(&v).unwrap().rules()[0].approver_group, "A");
+        assert_eq!(
+            RoutingTable::from_value(&v).unwrap().rules()[0].approver_group,
+            "A"
+        );
     }
 
     #[test]
     fn malformed_files_give_the_original_messages() {
-        assert_eq!(RoutingTable::from_value(&json!({"rules": []})).unwrap_err().to_string(), "approval routing file must contain a list of rules");
-        assert_eq!(RoutingTable::from_value(&json!({"approval_routing": {}})).unwrap_err(), RoutingError::NotAList);
-        assert_eq!(RoutingTable::from_value(&Value::Null).unwrap_err(), RoutingError::NotAList);
-        assert_eq!(RoutingTable::from_value(&json!([{"target_contains": "x"}])).unwrap_err().to_string(), "each approval routing rule must include approver_group");
-        assert_eq!(RoutingTable::from_value(&json!([{"approver_group": ""}])).unwrap_err(), RoutingError::MissingGroup);
-        assert_eq!(RoutingTable::from_value(&json!(["IAM"])).unwrap_err(), RoutingError::MissingGroup);
+        assert_eq!(
+            RoutingTable::from_value(&json!({"rules": []}))
+                .unwrap_err()
+                .to_string(),
+            "approval routing file must contain a list of rules"
+        );
+        assert_eq!(
+            RoutingTable::from_value(&json!({"approval_routing": {}})).unwrap_err(),
+            RoutingError::NotAList
+        );
+        assert_eq!(
+            RoutingTable::from_value(&Value::Null).unwrap_err(),
+            RoutingError::NotAList
+        );
+        assert_eq!(
+            RoutingTable::from_value(&json!([{"target_contains": "x"}]))
+                .unwrap_err()
+                .to_string(),
+            "each approval routing rule must include approver_group"
+        );
+        assert_eq!(
+            RoutingTable::from_value(&json!([{"approver_group": ""}])).unwrap_err(),
+            RoutingError::MissingGroup
+        );
+        assert_eq!(
+            RoutingTable::from_value(&json!(["IAM"])).unwrap_err(),
+            RoutingError::MissingGroup
+        );
     }
 
     #[test]
     fn a_missing_file_names_its_path() {
         let err = RoutingTable::load(Path::new("/nonexistent/routing.json")).unwrap_err();
-        assert_eq!(err.to_string(), "approval routing file not found: /nonexistent/routing.json");
+        assert_eq!(
+            err.to_string(),
+            "approval routing file not found: /nonexistent/routing.json"
+        );
     }
 
     #[test]
@@ -314,16 +411,32 @@ mod tests {
 
     #[test]
     fn quorum_keys_are_validated() {
-        let err = RoutingTable::from_value(&json!([{"approver_group": "A", "required_approvals": 0}])).unwrap_err();
-        assert_eq!(err.to_string(), "approval routing rule required_approvals must be a whole number from 1 to 100");
-        assert!(RoutingTable::from_value(&json!([{"approver_group": "A", "required_groups": "x"}])).is_err());
-        assert!(RoutingTable::from_value(&json!([{"approver_group": "A", "allow_self_approval": "yes"}])).is_err());
+        let err =
+            RoutingTable::from_value(&json!([{"approver_group": "A", "required_approvals": 0}]))
+                .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "approval routing rule required_approvals must be a whole number from 1 to 100"
+        );
+        assert!(
+            RoutingTable::from_value(&json!([{"approver_group": "A", "required_groups": "x"}]))
+                .is_err()
+        );
+        assert!(
+            RoutingTable::from_value(
+                &json!([{"approver_group": "A", "allow_self_approval": "yes"}])
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn matching_is_case_sensitive_and_a_rule_without_criteria_matches_everything() {
         let t = RoutingTable::from_value(&json!([{"target_contains": "IAM/", "approver_group": "X"}, {"approver_group": "Catch-all"}])).unwrap();
-        assert_eq!(t.route(&iam_decision()).unwrap().approver_group, "Catch-all");
+        assert_eq!(
+            t.route(&iam_decision()).unwrap().approver_group,
+            "Catch-all"
+        );
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {
@@ -337,9 +450,17 @@ mod tests {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
                 proptest::collection::btree_map(
-                    prop_oneof![Just("approver_group".to_owned()), Just("approval_routing".to_owned()), Just("required_approvals".to_owned()), Just("required_groups".to_owned()), "[a-z_]{1,8}"],
-                    inner, 0..5
-                ).prop_map(|m| Value::Object(m.into_iter().collect())),
+                    prop_oneof![
+                        Just("approver_group".to_owned()),
+                        Just("approval_routing".to_owned()),
+                        Just("required_approvals".to_owned()),
+                        Just("required_groups".to_owned()),
+                        "[a-z_]{1,8}"
+                    ],
+                    inner,
+                    0..5
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
     }

@@ -42,14 +42,27 @@ pub struct ApprovalService {
 
 impl std::fmt::Debug for ApprovalService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApprovalService").field("routing", &self.routing).field("rbac", &self.rbac).finish_non_exhaustive()
+        f.debug_struct("ApprovalService")
+            .field("routing", &self.routing)
+            .field("rbac", &self.rbac)
+            .finish_non_exhaustive()
     }
 }
 
 impl ApprovalService {
     /// A service with the default routing table and no RBAC policy.
-    pub fn new(store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        Self { store, clock, ids, routing: RoutingTable::default(), rbac: None }
+    pub fn new(
+        store: Arc<dyn ApprovalStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            ids,
+            routing: RoutingTable::default(),
+            rbac: None,
+        }
     }
 
     /// Replaces the routing table (a routing file replaces the defaults entirely).
@@ -92,18 +105,34 @@ impl ApprovalService {
         let id = self.ids.approval_id();
         let record = workflow::create_request(req, &self.routing, &id, now)?;
         for _ in 0..MAX_CAS_ATTEMPTS {
-            if let Some(existing) = self.store.find_open_by_decision(&record.decision_id).await? {
+            if let Some(existing) = self
+                .store
+                .find_open_by_decision(&record.decision_id)
+                .await?
+            {
                 if existing.is_overdue(now) {
-                    self.persist(&workflow::expire_as_system(&existing, now), &existing).await.ok();
+                    self.persist(&workflow::expire_as_system(&existing, now), &existing)
+                        .await
+                        .ok();
                     continue;
                 }
                 if existing.decision_digest != record.decision_digest {
-                    return Err(ApprovalError::ConflictingOpenRequest(record.decision_id.clone()));
+                    return Err(ApprovalError::ConflictingOpenRequest(
+                        record.decision_id.clone(),
+                    ));
                 }
-                return Ok(Created { approval: existing, created: false });
+                return Ok(Created {
+                    approval: existing,
+                    created: false,
+                });
             }
             match self.store.insert(&record).await {
-                Ok(()) => return Ok(Created { approval: record, created: true }),
+                Ok(()) => {
+                    return Ok(Created {
+                        approval: record,
+                        created: true,
+                    });
+                }
                 Err(StoreError::DuplicateOpenDecision(_)) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -147,13 +176,18 @@ impl ApprovalService {
 
     /// Approves, denies or expires a pending request. A request past `expires_at` becomes
     /// `expired` (by `system`) and the call fails with [`ApprovalError::Expired`].
-    pub async fn decide(&self, approval_id: &str, input: &DecideInput) -> Result<Approval, ApprovalError> {
+    pub async fn decide(
+        &self,
+        approval_id: &str,
+        input: &DecideInput,
+    ) -> Result<Approval, ApprovalError> {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(approval_id).await?;
-            let (next, expired) = match workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())? {
-                DecideOutcome::Changed(next) => (next, false),
-                DecideOutcome::ExpiredInstead(next) => (next, true),
-            };
+            let (next, expired) =
+                match workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())? {
+                    DecideOutcome::Changed(next) => (next, false),
+                    DecideOutcome::ExpiredInstead(next) => (next, true),
+                };
             match self.persist(&next, &current).await {
                 Ok(()) if expired => return Err(ApprovalError::Expired),
                 Ok(()) => return Ok(next),
@@ -166,19 +200,47 @@ impl ApprovalService {
 
     /// Records a break-glass override.
     pub async fn break_glass(&self, input: BreakGlassInput) -> Result<Approval, ApprovalError> {
-        let record = workflow::break_glass(input, &self.routing, self.rbac.as_ref(), &self.ids.approval_id(), self.clock.now())?;
+        let record = workflow::break_glass(
+            input,
+            &self.routing,
+            self.rbac.as_ref(),
+            &self.ids.approval_id(),
+            self.clock.now(),
+        )?;
         self.store.insert(&record).await?;
         Ok(record)
     }
 
     /// Records the post-incident review of a break-glass override.
-    pub async fn review_break_glass(&self, approval_id: &str, actor: &str, reason: &str, context: Option<&ActorContext>) -> Result<Approval, ApprovalError> {
-        self.update(approval_id, |current, now| workflow::review_break_glass(current, actor, reason, context, now)).await
+    pub async fn review_break_glass(
+        &self,
+        approval_id: &str,
+        actor: &str,
+        reason: &str,
+        context: Option<&ActorContext>,
+    ) -> Result<Approval, ApprovalError> {
+        self.update(approval_id, |current, now| {
+            workflow::review_break_glass(current, actor, reason, context, now)
+        })
+        .await
     }
 
     /// Appends redacted delivery evidence to a request's history.
-    pub async fn record_delivery(&self, approval_id: &str, actor: &str, evidence: &serde_json::Value) -> Result<Approval, ApprovalError> {
-        self.update(approval_id, |current, now| Ok(workflow::record_delivery(current, actor, evidence.clone(), now))).await
+    pub async fn record_delivery(
+        &self,
+        approval_id: &str,
+        actor: &str,
+        evidence: &serde_json::Value,
+    ) -> Result<Approval, ApprovalError> {
+        self.update(approval_id, |current, now| {
+            Ok(workflow::record_delivery(
+                current,
+                actor,
+                evidence.clone(),
+                now,
+            ))
+        })
+        .await
     }
 
     /// Expires every pending request past `expires_at`, as `system` (CONTRACT §4).
@@ -203,7 +265,11 @@ impl ApprovalService {
     }
 
     /// Whether an agent may act on `decision` under the request (CONTRACT §5).
-    pub async fn check(&self, approval_id: &str, decision: &Decision) -> Result<CheckReport, ApprovalError> {
+    pub async fn check(
+        &self,
+        approval_id: &str,
+        decision: &Decision,
+    ) -> Result<CheckReport, ApprovalError> {
         let approval = self.get(approval_id).await?;
         Ok(workflow::check(&approval, decision, self.clock.now()))
     }
@@ -215,13 +281,24 @@ impl ApprovalService {
 
     /// The decision with the request's summary attached (original §7.1), refusing a decision
     /// that is not the one the request was made for.
-    pub async fn attach_decision(&self, approval_id: &str, decision: &Decision) -> Result<Decision, ApprovalError> {
+    pub async fn attach_decision(
+        &self,
+        approval_id: &str,
+        decision: &Decision,
+    ) -> Result<Decision, ApprovalError> {
         let approval = self.get(approval_id).await?;
-        let mismatch = |detail: &str| ApprovalError::DecisionMismatch { approval_id: approval.approval_id.clone(), detail: detail.to_owned() };
+        let mismatch = |detail: &str| ApprovalError::DecisionMismatch {
+            approval_id: approval.approval_id.clone(),
+            detail: detail.to_owned(),
+        };
         if decision.decision_id() != Some(approval.decision_id.as_str()) {
             return Err(mismatch("decision_id differs"));
         }
-        if approval.decision_digest.as_ref().is_some_and(|d| *d != decision.digest()) {
+        if approval
+            .decision_digest
+            .as_ref()
+            .is_some_and(|d| *d != decision.digest())
+        {
             return Err(mismatch("decision digest differs"));
         }
         Ok(crate::evidence::attach_decision(decision, &approval))

@@ -62,7 +62,10 @@ pub struct Cursor {
 impl Cursor {
     /// The cursor after `approval`.
     pub fn after(approval: &Approval) -> Self {
-        Self { requested_at_us: approval.requested_at.unix_micros(), approval_id: approval.approval_id.clone() }
+        Self {
+            requested_at_us: approval.requested_at.unix_micros(),
+            approval_id: approval.approval_id.clone(),
+        }
     }
 
     /// The opaque text handed to clients.
@@ -72,7 +75,9 @@ impl Cursor {
 
     /// Parses text from [`Cursor::encode`].
     pub fn decode(text: &str) -> Result<Self, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(|_| StoreError::InvalidCursor)?;
         serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)
     }
 
@@ -80,7 +85,9 @@ impl Cursor {
     /// (`requested_at` descending, then `approval_id` ascending).
     pub fn precedes(&self, approval: &Approval) -> bool {
         let t = approval.requested_at.unix_micros();
-        t < self.requested_at_us || (t == self.requested_at_us && approval.approval_id.as_str() > self.approval_id.as_str())
+        t < self.requested_at_us
+            || (t == self.requested_at_us
+                && approval.approval_id.as_str() > self.approval_id.as_str())
     }
 }
 
@@ -101,11 +108,18 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// A query with the documented defaults and clamping.
-    pub fn new(state: Option<ApprovalState>, approver_group: Option<String>, limit: Option<i64>, offset: Option<i64>) -> Self {
+    pub fn new(
+        state: Option<ApprovalState>,
+        approver_group: Option<String>,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Self {
         Self {
             state,
             approver_group: approver_group.filter(|g| !g.is_empty()),
-            limit: limit.unwrap_or(i64::from(DEFAULT_LIMIT)).clamp(1, i64::from(MAX_LIMIT)) as u32,
+            limit: limit
+                .unwrap_or(i64::from(DEFAULT_LIMIT))
+                .clamp(1, i64::from(MAX_LIMIT)) as u32,
             offset: offset.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32,
             cursor: None,
         }
@@ -114,12 +128,19 @@ impl ListQuery {
     /// Whether `approval` passes the filters.
     pub fn matches(&self, approval: &Approval) -> bool {
         self.state.is_none_or(|s| approval.state == s)
-            && self.approver_group.as_deref().is_none_or(|g| approval.approver_group == g)
+            && self
+                .approver_group
+                .as_deref()
+                .is_none_or(|g| approval.approver_group == g)
     }
 
     /// Items to skip before the page: the offset, unless a cursor positions the page.
     pub fn effective_offset(&self) -> u32 {
-        if self.cursor.is_some() { 0 } else { self.offset }
+        if self.cursor.is_some() {
+            0
+        } else {
+            self.offset
+        }
     }
 }
 
@@ -144,14 +165,28 @@ impl ApprovalPage {
         let limit = query.limit as usize;
         let more = fetched.len() > limit;
         fetched.truncate(limit);
-        let next_cursor = if more { fetched.last().map(|a| Cursor::after(a).encode()) } else { None };
-        Self { items: fetched, total, limit: query.limit, offset: query.offset, next_cursor }
+        let next_cursor = if more {
+            fetched.last().map(|a| Cursor::after(a).encode())
+        } else {
+            None
+        };
+        Self {
+            items: fetched,
+            total,
+            limit: query.limit,
+            offset: query.offset,
+            next_cursor,
+        }
     }
 }
 
 /// Sorts records in list order: `requested_at` descending, then `approval_id` ascending.
 pub fn sort_for_listing(records: &mut [Approval]) {
-    records.sort_by(|a, b| b.requested_at.cmp(&a.requested_at).then_with(|| a.approval_id.cmp(&b.approval_id)));
+    records.sort_by(|a, b| {
+        b.requested_at
+            .cmp(&a.requested_at)
+            .then_with(|| a.approval_id.cmp(&b.approval_id))
+    });
 }
 
 /// The storage port.
@@ -168,10 +203,18 @@ pub trait ApprovalStore: Send + Sync {
     /// Overwrites a record only if the stored one still has `expected_version` and
     /// `expected_state` (compare-and-set); [`StoreError::VersionConflict`] otherwise.
     /// The caller has already set `approval.version` to `expected_version + 1`.
-    async fn replace(&self, approval: &Approval, expected_version: u64, expected_state: ApprovalState) -> Result<(), StoreError>;
+    async fn replace(
+        &self,
+        approval: &Approval,
+        expected_version: u64,
+        expected_state: ApprovalState,
+    ) -> Result<(), StoreError>;
 
     /// The pending record for `decision_id`, if any.
-    async fn find_open_by_decision(&self, decision_id: &str) -> Result<Option<Approval>, StoreError>;
+    async fn find_open_by_decision(
+        &self,
+        decision_id: &str,
+    ) -> Result<Option<Approval>, StoreError>;
 
     /// A page of records matching `query`, in list order, answered from an index.
     async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError>;

@@ -33,11 +33,13 @@ impl Timestamp {
     }
 
     /// This instant plus `hours` hours.
+    #[must_use]
     pub fn plus_hours(self, hours: i64) -> Self {
         Self(self.0 + Duration::hours(hours))
     }
 
     /// This instant plus `millis` milliseconds.
+    #[must_use]
     pub fn plus_millis(self, millis: i64) -> Self {
         Self(self.0 + Duration::milliseconds(millis))
     }

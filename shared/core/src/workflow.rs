@@ -45,7 +45,13 @@ pub struct NewRequest {
 impl NewRequest {
     /// A request for `decision` with every default.
     pub fn new(decision: Decision) -> Self {
-        Self { decision, approver_group: None, requested_by: None, ttl_hours: None, requester: None }
+        Self {
+            decision,
+            approver_group: None,
+            requested_by: None,
+            ttl_hours: None,
+            requester: None,
+        }
     }
 }
 
@@ -111,7 +117,9 @@ pub struct CheckReport {
 }
 
 fn non_empty(text: Option<&str>) -> Option<String> {
-    text.map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    text.map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
 }
 
 fn ttl(hours: Option<i64>, default: i64) -> i64 {
@@ -142,13 +150,22 @@ fn check_outcome(decision: &Decision) -> Result<(), ApprovalError> {
         None => Ok(()),
         Some(text) => match Outcome::parse(text) {
             None => Err(ApprovalError::UnknownOutcome),
-            Some(outcome) if !outcome.needs_approval() => Err(ApprovalError::DoesNotRequireApproval(text.to_owned())),
+            Some(outcome) if !outcome.needs_approval() => {
+                Err(ApprovalError::DoesNotRequireApproval(text.to_owned()))
+            }
             Some(_) => Ok(()),
         },
     }
 }
 
-fn blank_record(decision: Decision, id: &ApprovalId, group: String, requested_by: String, now: Timestamp, ttl_hours: i64) -> Approval {
+fn blank_record(
+    decision: Decision,
+    id: &ApprovalId,
+    group: String,
+    requested_by: String,
+    now: Timestamp,
+    ttl_hours: i64,
+) -> Approval {
     let decision_id = decision.decision_id().unwrap_or_default().to_owned();
     let mut evidence_refs = vec![format!("approval://{id}")];
     evidence_refs.extend(decision.evidence_refs());
@@ -156,7 +173,10 @@ fn blank_record(decision: Decision, id: &ApprovalId, group: String, requested_by
         schema_version: SCHEMA_VERSION.to_owned(),
         product: PRODUCT.to_owned(),
         approval_id: id.to_string(),
-        session_id: decision.str_field("session_id").unwrap_or("local").to_owned(),
+        session_id: decision
+            .str_field("session_id")
+            .unwrap_or("local")
+            .to_owned(),
         correlation_id: decision.str_field("correlation_id").map(str::to_owned),
         decision_id,
         state: ApprovalState::Pending,
@@ -186,7 +206,12 @@ fn blank_record(decision: Decision, id: &ApprovalId, group: String, requested_by
 }
 
 /// Creates a pending request (original §2.1 and §3.4; CONTRACT §3–§5).
-pub fn create_request(req: NewRequest, routing: &RoutingTable, id: &ApprovalId, now: Timestamp) -> Result<Approval, ApprovalError> {
+pub fn create_request(
+    req: NewRequest,
+    routing: &RoutingTable,
+    id: &ApprovalId,
+    now: Timestamp,
+) -> Result<Approval, ApprovalError> {
     if req.decision.decision_id().is_none() {
         return Err(ApprovalError::MissingDecisionId);
     }
@@ -201,7 +226,14 @@ pub fn create_request(req: NewRequest, routing: &RoutingTable, id: &ApprovalId, 
         _ => non_empty(req.requested_by.as_deref()).unwrap_or_else(|| DEFAULT_REQUESTER.to_owned()),
     };
     let reason = req.decision.str_field("reason").map(str::to_owned);
-    let mut record = blank_record(req.decision, id, group, requested_by.clone(), now, ttl(req.ttl_hours, DEFAULT_TTL_HOURS));
+    let mut record = blank_record(
+        req.decision,
+        id,
+        group,
+        requested_by.clone(),
+        now,
+        ttl(req.ttl_hours, DEFAULT_TTL_HOURS),
+    );
     if let Some(rule) = rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
@@ -213,7 +245,12 @@ pub fn create_request(req: NewRequest, routing: &RoutingTable, id: &ApprovalId, 
     Ok(record)
 }
 
-fn authorize(current: &Approval, ctx: &ActorContext, rbac: Option<&RbacPolicy>, action: RbacAction) -> bool {
+fn authorize(
+    current: &Approval,
+    ctx: &ActorContext,
+    rbac: Option<&RbacPolicy>,
+    action: RbacAction,
+) -> bool {
     let subject = AuthzSubject {
         approver_group: &current.approver_group,
         required_groups: &current.required_groups,
@@ -224,22 +261,43 @@ fn authorize(current: &Approval, ctx: &ActorContext, rbac: Option<&RbacPolicy>, 
 }
 
 fn quorum_met(record: &Approval) -> bool {
-    let approvals: Vec<&Review> = record.reviews.iter().filter(|r| r.decision == ApprovalState::Approved).collect();
+    let approvals: Vec<&Review> = record
+        .reviews
+        .iter()
+        .filter(|r| r.decision == ApprovalState::Approved)
+        .collect();
     approvals.len() >= record.required_approvals as usize
-        && record
-            .required_groups
-            .iter()
-            .all(|group| approvals.iter().any(|r| r.groups.iter().any(|g| g == group)))
+        && record.required_groups.iter().all(|group| {
+            approvals
+                .iter()
+                .any(|r| r.groups.iter().any(|g| g == group))
+        })
 }
 
 /// Expires `current` as `system` (used for overdue requests and the sweeper).
 pub fn expire_as_system(current: &Approval, now: Timestamp) -> Approval {
     let mut next = current.clone();
-    finish(&mut next, ApprovalState::Expired, SYSTEM_ACTOR, EXPIRY_REASON, None, None, now);
+    finish(
+        &mut next,
+        ApprovalState::Expired,
+        SYSTEM_ACTOR,
+        EXPIRY_REASON,
+        None,
+        None,
+        now,
+    );
     next
 }
 
-fn finish(next: &mut Approval, state: ApprovalState, actor: &str, reason: &str, external_ref: Option<String>, context: Option<&ActorContext>, now: Timestamp) {
+fn finish(
+    next: &mut Approval,
+    state: ApprovalState,
+    actor: &str,
+    reason: &str,
+    external_ref: Option<String>,
+    context: Option<&ActorContext>,
+    now: Timestamp,
+) {
     next.state = state;
     next.decided_by = Some(actor.to_owned());
     next.decided_at = Some(now);
@@ -258,7 +316,12 @@ fn finish(next: &mut Approval, state: ApprovalState, actor: &str, reason: &str, 
 ///
 /// Check order: target state → pending → not overdue → actor → reason → authorised →
 /// separation of duties → one vote per actor.
-pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>, now: Timestamp) -> Result<DecideOutcome, ApprovalError> {
+pub fn decide(
+    current: &Approval,
+    input: &DecideInput,
+    rbac: Option<&RbacPolicy>,
+    now: Timestamp,
+) -> Result<DecideOutcome, ApprovalError> {
     let action = match input.target {
         ApprovalState::Approved => RbacAction::Approved,
         ApprovalState::Denied => RbacAction::Denied,
@@ -269,7 +332,9 @@ pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>
         return Err(ApprovalError::NotPending);
     }
     if action != RbacAction::Expired && current.is_overdue(now) {
-        return Ok(DecideOutcome::ExpiredInstead(expire_as_system(current, now)));
+        return Ok(DecideOutcome::ExpiredInstead(expire_as_system(
+            current, now,
+        )));
     }
     let context = input.context.as_ref();
     let actor = acting_name(&input.actor, context)?;
@@ -279,16 +344,31 @@ pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>
     {
         return Err(ApprovalError::NotAuthorized);
     }
-    if action == RbacAction::Approved && !current.allow_self_approval && actor.eq_ignore_ascii_case(&current.requested_by) {
+    if action == RbacAction::Approved
+        && !current.allow_self_approval
+        && actor.eq_ignore_ascii_case(&current.requested_by)
+    {
         return Err(ApprovalError::SelfApproval);
     }
     let external_ref = non_empty(input.external_ref.as_deref());
     let mut next = current.clone();
     if action == RbacAction::Expired {
-        finish(&mut next, ApprovalState::Expired, &actor, &reason, external_ref, context, now);
+        finish(
+            &mut next,
+            ApprovalState::Expired,
+            &actor,
+            &reason,
+            external_ref,
+            context,
+            now,
+        );
         return Ok(DecideOutcome::Changed(next));
     }
-    if current.reviews.iter().any(|r| r.actor.eq_ignore_ascii_case(&actor)) {
+    if current
+        .reviews
+        .iter()
+        .any(|r| r.actor.eq_ignore_ascii_case(&actor))
+    {
         return Err(ApprovalError::AlreadyReviewed);
     }
     next.reviews.push(Review {
@@ -301,7 +381,15 @@ pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>
         identity: context.map_or(IdentityKind::Unverified, |c| c.identity),
     });
     if action == RbacAction::Denied || quorum_met(&next) {
-        finish(&mut next, input.target, &actor, &reason, external_ref, context, now);
+        finish(
+            &mut next,
+            input.target,
+            &actor,
+            &reason,
+            external_ref,
+            context,
+            now,
+        );
     } else {
         let mut entry = HistoryEntry::new("approval_recorded", &actor, now, Some(reason));
         entry.external_ref = Some(external_ref);
@@ -313,7 +401,13 @@ pub fn decide(current: &Approval, input: &DecideInput, rbac: Option<&RbacPolicy>
 }
 
 /// Records a break-glass override in one step (original §6.4, CONTRACT §3).
-pub fn break_glass(input: BreakGlassInput, routing: &RoutingTable, rbac: Option<&RbacPolicy>, id: &ApprovalId, now: Timestamp) -> Result<Approval, ApprovalError> {
+pub fn break_glass(
+    input: BreakGlassInput,
+    routing: &RoutingTable,
+    rbac: Option<&RbacPolicy>,
+    id: &ApprovalId,
+    now: Timestamp,
+) -> Result<Approval, ApprovalError> {
     let context = input.context.as_ref();
     let actor = acting_name(&input.actor, context)?;
     let reason = non_empty(Some(&input.reason)).ok_or(ApprovalError::BreakGlassReasonRequired)?;
@@ -323,14 +417,22 @@ pub fn break_glass(input: BreakGlassInput, routing: &RoutingTable, rbac: Option<
     match input.decision.outcome() {
         Some(outcome) if outcome.needs_approval() => {}
         _ => {
-            let shown = input.decision.outcome_text().unwrap_or("no outcome").to_owned();
+            let shown = input
+                .decision
+                .outcome_text()
+                .unwrap_or("no outcome")
+                .to_owned();
             return Err(ApprovalError::BreakGlassNotAllowed(shown));
         }
     }
     let group = match input.approver_group.as_deref() {
         None => CHANGE_ADVISORY_BOARD.to_owned(),
         Some(explicit) => non_empty(Some(explicit))
-            .or_else(|| routing.route(&input.decision).map(|r| r.approver_group.clone()))
+            .or_else(|| {
+                routing
+                    .route(&input.decision)
+                    .map(|r| r.approver_group.clone())
+            })
             .or_else(|| input.decision.approver_group().map(str::to_owned))
             .ok_or(ApprovalError::MissingApproverGroup)?,
     };
@@ -352,7 +454,15 @@ pub fn break_glass(input: BreakGlassInput, routing: &RoutingTable, rbac: Option<
     let mut requested = HistoryEntry::new("requested", &actor, now, decision_reason);
     identify(&mut requested, context);
     history::append(&mut record.history, requested);
-    finish(&mut record, ApprovalState::Approved, &actor, &reason, external_ref.clone(), context, now);
+    finish(
+        &mut record,
+        ApprovalState::Approved,
+        &actor,
+        &reason,
+        external_ref.clone(),
+        context,
+        now,
+    );
     record.state = ApprovalState::BreakGlass;
     record.break_glass = Some(true);
     record.break_glass_reason = Some(reason.clone());
@@ -367,7 +477,13 @@ pub fn break_glass(input: BreakGlassInput, routing: &RoutingTable, rbac: Option<
 }
 
 /// Records the post-incident review of a break-glass override (CONTRACT §3).
-pub fn review_break_glass(current: &Approval, actor: &str, reason: &str, context: Option<&ActorContext>, now: Timestamp) -> Result<Approval, ApprovalError> {
+pub fn review_break_glass(
+    current: &Approval,
+    actor: &str,
+    reason: &str,
+    context: Option<&ActorContext>,
+    now: Timestamp,
+) -> Result<Approval, ApprovalError> {
     if current.state != ApprovalState::BreakGlass || current.review_required != Some(true) {
         return Err(ApprovalError::NoReviewPending(current.approval_id.clone()));
     }
@@ -381,8 +497,10 @@ pub fn review_break_glass(current: &Approval, actor: &str, reason: &str, context
     }
     let mut next = current.clone();
     next.review_required = Some(false);
-    next.extra.insert("reviewed_by".into(), Value::String(actor.clone()));
-    next.extra.insert("reviewed_at".into(), Value::String(now.to_string()));
+    next.extra
+        .insert("reviewed_by".into(), Value::String(actor.clone()));
+    next.extra
+        .insert("reviewed_at".into(), Value::String(now.to_string()));
     let mut entry = HistoryEntry::new("post_incident_review", &actor, now, Some(reason));
     identify(&mut entry, context);
     history::append(&mut next.history, entry);
@@ -391,7 +509,12 @@ pub fn review_break_glass(current: &Approval, actor: &str, reason: &str, context
 }
 
 /// Appends a `delivered` history entry carrying redacted delivery evidence (CONTRACT §8).
-pub fn record_delivery(current: &Approval, actor: &str, evidence: Value, now: Timestamp) -> Approval {
+pub fn record_delivery(
+    current: &Approval,
+    actor: &str,
+    evidence: Value,
+    now: Timestamp,
+) -> Approval {
     let mut next = current.clone();
     let mut entry = HistoryEntry::new("delivered", actor, now, None);
     entry.evidence = Some(evidence);

@@ -31,6 +31,7 @@ pub struct JsonFileStore {
     lock_path: PathBuf,
 }
 
+#[derive(Clone, Copy)]
 enum LockMode {
     Shared,
     Exclusive,
@@ -39,9 +40,15 @@ enum LockMode {
 impl JsonFileStore {
     /// A store at `path` (created on first write; a missing file is an empty store).
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut lock_name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+        let mut lock_name = path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_default();
         lock_name.push(".lock");
-        let store = Self { path: path.to_path_buf(), lock_path: path.with_file_name(lock_name) };
+        let store = Self {
+            path: path.to_path_buf(),
+            lock_path: path.with_file_name(lock_name),
+        };
         // Surface a corrupt file at open, not at the first command that reads it.
         store.with_lock(LockMode::Shared, |_| Ok(()))?;
         Ok(store)
@@ -56,7 +63,7 @@ impl JsonFileStore {
         self.path.display().to_string()
     }
 
-    fn lock_file(&self, mode: &LockMode) -> Result<File, StoreError> {
+    fn lock_file(&self, mode: LockMode) -> Result<File, StoreError> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
@@ -79,19 +86,27 @@ impl JsonFileStore {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", self.shown())).into()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("reading {}", self.shown()))
+                    .into());
+            }
         };
-        let corrupt = |detail: String| StoreError::Corrupt { location: self.shown(), detail };
-        let document: Value = serde_json::from_str(&text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
-        let items = match document.get("items") {
-            Some(Value::Array(items)) => items,
-            _ => return Err(corrupt("expected an object with an \"items\" list".to_owned())),
+        let corrupt = |detail: String| StoreError::Corrupt {
+            location: self.shown(),
+            detail,
+        };
+        let document: Value =
+            serde_json::from_str(&text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
+        let Some(Value::Array(items)) = document.get("items") else {
+            return Err(corrupt("expected an object with an \"items\" list".to_owned()));
         };
         items
             .iter()
             .enumerate()
             .map(|(index, item)| {
-                serde_json::from_value::<Approval>(item.clone()).map_err(|e| corrupt(format!("item {index}: {e}")))
+                serde_json::from_value::<Approval>(item.clone())
+                    .map_err(|e| corrupt(format!("item {index}: {e}")))
             })
             .collect()
     }
@@ -101,19 +116,32 @@ impl JsonFileStore {
         let mut text = serde_json::to_string_pretty(&serde_json::json!({ "items": items }))
             .context("serialising the approval store")?;
         text.push('\n');
-        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = self
+            .path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let temp = dir.join(format!(
             ".{}.{}.{}.tmp",
-            self.path.file_name().and_then(|n| n.to_str()).unwrap_or("approvals.json"),
+            self.path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("approvals.json"),
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let result = (|| -> anyhow::Result<()> {
-            let mut file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
-            file.write_all(text.as_bytes()).with_context(|| format!("writing {}", temp.display()))?;
-            file.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
-            std::fs::rename(&temp, &self.path).with_context(|| format!("replacing {}", self.shown()))?;
-            File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing folder {}", dir.display()))?;
+            let mut file =
+                File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+            file.write_all(text.as_bytes())
+                .with_context(|| format!("writing {}", temp.display()))?;
+            file.sync_all()
+                .with_context(|| format!("syncing {}", temp.display()))?;
+            std::fs::rename(&temp, &self.path)
+                .with_context(|| format!("replacing {}", self.shown()))?;
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .with_context(|| format!("syncing folder {}", dir.display()))?;
             Ok(())
         })();
         if result.is_err() {
@@ -122,25 +150,37 @@ impl JsonFileStore {
         Ok(result?)
     }
 
-    fn with_lock<T>(&self, mode: LockMode, work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let lock = self.lock_file(&mode)?;
+    fn with_lock<T>(
+        &self,
+        mode: LockMode,
+        work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let lock = self.lock_file(mode)?;
         let mut records = self.read_records()?;
         let out = work(&mut records);
         drop(lock);
         out
     }
 
-    fn mutate<T>(&self, work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        let _lock = self.lock_file(&LockMode::Exclusive)?;
+    fn mutate<T>(
+        &self,
+        work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let _lock = self.lock_file(LockMode::Exclusive)?;
         let mut records = self.read_records()?;
         let out = work(&mut records)?;
         self.write_records(&records)?;
         Ok(out)
     }
 
-    async fn blocking<T: Send + 'static>(&self, job: impl FnOnce(Self) -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(Self) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let store = self.clone();
-        tokio::task::spawn_blocking(move || job(store)).await.context("JSON store task failed")?
+        tokio::task::spawn_blocking(move || job(store))
+            .await
+            .context("JSON store task failed")?
     }
 }
 
@@ -150,13 +190,20 @@ impl ApprovalStore for JsonFileStore {
         let approval = approval.clone();
         self.blocking(move |store| {
             store.mutate(|records| {
-                if records.iter().any(|r| r.approval_id == approval.approval_id) {
+                if records
+                    .iter()
+                    .any(|r| r.approval_id == approval.approval_id)
+                {
                     return Err(StoreError::DuplicateId(approval.approval_id.clone()));
                 }
                 if approval.state == ApprovalState::Pending
-                    && records.iter().any(|r| r.state == ApprovalState::Pending && r.decision_id == approval.decision_id)
+                    && records.iter().any(|r| {
+                        r.state == ApprovalState::Pending && r.decision_id == approval.decision_id
+                    })
                 {
-                    return Err(StoreError::DuplicateOpenDecision(approval.decision_id.clone()));
+                    return Err(StoreError::DuplicateOpenDecision(
+                        approval.decision_id.clone(),
+                    ));
                 }
                 records.push(approval);
                 Ok(())
@@ -168,12 +215,19 @@ impl ApprovalStore for JsonFileStore {
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
         let id = approval_id.to_owned();
         self.blocking(move |store| {
-            store.with_lock(LockMode::Shared, |records| Ok(records.iter().find(|r| r.approval_id == id).cloned()))
+            store.with_lock(LockMode::Shared, |records| {
+                Ok(records.iter().find(|r| r.approval_id == id).cloned())
+            })
         })
         .await
     }
 
-    async fn replace(&self, approval: &Approval, expected_version: u64, expected_state: ApprovalState) -> Result<(), StoreError> {
+    async fn replace(
+        &self,
+        approval: &Approval,
+        expected_version: u64,
+        expected_state: ApprovalState,
+    ) -> Result<(), StoreError> {
         let approval = approval.clone();
         self.blocking(move |store| {
             store.mutate(|records| {
@@ -191,11 +245,17 @@ impl ApprovalStore for JsonFileStore {
         .await
     }
 
-    async fn find_open_by_decision(&self, decision_id: &str) -> Result<Option<Approval>, StoreError> {
+    async fn find_open_by_decision(
+        &self,
+        decision_id: &str,
+    ) -> Result<Option<Approval>, StoreError> {
         let id = decision_id.to_owned();
         self.blocking(move |store| {
             store.with_lock(LockMode::Shared, |records| {
-                Ok(records.iter().find(|r| r.state == ApprovalState::Pending && r.decision_id == id).cloned())
+                Ok(records
+                    .iter()
+                    .find(|r| r.state == ApprovalState::Pending && r.decision_id == id)
+                    .cloned())
             })
         })
         .await
@@ -205,7 +265,11 @@ impl ApprovalStore for JsonFileStore {
         let query = query.clone();
         self.blocking(move |store| {
             store.with_lock(LockMode::Shared, |records| {
-                let mut matching: Vec<Approval> = records.iter().filter(|r| query.matches(r)).cloned().collect();
+                let mut matching: Vec<Approval> = records
+                    .iter()
+                    .filter(|r| query.matches(r))
+                    .cloned()
+                    .collect();
                 sort_for_listing(&mut matching);
                 let total = matching.len() as u64;
                 let fetched = matching
@@ -223,8 +287,11 @@ impl ApprovalStore for JsonFileStore {
     async fn overdue(&self, now: Timestamp, limit: u32) -> Result<Vec<Approval>, StoreError> {
         self.blocking(move |store| {
             store.with_lock(LockMode::Shared, |records| {
-                let mut due: Vec<Approval> =
-                    records.iter().filter(|r| r.state == ApprovalState::Pending && r.expires_at < now).cloned().collect();
+                let mut due: Vec<Approval> = records
+                    .iter()
+                    .filter(|r| r.state == ApprovalState::Pending && r.expires_at < now)
+                    .cloned()
+                    .collect();
                 due.sort_by_key(|r| r.expires_at);
                 due.truncate(limit as usize);
                 Ok(due)
@@ -253,10 +320,19 @@ mod tests {
         let path = dir.path().join("approvals.json");
         std::fs::write(&path, "{\"items\": [").unwrap();
         let err = JsonFileStore::open(&path).unwrap_err().to_string();
-        assert!(err.starts_with(&format!("approval store {} is corrupt: invalid JSON", path.display())), "{err}");
+        assert!(
+            err.starts_with(&format!(
+                "approval store {} is corrupt: invalid JSON",
+                path.display()
+            )),
+            "{err}"
+        );
         std::fs::write(&path, "[]").unwrap();
         let err = JsonFileStore::open(&path).unwrap_err().to_string();
-        assert!(err.contains("expected an object with an \"items\" list"), "{err}");
+        assert!(
+            err.contains("expected an object with an \"items\" list"),
+            "{err}"
+        );
         std::fs::write(&path, r#"{"items": [{"approval_id": "apr_1"}]}"#).unwrap();
         let err = JsonFileStore::open(&path).unwrap_err().to_string();
         assert!(err.contains("item 0"), "{err}");

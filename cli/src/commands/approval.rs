@@ -1,0 +1,455 @@
+//! `cavra approval …`: the approval workflow on the local store.
+
+use std::path::PathBuf;
+
+use cavra_core::approval::ApprovalState;
+use cavra_core::store::{Cursor, ListQuery};
+use cavra_core::time::{Clock as _, SystemClock};
+use cavra_core::workflow::{
+    BreakGlassInput, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER, DEFAULT_TTL_HOURS,
+    DecideInput, EXPIRY_REASON, NewRequest,
+};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::Exit;
+use crate::identity::IdentityArgs;
+use crate::output::print_json;
+use crate::stores::{StoreArgs, read_decision, routing_table};
+
+/// Approval subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ApprovalCommand {
+    /// Create (or upgrade) the SQLite approval database; safe to run again.
+    #[command(after_help = "Example:\n  cavra approval migrate --sqlite .cavra/approvals.db")]
+    Migrate(MigrateArgs),
+    /// Create a pending approval request from a decision file.
+    #[command(
+        after_help = "Examples:\n  cavra approval create /tmp/cavra-decision.json --requested-by developer\n  cavra approval create /tmp/cavra-decision.json --sqlite .cavra/approvals.db --routing-file .cavra/approval-routing.json --requested-by developer"
+    )]
+    Create(CreateArgs),
+    /// Show which approver group a decision routes to, and the rules in force.
+    #[command(
+        after_help = "Examples:\n  cavra approval route /tmp/cavra-decision.json\n  cavra approval route /tmp/cavra-decision.json --routing-file .cavra/approval-routing.json"
+    )]
+    Route(RouteArgs),
+    /// List approval requests, newest first.
+    #[command(
+        after_help = "Examples:\n  cavra approval list --state pending\n  cavra approval list --approver-group IAM --limit 20 --cursor <next_cursor>"
+    )]
+    List(ListArgs),
+    /// Print one approval request.
+    Get(IdArgs),
+    /// Approve a pending request.
+    #[command(
+        after_help = "Examples:\n  cavra approval approve apr_123 --actor platform-security --reason \"Scoped IAM change reviewed\" --external-ref CHG-123\n  cavra approval approve apr_123 --actor iam@example.com --actor-claims /tmp/oidc-claims.json --reason \"Scoped IAM change reviewed\"\n  cavra approval approve apr_123 --actor iam@example.com --actor-token /tmp/oidc.jwt --oidc-config .cavra/approval-oidc.json --rbac-file .cavra/approval-rbac.yaml --reason \"Signed identity verified\""
+    )]
+    Approve(DecideArgs),
+    /// Deny a pending request.
+    #[command(
+        after_help = "Example:\n  cavra approval deny apr_123 --actor change-manager --reason \"Too broad: scope it to one role\""
+    )]
+    Deny(DecideArgs),
+    /// Expire a pending request.
+    #[command(after_help = "Example:\n  cavra approval expire apr_123")]
+    Expire(ExpireArgs),
+    /// Expire every pending request past its expiry time (runs as `system`).
+    Sweep(StoreOnly),
+    /// Record an emergency break-glass override with mandatory evidence.
+    #[command(
+        name = "break-glass",
+        after_help = "Example:\n  cavra approval break-glass /tmp/cavra-decision.json --actor incident-commander --reason \"Production recovery\" --external-ref INC-777"
+    )]
+    BreakGlass(BreakGlassArgs),
+    /// Record the Change Advisory Board's post-incident review of a break-glass override.
+    Review(ReviewArgs),
+    /// Exit 0 only if the request is approved (or break-glass), unexpired, and for this decision.
+    #[command(
+        after_help = "Example (what an agent runs before it acts):\n  cavra approval check apr_123 --decision /tmp/cavra-decision.json && terraform apply"
+    )]
+    Check(CheckArgs),
+    /// Recompute a request's hash-chained history.
+    #[command(name = "verify-history")]
+    VerifyHistory(IdArgs),
+    /// Print the decision with the request's outcome attached, for evidence bundles.
+    #[command(
+        name = "attach-decision",
+        after_help = "Example:\n  cavra approval attach-decision apr_123 /tmp/cavra-decision.json > /tmp/approved-decision.json"
+    )]
+    AttachDecision(AttachArgs),
+}
+
+/// `migrate` arguments.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// SQLite approval database.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "CAVRA_APPROVAL_DB",
+        default_value = ".cavra/approvals.db"
+    )]
+    sqlite: PathBuf,
+}
+
+/// Only the store options.
+#[derive(Debug, Args)]
+pub struct StoreOnly {
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// An approval id and the store.
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `create` arguments.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Decision JSON (from `cavra evaluate … --json`).
+    decision_file: PathBuf,
+    /// Explicit approver group (skips routing).
+    #[arg(long)]
+    approver_group: Option<String>,
+    /// Routing rules (JSON or YAML) replacing the default table.
+    #[arg(long, value_name = "PATH")]
+    routing_file: Option<PathBuf>,
+    /// Who asks.
+    #[arg(long, default_value = DEFAULT_REQUESTER)]
+    requested_by: String,
+    /// Hours until the request expires (at least 1).
+    #[arg(long, default_value_t = DEFAULT_TTL_HOURS, allow_negative_numbers = true)]
+    ttl_hours: i64,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `route` arguments.
+#[derive(Debug, Args)]
+pub struct RouteArgs {
+    /// Decision JSON.
+    decision_file: PathBuf,
+    /// Routing rules (JSON or YAML) replacing the default table.
+    #[arg(long, value_name = "PATH")]
+    routing_file: Option<PathBuf>,
+}
+
+/// `list` arguments.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// pending, approved, denied, expired or break_glass.
+    #[arg(long)]
+    state: Option<String>,
+    /// Exact approver group.
+    #[arg(long)]
+    approver_group: Option<String>,
+    /// Page size (1–500).
+    #[arg(long, default_value_t = 50, allow_negative_numbers = true)]
+    limit: i64,
+    /// Records to skip (ignored with --cursor).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    offset: i64,
+    /// `next_cursor` from the previous page.
+    #[arg(long)]
+    cursor: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `approve` / `deny` arguments.
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    /// Who decides (a verified token's identity wins).
+    #[arg(long, default_value = "")]
+    actor: String,
+    /// Why (required).
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// Change or ticket number.
+    #[arg(long)]
+    external_ref: Option<String>,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `expire` arguments.
+#[derive(Debug, Args)]
+pub struct ExpireArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    /// Who expires it.
+    #[arg(long, default_value = "system")]
+    actor: String,
+    /// Why.
+    #[arg(long, default_value = EXPIRY_REASON)]
+    reason: String,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `break-glass` arguments.
+#[derive(Debug, Args)]
+pub struct BreakGlassArgs {
+    /// The blocked decision JSON.
+    decision_file: PathBuf,
+    /// Who overrides (required).
+    #[arg(long, default_value = "")]
+    actor: String,
+    /// Why (required).
+    #[arg(long, default_value = "")]
+    reason: String,
+    /// Approver group recorded on the override.
+    #[arg(long, default_value = cavra_core::approval::CHANGE_ADVISORY_BOARD)]
+    approver_group: String,
+    /// Incident number.
+    #[arg(long)]
+    external_ref: Option<String>,
+    /// Hours the override stays valid (at least 1).
+    #[arg(long, default_value_t = DEFAULT_BREAK_GLASS_TTL_HOURS, allow_negative_numbers = true)]
+    ttl_hours: i64,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `review` arguments.
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The break-glass approval id.
+    approval_id: String,
+    /// The reviewer (a verified token's identity wins).
+    #[arg(long, default_value = "")]
+    actor: String,
+    /// Review findings (required).
+    #[arg(long, default_value = "")]
+    reason: String,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The approval id.
+    approval_id: String,
+    /// The decision the agent is about to act on.
+    #[arg(long, value_name = "FILE")]
+    decision: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `attach-decision` arguments.
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The approval id.
+    approval_id: String,
+    /// The decision JSON the request was made for.
+    decision_file: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn now_unix() -> i64 {
+    SystemClock.now().unix_seconds()
+}
+
+async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
+    let resolved = args.identity.resolve(now_unix())?;
+    let service = args.store.service()?.with_rbac(resolved.rbac);
+    let input = DecideInput {
+        target,
+        actor: args.actor,
+        reason: args.reason,
+        external_ref: args.external_ref,
+        context: resolved.context,
+    };
+    print_json(
+        &service
+            .decide(&args.approval_id, &input)
+            .await?
+            .to_sorted_value(),
+    )
+}
+
+/// Runs an approval subcommand.
+pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
+    match command {
+        ApprovalCommand::Migrate(args) => print_json(&cavra_store_sqlite::migrate(&args.sqlite)?),
+        ApprovalCommand::Create(args) => {
+            let decision = read_decision(&args.decision_file)?;
+            let service = args
+                .store
+                .service()?
+                .with_routing(routing_table(args.routing_file.as_ref())?);
+            let request = NewRequest {
+                decision,
+                approver_group: args.approver_group,
+                requested_by: Some(args.requested_by),
+                ttl_hours: Some(args.ttl_hours),
+                requester: None,
+            };
+            let created = service.create(request).await?;
+            if !created.created {
+                eprintln!(
+                    "note: approval request {} is already open for decision {}; returning it",
+                    created.approval.approval_id, created.approval.decision_id
+                );
+            }
+            print_json(&created.approval.to_sorted_value())
+        }
+        ApprovalCommand::Route(args) => {
+            let decision = read_decision(&args.decision_file)?;
+            let table = routing_table(args.routing_file.as_ref())?;
+            let rule = table.route(&decision);
+            print_json(&json!({
+                "decision_id": decision.as_map().get("decision_id"),
+                "approver_group": rule.map(|r| r.approver_group.clone()),
+                "matched_rule": rule,
+                "routing_rules": table.rules(),
+            }))
+        }
+        ApprovalCommand::List(args) => {
+            let state = args
+                .state
+                .as_deref()
+                .map(str::parse::<ApprovalState>)
+                .transpose()?;
+            let mut query = ListQuery::new(
+                state,
+                args.approver_group,
+                Some(args.limit),
+                Some(args.offset),
+            );
+            query.cursor = args.cursor.as_deref().map(Cursor::decode).transpose()?;
+            let page = args.store.service()?.list(&query).await?;
+            let items: Vec<_> = page
+                .items
+                .iter()
+                .map(cavra_core::approval::Approval::to_sorted_value)
+                .collect();
+            print_json(&json!({
+                "items": items, "total": page.total, "limit": page.limit, "offset": page.offset, "next_cursor": page.next_cursor,
+            }))
+        }
+        ApprovalCommand::Get(args) => print_json(
+            &args
+                .store
+                .service()?
+                .get(&args.approval_id)
+                .await?
+                .to_sorted_value(),
+        ),
+        ApprovalCommand::Approve(args) => decide(args, ApprovalState::Approved).await,
+        ApprovalCommand::Deny(args) => decide(args, ApprovalState::Denied).await,
+        ApprovalCommand::Expire(args) => {
+            let resolved = args.identity.resolve(now_unix())?;
+            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let input = DecideInput {
+                target: ApprovalState::Expired,
+                actor: args.actor,
+                reason: args.reason,
+                external_ref: None,
+                context: resolved.context,
+            };
+            print_json(
+                &service
+                    .decide(&args.approval_id, &input)
+                    .await?
+                    .to_sorted_value(),
+            )
+        }
+        ApprovalCommand::Sweep(args) => {
+            let expired = args.store.service()?.sweep().await?;
+            let ids: Vec<&str> = expired.iter().map(|a| a.approval_id.as_str()).collect();
+            print_json(&json!({"expired": ids, "count": ids.len()}))
+        }
+        ApprovalCommand::BreakGlass(args) => {
+            let resolved = args.identity.resolve(now_unix())?;
+            let decision = read_decision(&args.decision_file)?;
+            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let input = BreakGlassInput {
+                decision,
+                actor: args.actor,
+                reason: args.reason,
+                approver_group: Some(args.approver_group),
+                external_ref: args.external_ref,
+                ttl_hours: Some(args.ttl_hours),
+                context: resolved.context,
+            };
+            print_json(&service.break_glass(input).await?.to_sorted_value())
+        }
+        ApprovalCommand::Review(args) => {
+            let resolved = args.identity.resolve(now_unix())?;
+            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let record = service
+                .review_break_glass(
+                    &args.approval_id,
+                    &args.actor,
+                    &args.reason,
+                    resolved.context.as_ref(),
+                )
+                .await?;
+            print_json(&record.to_sorted_value())
+        }
+        ApprovalCommand::Check(args) => {
+            let decision = read_decision(&args.decision)?;
+            let report = args
+                .store
+                .service()?
+                .check(&args.approval_id, &decision)
+                .await?;
+            print_json(&report)?;
+            match report.reason {
+                None => Ok(()),
+                Some(reason) => Err(Exit {
+                    message: reason,
+                    code: 1,
+                }
+                .into()),
+            }
+        }
+        ApprovalCommand::VerifyHistory(args) => {
+            let report = args
+                .store
+                .service()?
+                .verify_history(&args.approval_id)
+                .await?;
+            let mut value = serde_json::to_value(&report)?;
+            value["approval_id"] = json!(args.approval_id);
+            print_json(&value)?;
+            match report.error {
+                None => Ok(()),
+                Some(error) => Err(Exit {
+                    message: error,
+                    code: 1,
+                }
+                .into()),
+            }
+        }
+        ApprovalCommand::AttachDecision(args) => {
+            let decision = read_decision(&args.decision_file)?;
+            print_json(
+                &args
+                    .store
+                    .service()?
+                    .attach_decision(&args.approval_id, &decision)
+                    .await?,
+            )
+        }
+    }
+}

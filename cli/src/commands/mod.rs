@@ -1,0 +1,36 @@
+//! The command tree. Each verb lives in its own module.
+
+mod approval;
+mod evaluate;
+mod evidence;
+
+use clap::{Parser, Subcommand};
+
+/// CAVRA: before the agent acts, CAVRA decides.
+#[derive(Debug, Parser)]
+#[command(name = "cavra", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Evaluate an agent action against a policy pack and print the decision.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Human approval requests: create, route, list, decide, break glass, check.
+    #[command(subcommand)]
+    Approval(approval::ApprovalCommand),
+    /// Evidence bundles and PR attestations.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Evaluate(args) => evaluate::run(&args),
+        Command::Approval(command) => approval::run(command).await,
+        Command::Evidence(command) => evidence::run(&command),
+    }
+}

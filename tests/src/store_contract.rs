@@ -1,0 +1,358 @@
+//! The store contract: what every adapter must do, written once and run against memory, the JSON
+//! file, SQLite and DynamoDB (CONTRACT §1, §6, §7).
+//!
+//! Each check takes a fresh, empty store. Failures panic with a message naming the check.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use cavra_core::approval::{Approval, ApprovalState};
+use cavra_core::error::ApprovalError;
+use cavra_core::history;
+use cavra_core::ids::SequentialIds;
+use cavra_core::service::ApprovalService;
+use cavra_core::store::{ApprovalStore, Cursor, ListQuery, StoreError};
+use cavra_core::time::{Clock, Timestamp};
+use cavra_core::workflow::{DecideInput, NewRequest};
+
+use crate::fixtures::{at, iam_decision, pending_record};
+
+/// A clock that never moves (records get distinct ids, identical times are fine).
+#[derive(Debug)]
+struct FixedClock(Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
+fn approve(actor: &str) -> DecideInput {
+    DecideInput {
+        target: ApprovalState::Approved,
+        actor: actor.to_owned(),
+        reason: "reviewed".to_owned(),
+        external_ref: None,
+        context: None,
+    }
+}
+
+/// Insert, get, duplicate ids, one open request per decision.
+pub async fn insert_and_get(store: Arc<dyn ApprovalStore>) {
+    let record = pending_record(1, "dec_a", None, at(0));
+    store.insert(&record).await.expect("insert");
+    let read = store
+        .get(&record.approval_id)
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(read, record, "a stored record reads back unchanged");
+    assert!(
+        store.get("apr_ffffffffffff").await.expect("get").is_none(),
+        "unknown id is None"
+    );
+    assert!(
+        matches!(store.insert(&record).await, Err(StoreError::DuplicateId(_))),
+        "duplicate id refused"
+    );
+    let twin = pending_record(2, "dec_a", None, at(1));
+    assert!(
+        matches!(
+            store.insert(&twin).await,
+            Err(StoreError::DuplicateOpenDecision(_))
+        ),
+        "a second open request for one decision is refused"
+    );
+    let open = store
+        .find_open_by_decision("dec_a")
+        .await
+        .expect("find")
+        .expect("open");
+    assert_eq!(open.approval_id, record.approval_id);
+    assert!(
+        store
+            .find_open_by_decision("dec_none")
+            .await
+            .expect("find")
+            .is_none()
+    );
+}
+
+/// Compare-and-set: a stale version or state loses, an unknown id is not found.
+pub async fn replace_is_compare_and_set(store: Arc<dyn ApprovalStore>) {
+    let record = pending_record(1, "dec_a", None, at(0));
+    store.insert(&record).await.expect("insert");
+    let mut next = record.clone();
+    next.state = ApprovalState::Approved;
+    next.version = record.version + 1;
+    store
+        .replace(&next, record.version, ApprovalState::Pending)
+        .await
+        .expect("first replace wins");
+    assert!(
+        matches!(
+            store
+                .replace(&next, record.version, ApprovalState::Pending)
+                .await,
+            Err(StoreError::VersionConflict(_))
+        ),
+        "stale version loses"
+    );
+    let mut ghost = record.clone();
+    ghost.approval_id = "apr_0000000000ff".to_owned();
+    assert!(matches!(
+        store.replace(&ghost, 1, ApprovalState::Pending).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A decided request no longer blocks a new open one for the same decision.
+    store
+        .insert(&pending_record(2, "dec_a", None, at(1)))
+        .await
+        .expect("new open request after decision");
+}
+
+/// Filters, order, totals, offset and cursor pages.
+pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
+    let mut all: Vec<Approval> = Vec::new();
+    for n in 0..23_u64 {
+        let group = if n % 3 == 0 { "Cloud Security" } else { "IAM" };
+        // Some share a timestamp so the id tie-breaker matters.
+        let record = pending_record(n + 1, &format!("dec_{n}"), Some(group), at((n / 2) as i64));
+        store.insert(&record).await.expect("insert");
+        all.push(record);
+    }
+    for n in [0_u64, 4, 8] {
+        let record = store
+            .get(&all[n as usize].approval_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut next = record.clone();
+        next.state = ApprovalState::Denied;
+        next.version += 1;
+        store
+            .replace(&next, record.version, ApprovalState::Pending)
+            .await
+            .unwrap();
+    }
+    let everything = store
+        .list(&ListQuery::new(None, None, Some(500), None))
+        .await
+        .unwrap();
+    assert_eq!(everything.total, 23);
+    assert_eq!(everything.items.len(), 23);
+    assert!(
+        everything.next_cursor.is_none(),
+        "a full page has no next cursor"
+    );
+    for pair in everything.items.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(
+            a.requested_at > b.requested_at
+                || (a.requested_at == b.requested_at && a.approval_id < b.approval_id),
+            "list order is requested_at desc, approval_id asc"
+        );
+    }
+    let denied = store
+        .list(&ListQuery::new(
+            Some(ApprovalState::Denied),
+            None,
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(denied.total, 3);
+    let cloud = store
+        .list(&ListQuery::new(
+            None,
+            Some("Cloud Security".into()),
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(cloud.total, 8);
+    let both = store
+        .list(&ListQuery::new(
+            Some(ApprovalState::Pending),
+            Some("Cloud Security".into()),
+            None,
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(both.total, 5, "0, 6, 12, 18 … minus the denied 0");
+    assert!(
+        both.items
+            .iter()
+            .all(|r| r.state == ApprovalState::Pending && r.approver_group == "Cloud Security")
+    );
+
+    let offset = store
+        .list(&ListQuery::new(None, None, Some(5), Some(5)))
+        .await
+        .unwrap();
+    assert_eq!(
+        offset.items,
+        everything.items[5..10].to_vec(),
+        "offset pages slice the ordered list"
+    );
+
+    let mut seen = Vec::new();
+    let mut query = ListQuery::new(None, None, Some(4), None);
+    loop {
+        let page = store.list(&query).await.unwrap();
+        assert_eq!(page.total, 23, "total ignores the cursor");
+        seen.extend(page.items.iter().map(|r| r.approval_id.clone()));
+        match page.next_cursor {
+            Some(text) => query.cursor = Some(Cursor::decode(&text).unwrap()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = everything
+        .items
+        .iter()
+        .map(|r| r.approval_id.clone())
+        .collect();
+    assert_eq!(
+        seen, expected,
+        "cursor pages walk every record exactly once, in order"
+    );
+    let clamp = store
+        .list(&ListQuery::new(None, None, Some(0), Some(-3)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (clamp.limit, clamp.offset, clamp.items.len()),
+        (1, 0, 1),
+        "limit and offset are clamped"
+    );
+}
+
+/// Overdue lookup for the sweeper.
+pub async fn overdue_finds_only_pending_past_expiry(store: Arc<dyn ApprovalStore>) {
+    let old = pending_record(1, "dec_old", None, at(-48 * 3600));
+    let fresh = pending_record(2, "dec_fresh", None, at(0));
+    let mut decided = pending_record(3, "dec_done", None, at(-48 * 3600));
+    decided.state = ApprovalState::Denied;
+    for r in [&old, &fresh, &decided] {
+        store.insert(r).await.unwrap();
+    }
+    let due = store.overdue(at(3600), 10).await.unwrap();
+    let ids: Vec<&str> = due.iter().map(|r| r.approval_id.as_str()).collect();
+    assert_eq!(ids, vec![old.approval_id.as_str()]);
+}
+
+/// The race of CONTRACT §1: `deciders` concurrent approvals of one request, over `rounds`
+/// requests; exactly one wins each round, every loser is told `only pending approvals can be
+/// changed`, and every history chain verifies.
+pub async fn racing_deciders_have_exactly_one_winner(
+    store: Arc<dyn ApprovalStore>,
+    deciders: usize,
+    rounds: usize,
+) {
+    let service = ApprovalService::new(
+        store,
+        Arc::new(FixedClock(at(0))),
+        Arc::new(SequentialIds::default()),
+    );
+    for round in 0..rounds {
+        let request = NewRequest {
+            requested_by: Some("developer".into()),
+            ..NewRequest::new(iam_decision(&format!("dec_race_{round}")))
+        };
+        let id = service
+            .create(request)
+            .await
+            .expect("create")
+            .approval
+            .approval_id;
+        let mut tasks = tokio::task::JoinSet::new();
+        for d in 0..deciders {
+            let service = service.clone();
+            let id = id.clone();
+            tasks.spawn(async move {
+                service
+                    .decide(&id, &approve(&format!("approver-{d}")))
+                    .await
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined.expect("task") {
+                Ok(record) => winners.push(record),
+                Err(ApprovalError::NotPending) => {}
+                Err(other) => panic!(
+                    "round {round}: a loser got {other:?}, not `only pending approvals can be changed`"
+                ),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one decider wins");
+        let stored = service.get(&id).await.unwrap();
+        assert_eq!(stored.state, ApprovalState::Approved);
+        assert_eq!(
+            stored.decided_by, winners[0].decided_by,
+            "the stored record is the winner's"
+        );
+        assert_eq!(
+            stored.history.len(),
+            2,
+            "one requested and one approved entry, none lost"
+        );
+        assert!(
+            history::verify(&stored.history).valid,
+            "round {round}: history chain verifies"
+        );
+    }
+    let page = service
+        .list(&ListQuery::new(
+            Some(ApprovalState::Approved),
+            None,
+            Some(500),
+            None,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(page.total as usize, rounds);
+}
+
+/// Concurrent creation of the same decision yields one open request.
+pub async fn concurrent_creates_of_one_decision_yield_one_request(store: Arc<dyn ApprovalStore>) {
+    let service = ApprovalService::new(
+        store,
+        Arc::new(FixedClock(at(0))),
+        Arc::new(cavra_core::ids::RandomIds),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let service = service.clone();
+        tasks.spawn(async move {
+            service
+                .create(NewRequest::new(iam_decision("dec_once")))
+                .await
+        });
+    }
+    let mut ids = HashSet::new();
+    let mut created = 0;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.expect("task").expect("create");
+        created += usize::from(result.created);
+        ids.insert(result.approval.approval_id);
+    }
+    assert_eq!(ids.len(), 1, "every caller got the same request");
+    assert_eq!(created, 1, "exactly one caller created it");
+}
+
+/// Runs every check, each on a fresh store from `fresh`.
+pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
+where
+    F: Fn() -> Arc<dyn ApprovalStore>,
+{
+    insert_and_get(fresh()).await;
+    replace_is_compare_and_set(fresh()).await;
+    list_filters_orders_and_pages(fresh()).await;
+    overdue_finds_only_pending_past_expiry(fresh()).await;
+    concurrent_creates_of_one_decision_yield_one_request(fresh()).await;
+    racing_deciders_have_exactly_one_winner(fresh(), deciders, rounds).await;
+}
