@@ -1,0 +1,69 @@
+//! `cavra-api`: the nine `/approvals` routes of original §10, hardened per CONTRACT §1–§9, as
+//! plain async functions `fn(&AppState, lambda_http::Request) -> Response`.
+//!
+//! The same handlers run as nine Lambda functions (`functions/`), behind `cavra serve`, and in
+//! the tests. [`AppState`] is built once per cold start from [`config::Config`].
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod state;
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, RequestExt as _, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+pub use error::ApiError;
+pub use routes::{Route, dispatch, handle};
+pub use state::AppState;
+
+/// Largest accepted request body (CONTRACT §9: 413 above it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// A JSON response with `status`.
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let sorted = cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null));
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::Text(serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into())))
+        .expect("a static response builds")
+}
+
+/// The request body as a JSON object; `None` when the body is empty.
+///
+/// # Errors
+/// 413 over [`MAX_BODY_BYTES`]; 422 for malformed JSON or a body that is not an object.
+pub fn body_object(request: &Request) -> Result<Option<Map<String, Value>>, ApiError> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => return Ok(None),
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => return Err(ApiError::unprocessable("request body is not supported")),
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(Some(map)),
+        Ok(_) => Err(ApiError::unprocessable("request body must be a JSON object")),
+        Err(e) => Err(ApiError::unprocessable(format!("request body is not valid JSON: {e}"))),
+    }
+}
+
+/// The `{approval_id}` path parameter.
+///
+/// # Errors
+/// 404 when the route carries none.
+pub fn approval_id(request: &Request) -> Result<String, ApiError> {
+    request
+        .path_parameters_ref()
+        .and_then(|p| p.first("approval_id"))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError { status: StatusCode::NOT_FOUND, detail: "approval not found".into() })
+}

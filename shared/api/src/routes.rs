@@ -1,0 +1,268 @@
+//! The nine `/approvals` routes. [`handle`] runs one route (what each Lambda function calls);
+//! [`dispatch`] matches method and path first (what `cavra serve` and the tests call).
+
+use cavra_core::approval::{ApprovalState, CHANGE_ADVISORY_BOARD};
+use cavra_core::decision::Decision;
+use cavra_core::store::{Cursor, ListQuery};
+use cavra_core::workflow::{BreakGlassInput, DecideInput, EXPIRY_REASON, NewRequest};
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt as _, Response};
+use serde_json::{Map, Value};
+
+use crate::{ApiError, AppState, approval_id, body_object, json_response};
+
+/// One route = one Lambda function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// `GET /approvals`
+    List,
+    /// `POST /approvals`
+    Create,
+    /// `GET /approvals/{approval_id}`
+    Get,
+    /// `POST /approvals/{approval_id}/approve`
+    Approve,
+    /// `POST /approvals/{approval_id}/deny`
+    Deny,
+    /// `POST /approvals/{approval_id}/expire`
+    Expire,
+    /// `POST /approvals/{approval_id}/deliver`
+    Deliver,
+    /// `POST /approvals/{approval_id}/attach-decision`
+    AttachDecision,
+    /// `POST /approvals/break-glass`
+    BreakGlass,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Self; 9] = [
+        Self::List,
+        Self::Create,
+        Self::Get,
+        Self::Approve,
+        Self::Deny,
+        Self::Expire,
+        Self::Deliver,
+        Self::AttachDecision,
+        Self::BreakGlass,
+    ];
+
+    /// The method and API Gateway path template.
+    pub fn method_and_path(self) -> (Method, &'static str) {
+        match self {
+            Self::List => (Method::GET, "/approvals"),
+            Self::Create => (Method::POST, "/approvals"),
+            Self::Get => (Method::GET, "/approvals/{approval_id}"),
+            Self::Approve => (Method::POST, "/approvals/{approval_id}/approve"),
+            Self::Deny => (Method::POST, "/approvals/{approval_id}/deny"),
+            Self::Expire => (Method::POST, "/approvals/{approval_id}/expire"),
+            Self::Deliver => (Method::POST, "/approvals/{approval_id}/deliver"),
+            Self::AttachDecision => (Method::POST, "/approvals/{approval_id}/attach-decision"),
+            Self::BreakGlass => (Method::POST, "/approvals/break-glass"),
+        }
+    }
+
+    /// Matches a concrete method and path; returns the route and its `approval_id`.
+    ///
+    /// # Errors
+    /// 404 for unknown paths, 405 for a known path with another method.
+    pub fn resolve(method: &Method, path: &str) -> Result<(Self, Option<String>), ApiError> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        let (candidates, id): (&[Self], Option<String>) = match segments.as_slice() {
+            ["approvals"] => (&[Self::List, Self::Create], None),
+            ["approvals", "break-glass"] => (&[Self::BreakGlass], None),
+            ["approvals", id] => (&[Self::Get], Some((*id).to_owned())),
+            ["approvals", id, "approve"] => (&[Self::Approve], Some((*id).to_owned())),
+            ["approvals", id, "deny"] => (&[Self::Deny], Some((*id).to_owned())),
+            ["approvals", id, "expire"] => (&[Self::Expire], Some((*id).to_owned())),
+            ["approvals", id, "deliver"] => (&[Self::Deliver], Some((*id).to_owned())),
+            ["approvals", id, "attach-decision"] => (&[Self::AttachDecision], Some((*id).to_owned())),
+            _ => return Err(ApiError::no_route()),
+        };
+        candidates
+            .iter()
+            .find(|route| route.method_and_path().0 == method)
+            .map(|route| (*route, id))
+            .ok_or_else(ApiError::method_not_allowed)
+    }
+}
+
+/// Matches the request's method and path, sets the path parameter as API Gateway would, and
+/// runs the route.
+pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
+    match Route::resolve(request.method(), request.uri().path()) {
+        Ok((route, id)) => {
+            let request = match id {
+                Some(id) => request.with_path_parameters(std::collections::HashMap::from([("approval_id".to_owned(), id)])),
+                None => request,
+            };
+            handle(route, state, request).await
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Runs one route.
+pub async fn handle(route: Route, state: &AppState, request: Request) -> Response<Body> {
+    let result = match route {
+        Route::List => list(state, &request).await,
+        Route::Create => create(state, &request).await,
+        Route::Get => get(state, &request).await,
+        Route::Approve => decide(state, &request, ApprovalState::Approved).await,
+        Route::Deny => decide(state, &request, ApprovalState::Denied).await,
+        Route::Expire => decide(state, &request, ApprovalState::Expired).await,
+        Route::Deliver => deliver(state, &request).await,
+        Route::AttachDecision => attach_decision(state, &request).await,
+        Route::BreakGlass => break_glass(state, &request).await,
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+type Answer = Result<Response<Body>, ApiError>;
+
+fn ok<T: serde::Serialize>(value: &T) -> Answer {
+    Ok(json_response(StatusCode::OK, value))
+}
+
+fn text(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::bad_request(format!("{key} must be a string"))),
+    }
+}
+
+fn integer(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError> {
+    let bad = || ApiError::bad_request(format!("{key} must be an integer"));
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
+}
+
+/// `{"decision": {...}, …}` or the raw decision itself (original §10).
+fn decision_and_options(body: Map<String, Value>) -> Result<(Decision, Map<String, Value>), ApiError> {
+    match body.get("decision") {
+        Some(Value::Object(inner)) => {
+            let decision = Decision::from_map(inner.clone());
+            Ok((decision, body))
+        }
+        _ => {
+            // The raw decision is also where the options are read from (original quirk).
+            let options = body.clone();
+            Ok((Decision::from_map(body), options))
+        }
+    }
+}
+
+fn query_integer(request: &Request, key: &str) -> Result<Option<i64>, ApiError> {
+    match request.query_string_parameters_ref().and_then(|q| q.first(key)) {
+        None | Some("") => Ok(None),
+        Some(value) => value.parse().map(Some).map_err(|_| ApiError::unprocessable(format!("query parameter {key} must be an integer"))),
+    }
+}
+
+async fn list(state: &AppState, request: &Request) -> Answer {
+    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
+    let query_text = |key: &str| request.query_string_parameters_ref().and_then(|q| q.first(key)).filter(|v| !v.is_empty()).map(str::to_owned);
+    let approval_state = query_text("state")
+        .map(|s| s.parse::<ApprovalState>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut query = ListQuery::new(approval_state, query_text("approver_group"), query_integer(request, "limit")?, query_integer(request, "offset")?);
+    query.cursor = query_text("cursor").map(|c| Cursor::decode(&c)).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let page = state.service.list(&query).await?;
+    let items: Vec<Value> = page.items.iter().map(cavra_core::approval::Approval::to_sorted_value).collect();
+    ok(&serde_json::json!({
+        "items": items, "total": page.total, "limit": page.limit, "offset": page.offset, "next_cursor": page.next_cursor,
+    }))
+}
+
+async fn get(state: &AppState, request: &Request) -> Answer {
+    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
+    let id = approval_id(request)?;
+    ok(&state.service.get(&id).await?.to_sorted_value())
+}
+
+async fn create(state: &AppState, request: &Request) -> Answer {
+    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    let requester = state.identity.resolve(request.headers(), Some(&body), state.now_unix()).await?;
+    let (decision, options) = decision_and_options(body)?;
+    let idempotency_key = request
+        .headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned).map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII")))
+        .transpose()?;
+    let new = NewRequest {
+        decision,
+        approver_group: text(&options, "approver_group")?,
+        requested_by: text(&options, "requested_by")?,
+        ttl_hours: integer(&options, "ttl_hours")?,
+        requester,
+    };
+    let created = state.service.create_idempotent(new, idempotency_key.as_deref()).await?;
+    let record = created.approval.to_sorted_value();
+    if created.created {
+        let mut response = json_response(StatusCode::CREATED, &record);
+        let location = format!("/approvals/{}", created.approval.approval_id);
+        response.headers_mut().insert(header::LOCATION, location.parse().expect("ids are ASCII"));
+        Ok(response)
+    } else {
+        ok(&record)
+    }
+}
+
+async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> Answer {
+    let body = body_object(request)?;
+    let context = state.identity.resolve(request.headers(), body.as_ref(), state.now_unix()).await?;
+    let id = approval_id(request)?;
+    let declared = |body: &Map<String, Value>| -> Result<(String, String, Option<String>), ApiError> {
+        Ok((text(body, "actor")?.unwrap_or_default(), text(body, "reason")?.unwrap_or_default(), text(body, "external_ref")?))
+    };
+    let (actor, reason, external_ref) = match (&body, target) {
+        // An absent or empty body expires as `system` (original §6.2).
+        (None, ApprovalState::Expired) => ("system".to_owned(), EXPIRY_REASON.to_owned(), None),
+        (Some(b), ApprovalState::Expired) if b.is_empty() => ("system".to_owned(), EXPIRY_REASON.to_owned(), None),
+        (Some(b), _) => declared(b)?,
+        (None, _) => (String::new(), String::new(), None),
+    };
+    let input = DecideInput { target, actor, reason, external_ref, context };
+    ok(&state.service.decide(&id, &input).await?.to_sorted_value())
+}
+
+async fn deliver(state: &AppState, request: &Request) -> Answer {
+    let body = body_object(request)?;
+    state.identity.resolve(request.headers(), body.as_ref(), state.now_unix()).await?;
+    let id = approval_id(request)?;
+    state.service.get(&id).await?;
+    if state.config.provider_config.is_none() {
+        return Err(ApiError::bad_request("approval provider config is not configured"));
+    }
+    Err(ApiError::bad_request("approval provider delivery is not available in this build"))
+}
+
+async fn attach_decision(state: &AppState, request: &Request) -> Answer {
+    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
+    let id = approval_id(request)?;
+    ok(&state.service.attach_decision(&id, &Decision::from_map(body)).await?)
+}
+
+async fn break_glass(state: &AppState, request: &Request) -> Answer {
+    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    let context = state.identity.resolve(request.headers(), Some(&body), state.now_unix()).await?;
+    let (decision, options) = decision_and_options(body)?;
+    let input = BreakGlassInput {
+        decision,
+        actor: text(&options, "actor")?.unwrap_or_default(),
+        reason: text(&options, "reason")?.unwrap_or_default(),
+        approver_group: Some(text(&options, "approver_group")?.unwrap_or_else(|| CHANGE_ADVISORY_BOARD.to_owned())),
+        external_ref: text(&options, "external_ref")?,
+        ttl_hours: integer(&options, "ttl_hours")?,
+        context,
+    };
+    ok(&state.service.break_glass(input).await?.to_sorted_value())
+}

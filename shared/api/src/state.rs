@@ -1,0 +1,65 @@
+//! Application state, built once per cold start: the service over the store, identity
+//! settings, and what `/console/config` reports.
+
+use std::sync::Arc;
+
+use cavra_core::ids::IdGenerator;
+use cavra_core::oidc::OidcConfig;
+use cavra_core::rbac::RbacPolicy;
+use cavra_core::routing::RoutingTable;
+use cavra_core::service::ApprovalService;
+use cavra_core::store::ApprovalStore;
+use cavra_core::time::Clock;
+
+use crate::auth::{HttpJwksFetch, IdentitySettings, JwksFetch, OidcVerifier};
+use crate::config::Config;
+
+/// Everything a handler needs.
+#[derive(Debug)]
+pub struct AppState {
+    /// The workflow over the store.
+    pub service: ApprovalService,
+    /// OIDC and RBAC.
+    pub identity: IdentitySettings,
+    /// The configuration it was built from.
+    pub config: Config,
+}
+
+/// A configuration file could not be loaded at cold start.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl AppState {
+    /// Loads the routing, RBAC and OIDC files named by `config` and wires the service over
+    /// `store`. Bad files fail here, with their message, so a misconfigured function never
+    /// serves.
+    pub fn build(config: Config, store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Result<Self, ConfigError> {
+        let fetcher: Arc<dyn JwksFetch> = Arc::new(HttpJwksFetch::new().map_err(|e| ConfigError(e.to_string()))?);
+        Self::build_with_fetcher(config, store, clock, ids, fetcher)
+    }
+
+    /// [`AppState::build`] with a chosen JWKS fetcher.
+    pub fn build_with_fetcher(config: Config, store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, fetcher: Arc<dyn JwksFetch>) -> Result<Self, ConfigError> {
+        let fail = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
+        let routing = match &config.routing_file {
+            Some(path) => RoutingTable::load(path).map_err(|e| fail(&e))?,
+            None => RoutingTable::default(),
+        };
+        let rbac = config.rbac_file.as_deref().map(RbacPolicy::load).transpose().map_err(|e| fail(&e))?;
+        let oidc = config
+            .oidc_config
+            .as_deref()
+            .map(OidcConfig::load)
+            .transpose()
+            .map_err(|e| fail(&e))?
+            .map(|oidc| OidcVerifier::new(oidc, Some(fetcher)));
+        let service = ApprovalService::new(store, clock, ids).with_routing(routing).with_rbac(rbac.clone());
+        Ok(Self { service, identity: IdentitySettings { oidc, rbac }, config })
+    }
+
+    /// Seconds since the epoch from the service's clock.
+    pub fn now_unix(&self) -> i64 {
+        self.service.now().unix_seconds()
+    }
+}
