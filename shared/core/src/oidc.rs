@@ -574,6 +574,12 @@ pub fn verify_token(
             ));
         }
     };
+    if header.contains_key("crit") {
+        // RFC 7515 §4.1.11: extensions we do not understand must be rejected; we support none.
+        return Err(TokenError::Malformed(
+            "header crit extensions are not supported".to_owned(),
+        ));
+    }
     decode_segment(payload_part, "payload")?;
 
     let jwk = select_key(&config.jwks, kid, alg, alg_name)?;
@@ -1060,6 +1066,17 @@ mod tests {
                     b64_json(&json!({"kid": "test-key"}))
                 ),
                 "OIDC token is malformed: header has no alg",
+            ),
+            (
+                "critical header extension (unencoded payload)",
+                &ours,
+                {
+                    let h = b64_json(
+                        &json!({"alg": "RS256", "kid": "test-key", "b64": false, "crit": ["b64"]}),
+                    );
+                    format!("{h}.{payload}.{signature}")
+                },
+                "OIDC token is malformed: header crit extensions are not supported",
             ),
             ("1 MiB token", &ours, huge, "OIDC token is too large"),
             (
