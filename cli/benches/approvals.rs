@@ -24,7 +24,10 @@ use cavra_e2e::fixtures::{at, iam_decision};
 use cavra_store_sqlite::SqliteStore;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -41,10 +44,26 @@ async fn approve_throughput(dir: &Path, n: usize) {
     let service = ApprovalService::new(store, Arc::new(SystemClock), Arc::new(RandomIds));
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let request = NewRequest { requested_by: Some("developer".into()), ..NewRequest::new(iam_decision(&format!("dec_bench_{i}"))) };
-        ids.push(service.create(request).await.expect("create").approval.approval_id);
+        let request = NewRequest {
+            requested_by: Some("developer".into()),
+            ..NewRequest::new(iam_decision(&format!("dec_bench_{i}")))
+        };
+        ids.push(
+            service
+                .create(request)
+                .await
+                .expect("create")
+                .approval
+                .approval_id,
+        );
     }
-    let input = DecideInput { target: ApprovalState::Approved, actor: "iam".into(), reason: "bench".into(), external_ref: None, context: None };
+    let input = DecideInput {
+        target: ApprovalState::Approved,
+        actor: "iam".into(),
+        reason: "bench".into(),
+        external_ref: None,
+        context: None,
+    };
     let started = Instant::now();
     for id in &ids {
         service.decide(id, &input).await.expect("approve");
@@ -54,16 +73,27 @@ async fn approve_throughput(dir: &Path, n: usize) {
 
     let raw = rusqlite::Connection::open(dir.join("raw.db")).expect("open raw");
     raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    raw.pragma_update(None, "synchronous", "FULL").expect("sync");
-    raw.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0);").expect("schema");
+    raw.pragma_update(None, "synchronous", "FULL")
+        .expect("sync");
+    raw.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0);",
+    )
+    .expect("schema");
     let started = Instant::now();
     for _ in 0..n {
-        raw.execute("UPDATE t SET v = v + 1 WHERE id = 1", []).expect("update");
+        raw.execute("UPDATE t SET v = v + 1 WHERE id = 1", [])
+            .expect("update");
     }
     let raw_secs = started.elapsed().as_secs_f64();
     let raw_rate = n as f64 / raw_secs;
-    println!("approve (SQLite, durable, via service): {n} approvals in {approve_secs:.2} s = {approve_rate:.0}/s ({:.3} ms each)", approve_secs * 1000.0 / n as f64);
-    println!("raw SQLite durable single-row UPDATE:   {n} updates in {raw_secs:.2} s = {raw_rate:.0}/s ({:.3} ms each)", raw_secs * 1000.0 / n as f64);
+    println!(
+        "approve (SQLite, durable, via service): {n} approvals in {approve_secs:.2} s = {approve_rate:.0}/s ({:.3} ms each)",
+        approve_secs * 1000.0 / n as f64
+    );
+    println!(
+        "raw SQLite durable single-row UPDATE:   {n} updates in {raw_secs:.2} s = {raw_rate:.0}/s ({:.3} ms each)",
+        raw_secs * 1000.0 / n as f64
+    );
     println!("ratio approve/raw: {:.2}", approve_rate / raw_rate);
 }
 
@@ -71,8 +101,19 @@ async fn list_latency(dir: &Path, rows: usize) {
     let path = dir.join("list.db");
     let store = SqliteStore::open(&path).expect("open");
     let routing = RoutingTable::default();
-    let groups = ["IAM", "Platform Security", "Cloud Security", "Repository Owners", "AI Governance"];
-    let states = [ApprovalState::Pending, ApprovalState::Approved, ApprovalState::Denied, ApprovalState::Expired];
+    let groups = [
+        "IAM",
+        "Platform Security",
+        "Cloud Security",
+        "Repository Owners",
+        "AI Governance",
+    ];
+    let states = [
+        ApprovalState::Pending,
+        ApprovalState::Approved,
+        ApprovalState::Denied,
+        ApprovalState::Expired,
+    ];
     let started = Instant::now();
     let batch = 20_000;
     let mut n = 0;
@@ -80,8 +121,12 @@ async fn list_latency(dir: &Path, rows: usize) {
         let records: Vec<_> = (n..(n + batch).min(rows))
             .map(|i| {
                 let id = ApprovalId::from_hex12(&format!("{i:012x}")).expect("id");
-                let request = NewRequest { approver_group: Some(groups[i % groups.len()].to_owned()), ..NewRequest::new(iam_decision(&format!("dec_{i}"))) };
-                let mut record = create_request(request, &routing, &id, at(i as i64)).expect("record");
+                let request = NewRequest {
+                    approver_group: Some(groups[i % groups.len()].to_owned()),
+                    ..NewRequest::new(iam_decision(&format!("dec_{i}")))
+                };
+                let mut record =
+                    create_request(request, &routing, &id, at(i as i64)).expect("record");
                 record.state = states[i % states.len()];
                 record
             })
@@ -90,14 +135,23 @@ async fn list_latency(dir: &Path, rows: usize) {
         n += records.len();
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    println!("seeded {rows} requests in {:.1} s ({:.0} MiB database)", started.elapsed().as_secs_f64(), size as f64 / 1_048_576.0);
+    println!(
+        "seeded {rows} requests in {:.1} s ({:.0} MiB database)",
+        started.elapsed().as_secs_f64(),
+        size as f64 / 1_048_576.0
+    );
 
     let mut samples = Vec::new();
     let shapes: Vec<ListQuery> = vec![
         ListQuery::new(None, None, Some(50), None),
         ListQuery::new(Some(ApprovalState::Pending), None, Some(50), None),
         ListQuery::new(None, Some("IAM".into()), Some(50), None),
-        ListQuery::new(Some(ApprovalState::Approved), Some("Cloud Security".into()), Some(50), None),
+        ListQuery::new(
+            Some(ApprovalState::Approved),
+            Some("Cloud Security".into()),
+            Some(50),
+            None,
+        ),
         ListQuery::new(Some(ApprovalState::Pending), None, Some(50), Some(500)),
     ];
     for round in 0..60 {
@@ -134,14 +188,30 @@ fn create_wall_time(dir: &Path) {
     let decision_file = dir.join("decision.json");
     let mut samples = Vec::new();
     for i in 0..30 {
-        std::fs::write(&decision_file, serde_json::to_vec(&iam_decision(&format!("dec_cli_{i}"))).expect("json")).expect("write");
+        std::fs::write(
+            &decision_file,
+            serde_json::to_vec(&iam_decision(&format!("dec_cli_{i}"))).expect("json"),
+        )
+        .expect("write");
         let t = Instant::now();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_cavra"))
-            .args(["approval", "create", decision_file.to_str().expect("utf-8"), "--sqlite", db.to_str().expect("utf-8"), "--requested-by", "developer"])
+            .args([
+                "approval",
+                "create",
+                decision_file.to_str().expect("utf-8"),
+                "--sqlite",
+                db.to_str().expect("utf-8"),
+                "--requested-by",
+                "developer",
+            ])
             .output()
             .expect("run cavra");
         samples.push(t.elapsed());
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     samples.sort();
     println!(

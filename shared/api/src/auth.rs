@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use cavra_core::approval::IdentityKind;
 use cavra_core::identity::ActorContext;
-use cavra_core::oidc::{OidcConfig, TokenError, verify_token};
+use cavra_core::oidc::{OidcConfig, TokenError, jwks_from_value, verify_token};
 use cavra_core::rbac::RbacPolicy;
 use jsonwebtoken::jwk::JwkSet;
 use lambda_http::http::{HeaderMap, StatusCode};
@@ -31,7 +31,11 @@ pub struct HttpJwksFetch {
 impl HttpJwksFetch {
     /// A fetcher with a 5-second timeout.
     pub fn new() -> anyhow::Result<Self> {
-        Ok(Self { client: reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()? })
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?,
+        })
     }
 }
 
@@ -39,7 +43,8 @@ impl HttpJwksFetch {
 impl JwksFetch for HttpJwksFetch {
     async fn fetch(&self, uri: &str) -> anyhow::Result<JwkSet> {
         let response = self.client.get(uri).send().await?.error_for_status()?;
-        Ok(response.json::<JwkSet>().await?)
+        let document: Value = response.json().await?;
+        Ok(jwks_from_value(&document)?)
     }
 }
 
@@ -60,7 +65,11 @@ impl std::fmt::Debug for OidcVerifier {
 impl OidcVerifier {
     /// A verifier for `config`; `fetcher` is used when it has a `jwks_uri`.
     pub fn new(config: OidcConfig, fetcher: Option<Arc<dyn JwksFetch>>) -> Self {
-        Self { config: RwLock::new(config), fetched: RwLock::new(false), fetcher }
+        Self {
+            config: RwLock::new(config),
+            fetched: RwLock::new(false),
+            fetcher,
+        }
     }
 
     async fn refresh(&self) -> Result<(), ApiError> {
@@ -70,7 +79,10 @@ impl OidcVerifier {
         };
         let keys = fetcher.fetch(&uri).await.map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), %uri, "JWKS fetch failed");
-            ApiError { status: StatusCode::SERVICE_UNAVAILABLE, detail: "OIDC signing keys could not be fetched".into() }
+            ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                detail: "OIDC signing keys could not be fetched".into(),
+            }
         })?;
         self.config.write().await.jwks = keys;
         *self.fetched.write().await = true;
@@ -78,7 +90,12 @@ impl OidcVerifier {
     }
 
     /// Verifies `token` and builds the actor context.
-    pub async fn verify(&self, token: &str, now_unix: i64, rbac: Option<&RbacPolicy>) -> Result<ActorContext, ApiError> {
+    pub async fn verify(
+        &self,
+        token: &str,
+        now_unix: i64,
+        rbac: Option<&RbacPolicy>,
+    ) -> Result<ActorContext, ApiError> {
         let has_uri = self.config.read().await.jwks_uri.is_some();
         if has_uri && !*self.fetched.read().await {
             self.refresh().await?;
@@ -112,7 +129,9 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let text = value.to_str().unwrap_or_default().trim();
     let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized("authorization header must use Bearer token"));
+        return Err(ApiError::unauthorized(
+            "authorization header must use Bearer token",
+        ));
     }
     Ok(Some(token.trim().to_owned()))
 }
@@ -125,34 +144,57 @@ impl IdentitySettings {
 
     /// Resolves the caller: body `actor_claims` (only without OIDC), body `actor_token`, then the
     /// `Authorization` header. With OIDC or RBAC configured an identity is mandatory.
-    pub async fn resolve(&self, headers: &HeaderMap, body: Option<&Map<String, Value>>, now_unix: i64) -> Result<Option<ActorContext>, ApiError> {
+    pub async fn resolve(
+        &self,
+        headers: &HeaderMap,
+        body: Option<&Map<String, Value>>,
+        now_unix: i64,
+    ) -> Result<Option<ActorContext>, ApiError> {
         let rbac = self.rbac.as_ref();
-        let context = if let Some(claims) = body.and_then(|b| b.get("actor_claims")).filter(|v| !v.is_null()) {
+        let context = if let Some(claims) = body
+            .and_then(|b| b.get("actor_claims"))
+            .filter(|v| !v.is_null())
+        {
             if self.oidc.is_some() {
-                return Err(ApiError::unauthorized("actor claims require a verified token"));
+                return Err(ApiError::unauthorized(
+                    "actor claims require a verified token",
+                ));
             }
             let Value::Object(claims) = claims else {
                 return Err(ApiError::bad_request("actor_claims must be an object"));
             };
-            Some(ActorContext::from_claims(claims, rbac, IdentityKind::Unverified))
-        } else if let Some(token) = body.and_then(|b| b.get("actor_token")).filter(|v| !v.is_null()) {
+            Some(ActorContext::from_claims(
+                claims,
+                rbac,
+                IdentityKind::Unverified,
+            ))
+        } else if let Some(token) = body
+            .and_then(|b| b.get("actor_token"))
+            .filter(|v| !v.is_null())
+        {
             let Some(token) = token.as_str() else {
                 return Err(ApiError::bad_request("actor_token must be a string"));
             };
             let Some(oidc) = &self.oidc else {
-                return Err(ApiError::bad_request("approval OIDC config is not configured"));
+                return Err(ApiError::bad_request(
+                    "approval OIDC config is not configured",
+                ));
             };
             Some(oidc.verify(token, now_unix, rbac).await?)
         } else if let Some(token) = bearer(headers)? {
             let Some(oidc) = &self.oidc else {
-                return Err(ApiError::bad_request("console OIDC config is not configured"));
+                return Err(ApiError::bad_request(
+                    "console OIDC config is not configured",
+                ));
             };
             Some(oidc.verify(&token, now_unix, rbac).await?)
         } else {
             None
         };
         if context.is_none() && self.required() {
-            return Err(ApiError::unauthorized("console action requires verified actor context"));
+            return Err(ApiError::unauthorized(
+                "console action requires verified actor context",
+            ));
         }
         Ok(context)
     }

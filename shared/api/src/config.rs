@@ -63,14 +63,21 @@ impl Config {
 
     /// Reads variables through `lookup` (tests pass a map).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let var = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let path = |name: &str| var(name).map(PathBuf::from);
         let store = if let Some(table) = var("CAVRA_APPROVAL_TABLE") {
             StoreConfig::DynamoDb { table }
         } else if let Some(path) = path("CAVRA_APPROVAL_DB") {
             StoreConfig::Sqlite { path }
         } else {
-            StoreConfig::Json { path: path("CAVRA_APPROVAL_STORE").unwrap_or_else(|| PathBuf::from(".cavra/api/approvals.json")) }
+            StoreConfig::Json {
+                path: path("CAVRA_APPROVAL_STORE")
+                    .unwrap_or_else(|| PathBuf::from(".cavra/api/approvals.json")),
+            }
         };
         Self {
             store,
@@ -79,7 +86,13 @@ impl Config {
             rbac_file: path("CAVRA_APPROVAL_RBAC_FILE"),
             oidc_config: path("CAVRA_APPROVAL_OIDC_CONFIG"),
             cors_origins: var("CAVRA_CORS_ORIGINS")
-                .map(|list| list.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect())
+                .map(|list| {
+                    list.split(',')
+                        .map(str::trim)
+                        .filter(|o| !o.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
                 .unwrap_or_default(),
             public_api_base_url: var("CAVRA_PUBLIC_API_BASE_URL"),
             public_console_url: var("CAVRA_PUBLIC_CONSOLE_URL"),
@@ -93,20 +106,43 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Config {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
     #[test]
     fn the_table_wins_over_sqlite_which_wins_over_the_json_store() {
-        assert_eq!(config(&[("CAVRA_APPROVAL_TABLE", "t"), ("CAVRA_APPROVAL_DB", "a.db")]).store, StoreConfig::DynamoDb { table: "t".into() });
-        assert_eq!(config(&[("CAVRA_APPROVAL_DB", "a.db"), ("CAVRA_APPROVAL_STORE", "s.json")]).store, StoreConfig::Sqlite { path: "a.db".into() });
-        assert_eq!(config(&[]).store, StoreConfig::Json { path: ".cavra/api/approvals.json".into() });
+        assert_eq!(
+            config(&[("CAVRA_APPROVAL_TABLE", "t"), ("CAVRA_APPROVAL_DB", "a.db")]).store,
+            StoreConfig::DynamoDb { table: "t".into() }
+        );
+        assert_eq!(
+            config(&[
+                ("CAVRA_APPROVAL_DB", "a.db"),
+                ("CAVRA_APPROVAL_STORE", "s.json")
+            ])
+            .store,
+            StoreConfig::Sqlite {
+                path: "a.db".into()
+            }
+        );
+        assert_eq!(
+            config(&[]).store,
+            StoreConfig::Json {
+                path: ".cavra/api/approvals.json".into()
+            }
+        );
     }
 
     #[test]
     fn cors_origins_are_a_trimmed_comma_list_and_blank_values_are_unset() {
-        let c = config(&[("CAVRA_CORS_ORIGINS", " http://a , http://b,,"), ("CAVRA_APPROVAL_OIDC_CONFIG", "  ")]);
+        let c = config(&[
+            ("CAVRA_CORS_ORIGINS", " http://a , http://b,,"),
+            ("CAVRA_APPROVAL_OIDC_CONFIG", "  "),
+        ]);
         assert_eq!(c.cors_origins, vec!["http://a", "http://b"]);
         assert_eq!(c.oidc_config, None);
     }

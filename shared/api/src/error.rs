@@ -17,38 +17,59 @@ pub struct ApiError {
 impl ApiError {
     /// 400.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, detail: detail.into() }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+        }
     }
 
     /// 401.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNAUTHORIZED, detail: detail.into() }
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            detail: detail.into(),
+        }
     }
 
     /// 404 for routes that do not exist.
     pub fn no_route() -> Self {
-        Self { status: StatusCode::NOT_FOUND, detail: "not found".into() }
+        Self {
+            status: StatusCode::NOT_FOUND,
+            detail: "not found".into(),
+        }
     }
 
     /// 405.
     pub fn method_not_allowed() -> Self {
-        Self { status: StatusCode::METHOD_NOT_ALLOWED, detail: "method not allowed".into() }
+        Self {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            detail: "method not allowed".into(),
+        }
     }
 
     /// 413.
     pub fn too_large(limit: usize) -> Self {
-        Self { status: StatusCode::PAYLOAD_TOO_LARGE, detail: format!("request body is larger than {} KiB", limit / 1024) }
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            detail: format!("request body is larger than {} KiB", limit / 1024),
+        }
     }
 
     /// 422.
     pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self { status: StatusCode::UNPROCESSABLE_ENTITY, detail: detail.into() }
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            detail: detail.into(),
+        }
     }
 
     /// 500 with an opaque body; the cause is logged here.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "request failed");
-        Self { status: StatusCode::INTERNAL_SERVER_ERROR, detail: "internal error".into() }
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            detail: "internal error".into(),
+        }
     }
 
     /// The response.
@@ -65,7 +86,9 @@ impl From<ApprovalError> for ApiError {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::Unexpected => return Self::internal(&format!("{:#}", anyhow::Error::new(error))),
+            ErrorKind::Unexpected => {
+                return Self::internal(&format!("{:#}", anyhow::Error::new(error)));
+            }
         };
         let detail = match &error {
             // The API's wording (original §10); the CLI adds the id.

@@ -24,11 +24,14 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// A JSON response with `status`.
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let sorted = cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null));
+    let sorted =
+        cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null));
     Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::Text(serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into())))
+        .body(Body::Text(
+            serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into()),
+        ))
         .expect("a static response builds")
 }
 
@@ -51,8 +54,12 @@ pub fn body_object(request: &Request) -> Result<Option<Map<String, Value>>, ApiE
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(Some(map)),
-        Ok(_) => Err(ApiError::unprocessable("request body must be a JSON object")),
-        Err(e) => Err(ApiError::unprocessable(format!("request body is not valid JSON: {e}"))),
+        Ok(_) => Err(ApiError::unprocessable(
+            "request body must be a JSON object",
+        )),
+        Err(e) => Err(ApiError::unprocessable(format!(
+            "request body is not valid JSON: {e}"
+        ))),
     }
 }
 
@@ -65,5 +72,8 @@ pub fn approval_id(request: &Request) -> Result<String, ApiError> {
         .path_parameters_ref()
         .and_then(|p| p.first("approval_id"))
         .map(str::to_owned)
-        .ok_or_else(|| ApiError { status: StatusCode::NOT_FOUND, detail: "approval not found".into() })
+        .ok_or_else(|| ApiError {
+            status: StatusCode::NOT_FOUND,
+            detail: "approval not found".into(),
+        })
 }

@@ -77,7 +77,9 @@ impl Route {
             ["approvals", id, "deny"] => (&[Self::Deny], Some((*id).to_owned())),
             ["approvals", id, "expire"] => (&[Self::Expire], Some((*id).to_owned())),
             ["approvals", id, "deliver"] => (&[Self::Deliver], Some((*id).to_owned())),
-            ["approvals", id, "attach-decision"] => (&[Self::AttachDecision], Some((*id).to_owned())),
+            ["approvals", id, "attach-decision"] => {
+                (&[Self::AttachDecision], Some((*id).to_owned()))
+            }
             _ => return Err(ApiError::no_route()),
         };
         candidates
@@ -94,7 +96,10 @@ pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
     match Route::resolve(request.method(), request.uri().path()) {
         Ok((route, id)) => {
             let request = match id {
-                Some(id) => request.with_path_parameters(std::collections::HashMap::from([("approval_id".to_owned(), id)])),
+                Some(id) => request.with_path_parameters(std::collections::HashMap::from([(
+                    "approval_id".to_owned(),
+                    id,
+                )])),
                 None => request,
             };
             handle(route, state, request).await
@@ -144,7 +149,9 @@ fn integer(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError
 }
 
 /// `{"decision": {...}, …}` or the raw decision itself (original §10).
-fn decision_and_options(body: Map<String, Value>) -> Result<(Decision, Map<String, Value>), ApiError> {
+fn decision_and_options(
+    body: Map<String, Value>,
+) -> Result<(Decision, Map<String, Value>), ApiError> {
     match body.get("decision") {
         Some(Value::Object(inner)) => {
             let decision = Decision::from_map(inner.clone());
@@ -159,42 +166,79 @@ fn decision_and_options(body: Map<String, Value>) -> Result<(Decision, Map<Strin
 }
 
 fn query_integer(request: &Request, key: &str) -> Result<Option<i64>, ApiError> {
-    match request.query_string_parameters_ref().and_then(|q| q.first(key)) {
+    match request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(key))
+    {
         None | Some("") => Ok(None),
-        Some(value) => value.parse().map(Some).map_err(|_| ApiError::unprocessable(format!("query parameter {key} must be an integer"))),
+        Some(value) => value.parse().map(Some).map_err(|_| {
+            ApiError::unprocessable(format!("query parameter {key} must be an integer"))
+        }),
     }
 }
 
 async fn list(state: &AppState, request: &Request) -> Answer {
-    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
-    let query_text = |key: &str| request.query_string_parameters_ref().and_then(|q| q.first(key)).filter(|v| !v.is_empty()).map(str::to_owned);
+    state
+        .identity
+        .resolve(request.headers(), None, state.now_unix())
+        .await?;
+    let query_text = |key: &str| {
+        request
+            .query_string_parameters_ref()
+            .and_then(|q| q.first(key))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
     let approval_state = query_text("state")
         .map(|s| s.parse::<ApprovalState>())
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut query = ListQuery::new(approval_state, query_text("approver_group"), query_integer(request, "limit")?, query_integer(request, "offset")?);
-    query.cursor = query_text("cursor").map(|c| Cursor::decode(&c)).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut query = ListQuery::new(
+        approval_state,
+        query_text("approver_group"),
+        query_integer(request, "limit")?,
+        query_integer(request, "offset")?,
+    );
+    query.cursor = query_text("cursor")
+        .map(|c| Cursor::decode(&c))
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let page = state.service.list(&query).await?;
-    let items: Vec<Value> = page.items.iter().map(cavra_core::approval::Approval::to_sorted_value).collect();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(cavra_core::approval::Approval::to_sorted_value)
+        .collect();
     ok(&serde_json::json!({
         "items": items, "total": page.total, "limit": page.limit, "offset": page.offset, "next_cursor": page.next_cursor,
     }))
 }
 
 async fn get(state: &AppState, request: &Request) -> Answer {
-    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
+    state
+        .identity
+        .resolve(request.headers(), None, state.now_unix())
+        .await?;
     let id = approval_id(request)?;
     ok(&state.service.get(&id).await?.to_sorted_value())
 }
 
 async fn create(state: &AppState, request: &Request) -> Answer {
-    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
-    let requester = state.identity.resolve(request.headers(), Some(&body), state.now_unix()).await?;
+    let body = body_object(request)?
+        .ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    let requester = state
+        .identity
+        .resolve(request.headers(), Some(&body), state.now_unix())
+        .await?;
     let (decision, options) = decision_and_options(body)?;
     let idempotency_key = request
         .headers()
         .get("idempotency-key")
-        .map(|v| v.to_str().map(str::to_owned).map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII")))
+        .map(|v| {
+            v.to_str()
+                .map(str::to_owned)
+                .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))
+        })
         .transpose()?;
     let new = NewRequest {
         decision,
@@ -203,12 +247,17 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         ttl_hours: integer(&options, "ttl_hours")?,
         requester,
     };
-    let created = state.service.create_idempotent(new, idempotency_key.as_deref()).await?;
+    let created = state
+        .service
+        .create_idempotent(new, idempotency_key.as_deref())
+        .await?;
     let record = created.approval.to_sorted_value();
     if created.created {
         let mut response = json_response(StatusCode::CREATED, &record);
         let location = format!("/approvals/{}", created.approval.approval_id);
-        response.headers_mut().insert(header::LOCATION, location.parse().expect("ids are ASCII"));
+        response
+            .headers_mut()
+            .insert(header::LOCATION, location.parse().expect("ids are ASCII"));
         Ok(response)
     } else {
         ok(&record)
@@ -217,49 +266,85 @@ async fn create(state: &AppState, request: &Request) -> Answer {
 
 async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> Answer {
     let body = body_object(request)?;
-    let context = state.identity.resolve(request.headers(), body.as_ref(), state.now_unix()).await?;
+    let context = state
+        .identity
+        .resolve(request.headers(), body.as_ref(), state.now_unix())
+        .await?;
     let id = approval_id(request)?;
-    let declared = |body: &Map<String, Value>| -> Result<(String, String, Option<String>), ApiError> {
-        Ok((text(body, "actor")?.unwrap_or_default(), text(body, "reason")?.unwrap_or_default(), text(body, "external_ref")?))
-    };
+    let declared =
+        |body: &Map<String, Value>| -> Result<(String, String, Option<String>), ApiError> {
+            Ok((
+                text(body, "actor")?.unwrap_or_default(),
+                text(body, "reason")?.unwrap_or_default(),
+                text(body, "external_ref")?,
+            ))
+        };
     let (actor, reason, external_ref) = match (&body, target) {
         // An absent or empty body expires as `system` (original §6.2).
         (None, ApprovalState::Expired) => ("system".to_owned(), EXPIRY_REASON.to_owned(), None),
-        (Some(b), ApprovalState::Expired) if b.is_empty() => ("system".to_owned(), EXPIRY_REASON.to_owned(), None),
+        (Some(b), ApprovalState::Expired) if b.is_empty() => {
+            ("system".to_owned(), EXPIRY_REASON.to_owned(), None)
+        }
         (Some(b), _) => declared(b)?,
         (None, _) => (String::new(), String::new(), None),
     };
-    let input = DecideInput { target, actor, reason, external_ref, context };
+    let input = DecideInput {
+        target,
+        actor,
+        reason,
+        external_ref,
+        context,
+    };
     ok(&state.service.decide(&id, &input).await?.to_sorted_value())
 }
 
 async fn deliver(state: &AppState, request: &Request) -> Answer {
     let body = body_object(request)?;
-    state.identity.resolve(request.headers(), body.as_ref(), state.now_unix()).await?;
+    state
+        .identity
+        .resolve(request.headers(), body.as_ref(), state.now_unix())
+        .await?;
     let id = approval_id(request)?;
     state.service.get(&id).await?;
     if state.config.provider_config.is_none() {
-        return Err(ApiError::bad_request("approval provider config is not configured"));
+        return Err(ApiError::bad_request(
+            "approval provider config is not configured",
+        ));
     }
-    Err(ApiError::bad_request("approval provider delivery is not available in this build"))
+    Err(ApiError::bad_request(
+        "approval provider delivery is not available in this build",
+    ))
 }
 
 async fn attach_decision(state: &AppState, request: &Request) -> Answer {
-    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
-    state.identity.resolve(request.headers(), None, state.now_unix()).await?;
+    let body = body_object(request)?
+        .ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    state
+        .identity
+        .resolve(request.headers(), None, state.now_unix())
+        .await?;
     let id = approval_id(request)?;
-    ok(&state.service.attach_decision(&id, &Decision::from_map(body)).await?)
+    ok(&state
+        .service
+        .attach_decision(&id, &Decision::from_map(body))
+        .await?)
 }
 
 async fn break_glass(state: &AppState, request: &Request) -> Answer {
-    let body = body_object(request)?.ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
-    let context = state.identity.resolve(request.headers(), Some(&body), state.now_unix()).await?;
+    let body = body_object(request)?
+        .ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    let context = state
+        .identity
+        .resolve(request.headers(), Some(&body), state.now_unix())
+        .await?;
     let (decision, options) = decision_and_options(body)?;
     let input = BreakGlassInput {
         decision,
         actor: text(&options, "actor")?.unwrap_or_default(),
         reason: text(&options, "reason")?.unwrap_or_default(),
-        approver_group: Some(text(&options, "approver_group")?.unwrap_or_else(|| CHANGE_ADVISORY_BOARD.to_owned())),
+        approver_group: Some(
+            text(&options, "approver_group")?.unwrap_or_else(|| CHANGE_ADVISORY_BOARD.to_owned()),
+        ),
         external_ref: text(&options, "external_ref")?,
         ttl_hours: integer(&options, "ttl_hours")?,
         context,

@@ -34,19 +34,36 @@ impl AppState {
     /// Loads the routing, RBAC and OIDC files named by `config` and wires the service over
     /// `store`. Bad files fail here, with their message, so a misconfigured function never
     /// serves.
-    pub fn build(config: Config, store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Result<Self, ConfigError> {
-        let fetcher: Arc<dyn JwksFetch> = Arc::new(HttpJwksFetch::new().map_err(|e| ConfigError(e.to_string()))?);
+    pub fn build(
+        config: Config,
+        store: Arc<dyn ApprovalStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Result<Self, ConfigError> {
+        let fetcher: Arc<dyn JwksFetch> =
+            Arc::new(HttpJwksFetch::new().map_err(|e| ConfigError(e.to_string()))?);
         Self::build_with_fetcher(config, store, clock, ids, fetcher)
     }
 
     /// [`AppState::build`] with a chosen JWKS fetcher.
-    pub fn build_with_fetcher(config: Config, store: Arc<dyn ApprovalStore>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>, fetcher: Arc<dyn JwksFetch>) -> Result<Self, ConfigError> {
+    pub fn build_with_fetcher(
+        config: Config,
+        store: Arc<dyn ApprovalStore>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        fetcher: Arc<dyn JwksFetch>,
+    ) -> Result<Self, ConfigError> {
         let fail = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
         let routing = match &config.routing_file {
             Some(path) => RoutingTable::load(path).map_err(|e| fail(&e))?,
             None => RoutingTable::default(),
         };
-        let rbac = config.rbac_file.as_deref().map(RbacPolicy::load).transpose().map_err(|e| fail(&e))?;
+        let rbac = config
+            .rbac_file
+            .as_deref()
+            .map(RbacPolicy::load)
+            .transpose()
+            .map_err(|e| fail(&e))?;
         let oidc = config
             .oidc_config
             .as_deref()
@@ -54,8 +71,14 @@ impl AppState {
             .transpose()
             .map_err(|e| fail(&e))?
             .map(|oidc| OidcVerifier::new(oidc, Some(fetcher)));
-        let service = ApprovalService::new(store, clock, ids).with_routing(routing).with_rbac(rbac.clone());
-        Ok(Self { service, identity: IdentitySettings { oidc, rbac }, config })
+        let service = ApprovalService::new(store, clock, ids)
+            .with_routing(routing)
+            .with_rbac(rbac.clone());
+        Ok(Self {
+            service,
+            identity: IdentitySettings { oidc, rbac },
+            config,
+        })
     }
 
     /// Seconds since the epoch from the service's clock.

@@ -95,6 +95,9 @@ pub enum ApprovalError {
     /// The break-glass actor reviewing their own override.
     #[error("break-glass actor cannot review their own override")]
     SelfReview,
+    /// An `Idempotency-Key` reused for a different decision.
+    #[error("Idempotency-Key was already used for a different decision")]
+    IdempotencyKeyReused,
     /// Compare-and-set kept losing.
     #[error("approval {0} is changing too fast; try again")]
     Contention(String),
@@ -127,6 +130,7 @@ impl ApprovalError {
             | Self::Expired
             | Self::AlreadyReviewed
             | Self::ConflictingOpenRequest(_)
+            | Self::IdempotencyKeyReused
             | Self::NoReviewPending(_)
             | Self::Contention(_) => ErrorKind::Conflict,
             Self::Store(store) => match store {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use crate::approval::Approval;
 use crate::decision::Decision;
+use crate::digest::sha256_hex;
 use crate::error::ApprovalError;
 use crate::history::{self, ChainReport};
 use crate::identity::ActorContext;
-use crate::ids::IdGenerator;
+use crate::ids::{ApprovalId, IdGenerator};
 use crate::rbac::RbacPolicy;
 use crate::routing::RoutingTable;
 use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
@@ -101,8 +102,36 @@ impl ApprovalService {
 
     /// Creates a request, or returns the open one for the same decision (CONTRACT §1).
     pub async fn create(&self, req: NewRequest) -> Result<Created, ApprovalError> {
+        self.create_idempotent(req, None).await
+    }
+
+    /// [`ApprovalService::create`] with an optional idempotency key: the key fixes the
+    /// approval id (`apr_` + the first 12 hex of its SHA-256), so a retried call finds the
+    /// request the first call made. Reusing a key for another decision is a conflict.
+    pub async fn create_idempotent(
+        &self,
+        req: NewRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, ApprovalError> {
         let now = self.clock.now();
-        let id = self.ids.approval_id();
+        let id = match idempotency_key {
+            Some(key) => {
+                ApprovalId::from_hex12(&sha256_hex(key)[..12]).expect("sha256 hex is lowercase hex")
+            }
+            None => self.ids.approval_id(),
+        };
+        if idempotency_key.is_some()
+            && let Some(existing) = self.store.get(id.as_str()).await?
+        {
+            let digest = req.decision.digest();
+            if existing.decision_digest.as_deref() != Some(digest.as_str()) {
+                return Err(ApprovalError::IdempotencyKeyReused);
+            }
+            return Ok(Created {
+                approval: existing,
+                created: false,
+            });
+        }
         let record = workflow::create_request(req, &self.routing, &id, now)?;
         for _ in 0..MAX_CAS_ATTEMPTS {
             if let Some(existing) = self
@@ -111,9 +140,10 @@ impl ApprovalService {
                 .await?
             {
                 if existing.is_overdue(now) {
-                    self.persist(&workflow::expire_as_system(&existing, now), &existing)
-                        .await
-                        .ok();
+                    // Best effort: if someone else decides it first, the next loop sees that.
+                    let _ = self
+                        .persist(&workflow::expire_as_system(&existing, now), &existing)
+                        .await;
                     continue;
                 }
                 if existing.decision_digest != record.decision_digest {
@@ -134,6 +164,13 @@ impl ApprovalService {
                     });
                 }
                 Err(StoreError::DuplicateOpenDecision(_)) => {}
+                Err(StoreError::DuplicateId(_)) if idempotency_key.is_some() => {
+                    return Box::pin(self.create_idempotent(
+                        NewRequest::new(record.decision.clone()),
+                        idempotency_key,
+                    ))
+                    .await;
+                }
                 Err(other) => return Err(other.into()),
             }
         }

@@ -99,7 +99,9 @@ impl JsonFileStore {
         let document: Value =
             serde_json::from_str(&text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
         let Some(Value::Array(items)) = document.get("items") else {
-            return Err(corrupt("expected an object with an \"items\" list".to_owned()));
+            return Err(corrupt(
+                "expected an object with an \"items\" list".to_owned(),
+            ));
         };
         items
             .iter()

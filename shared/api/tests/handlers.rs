@@ -1,0 +1,758 @@
+//! Handler tests: `lambda_http` requests built in-process, run through `dispatch`, on the
+//! in-memory store. Original §13 cases 23–34 (contract results where CONTRACT differs) and the
+//! negative statuses of CONTRACT §9.
+
+use std::sync::Arc;
+
+use cavra_api::config::{Config, StoreConfig};
+use cavra_api::{AppState, dispatch};
+use cavra_core::ids::SequentialIds;
+use cavra_core::memory::MemoryStore;
+use cavra_core::time::{ManualClock, Timestamp};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request};
+use serde_json::{Value, json};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/oidc");
+const NOW: &str = "2026-05-18T12:00:00+00:00";
+
+struct Api {
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Default)]
+struct Setup {
+    oidc: bool,
+    rbac: Option<&'static str>,
+    routing: Option<&'static str>,
+}
+
+fn api(setup: Setup) -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::from_lookup(|_| None);
+    config.store = StoreConfig::Json {
+        path: dir.path().join("unused.json"),
+    };
+    if setup.oidc {
+        config.oidc_config = Some(format!("{FIXTURES}/oidc-config.json").into());
+    }
+    if let Some(rbac) = setup.rbac {
+        let path = dir.path().join("rbac.json");
+        std::fs::write(&path, rbac).unwrap();
+        config.rbac_file = Some(path);
+    }
+    if let Some(routing) = setup.routing {
+        let path = dir.path().join("routing.json");
+        std::fs::write(&path, routing).unwrap();
+        config.routing_file = Some(path);
+    }
+    let clock = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let state = AppState::build(
+        config,
+        Arc::new(MemoryStore::new()),
+        clock,
+        Arc::new(SequentialIds::default()),
+    )
+    .unwrap();
+    Api { state, _dir: dir }
+}
+
+fn now_unix() -> i64 {
+    NOW.parse::<Timestamp>().unwrap().unix_seconds()
+}
+
+fn token(claims: Value) -> String {
+    let pem = std::fs::read(format!("{FIXTURES}/rsa-private.pem")).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-key".into());
+    let mut claims = claims;
+    let object = claims.as_object_mut().unwrap();
+    object
+        .entry("iss")
+        .or_insert(json!("https://login.example"));
+    object.entry("aud").or_insert(json!("cavra-approvals"));
+    object.entry("exp").or_insert(json!(now_unix() + 300));
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
+}
+
+fn iam_decision(id: &str) -> Value {
+    json!({
+        "decision_id": id, "session_id": "local", "action_type": "write_file", "target": "iam/admin-role.tf",
+        "rule_id": "filesystem.write.require_approval", "decision": "require_approval", "severity": "high",
+        "reason": "Matched approval-required path policy: iam/**", "evidence_refs": [format!("evidence://local/{id}")],
+        "approver_group": "Platform Security", "policy_pack": "cavra-ai-agent-baseline"
+    })
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        bearer: Option<&str>,
+    ) -> (StatusCode, Value) {
+        self.call_raw(method, path, body.map(|b| b.to_string()), bearer, &[])
+            .await
+    }
+
+    async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let (path_only, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut builder = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path);
+        if let Some(token) = bearer {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let request: Request = builder.body(body.map_or(Body::Empty, Body::Text)).unwrap();
+        let pairs: std::collections::HashMap<String, Vec<String>> = query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .fold(std::collections::HashMap::new(), |mut m, (k, v)| {
+                m.entry(k.to_owned())
+                    .or_default()
+                    .push(v.replace("%20", " "));
+                m
+            });
+        let request = lambda_http::RequestExt::with_query_string_parameters(request, pairs);
+        let _ = path_only;
+        let response = dispatch(&self.state, request).await;
+        let status = response.status();
+        let body = match response.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            Body::Binary(b) => serde_json::from_slice(b).unwrap(),
+            _ => Value::Null,
+        };
+        (status, body)
+    }
+
+    async fn create(&self, body: Value, bearer: Option<&str>) -> Value {
+        let (status, record) = self.call("POST", "/approvals", Some(body), bearer).await;
+        assert_eq!(status, StatusCode::CREATED, "{record}");
+        record
+    }
+}
+
+#[tokio::test]
+async fn case_23_create_then_approve_then_list_approved() {
+    let api = api(Setup::default());
+    let created = api
+        .create(
+            json!({"decision": iam_decision("dec_23"), "requested_by": "developer"}),
+            None,
+        )
+        .await;
+    assert_eq!(created["state"], "pending");
+    let id = created["approval_id"].as_str().unwrap();
+    let (status, approved) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/approve"),
+            Some(json!({"actor": "iam", "reason": "ok", "external_ref": "CHG-22"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["external_ref"], "CHG-22");
+    let (status, page) = api
+        .call("GET", "/approvals?state=approved", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["total"], 1);
+}
+
+#[tokio::test]
+async fn creation_answers_201_with_location_then_200_for_the_same_open_decision() {
+    let api = api(Setup::default());
+    let body = json!({"decision": iam_decision("dec_x"), "requested_by": "developer"});
+    let first = api.create(body.clone(), None).await;
+    let (status, again) = api.call("POST", "/approvals", Some(body), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["approval_id"], first["approval_id"]);
+    let (status, keyed) = api
+        .call_raw(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("dec_k")}).to_string()),
+            None,
+            &[("idempotency-key", "retry-1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, replay) = api
+        .call_raw(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("dec_k")}).to_string()),
+            None,
+            &[("idempotency-key", "retry-1")],
+        )
+        .await;
+    assert_eq!(
+        (status, &replay["approval_id"]),
+        (StatusCode::OK, &keyed["approval_id"])
+    );
+    let (status, err) = api
+        .call_raw(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("dec_other")}).to_string()),
+            None,
+            &[("idempotency-key", "retry-1")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        err["detail"],
+        "Idempotency-Key was already used for a different decision"
+    );
+}
+
+#[tokio::test]
+async fn case_25_the_routing_file_applies_to_wrapped_requests() {
+    let api = api(Setup {
+        routing: Some(
+            r#"{"approval_routing": [{"rule_id_prefix": "filesystem.write", "target_contains": "iam/", "approver_group": "Cloud IAM Owners"}]}"#,
+        ),
+        ..Setup::default()
+    });
+    let created = api
+        .create(json!({"decision": iam_decision("dec_25")}), None)
+        .await;
+    assert_eq!(created["approver_group"], "Cloud IAM Owners");
+}
+
+#[tokio::test]
+async fn case_26_claims_without_oidc_authorise_by_group_with_403_for_others() {
+    let api = api(Setup::default());
+    let id = api
+        .create(
+            json!({"decision": iam_decision("dec_26"), "requested_by": "developer"}),
+            None,
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/approvals/{id}/approve");
+    let (status, err) = api.call("POST", &path, Some(json!({"actor": "dev", "reason": "ok", "actor_claims": {"email": "dev@example.com", "groups": ["Developers"]}})), None).await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::FORBIDDEN,
+            "actor is not authorized for approval group"
+        )
+    );
+    let (status, ok) = api.call("POST", &path, Some(json!({"actor": "iam@example.com", "reason": "ok", "actor_claims": {"email": "iam@example.com", "groups": ["IAM"]}})), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ok["state"], "approved");
+    assert_eq!(ok["history"][1]["identity"], "unverified");
+}
+
+const PAYMENTS_RBAC: &str = r#"{"approval_rbac": {"group_mappings": {"github-team:payments-owners": "Payments Owners"},
+    "repository_permissions": [{"repository": "payments/api", "approver_group": "IAM", "groups": ["Payments Owners"], "actions": ["approved"]}]}}"#;
+
+#[tokio::test]
+async fn case_27_and_28_a_signed_token_with_rbac_approves_and_is_recorded() {
+    let api = api(Setup {
+        oidc: true,
+        rbac: Some(PAYMENTS_RBAC),
+        ..Setup::default()
+    });
+    let requester = token(json!({"email": "developer@example.com", "groups": ["Developers"]}));
+    let mut decision = iam_decision("dec_27");
+    decision["repository"] = json!("payments/api");
+    let created = api
+        .create(json!({"decision": decision}), Some(&requester))
+        .await;
+    assert_eq!(
+        created["requested_by"], "developer@example.com",
+        "the verified requester is recorded"
+    );
+    let id = created["approval_id"].as_str().unwrap();
+    let path = format!("/approvals/{id}/approve");
+    let (status, err) = api
+        .call("POST", &path, Some(json!({"reason": "ok"})), None)
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "console action requires verified actor context"
+        )
+    );
+    let owner = token(
+        json!({"email": "owner@example.com", "sub": "u-1", "groups": ["github-team:payments-owners"]}),
+    );
+    let (status, approved) = api
+        .call(
+            "POST",
+            &path,
+            Some(json!({"actor": "someone-else", "reason": "ok"})),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    assert_eq!(approved["decided_by"], "owner@example.com");
+    assert_eq!(approved["history"][1]["identity"], "oidc");
+    assert_eq!(approved["history"][1]["subject"], "u-1");
+}
+
+#[tokio::test]
+async fn with_oidc_every_route_needs_a_token_and_claims_are_refused() {
+    let api = api(Setup {
+        oidc: true,
+        ..Setup::default()
+    });
+    let (status, err) = api.call("GET", "/approvals", None, None).await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "console action requires verified actor context"
+        )
+    );
+    let (status, _) = api
+        .call("GET", "/approvals/apr_000000000001", None, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "identity is resolved before the lookup"
+    );
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("d"), "actor_claims": {"groups": ["IAM"]}})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "actor claims require a verified token"
+        )
+    );
+    let (status, err) = api
+        .call_raw(
+            "GET",
+            "/approvals",
+            None,
+            None,
+            &[("authorization", "Basic abc")],
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "authorization header must use Bearer token"
+        )
+    );
+    let expired = token(json!({"email": "a@example.com", "exp": now_unix() - 3600}));
+    let (status, err) = api.call("GET", "/approvals", None, Some(&expired)).await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "OIDC token is expired")
+    );
+    let reader = token(json!({"email": "a@example.com"}));
+    assert_eq!(
+        api.call("GET", "/approvals", None, Some(&reader)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.call("GET", "/approvals/apr_000000000001", None, Some(&reader))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn case_29_break_glass_needs_a_verified_cab_member() {
+    let api = api(Setup {
+        oidc: true,
+        rbac: Some(r#"{"approval_rbac": {"group_mappings": {}}}"#),
+        ..Setup::default()
+    });
+    let decision = json!({"decision_id": "dec_29", "action_type": "execute_command", "target": "terraform apply", "rule_id": "commands.block", "decision": "block", "reason": "blocked"});
+    let body = json!({"decision": decision, "reason": "outage"});
+    assert_eq!(
+        api.call("POST", "/approvals/break-glass", Some(body.clone()), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let attacker_pem = std::fs::read(format!("{FIXTURES}/attacker-rsa-private.pem")).unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("test-key".into());
+    let forged = jsonwebtoken::encode(&header, &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now_unix() + 300, "email": "cab@example.com", "groups": ["Change Advisory Board"]}), &EncodingKey::from_rsa_pem(&attacker_pem).unwrap()).unwrap();
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals/break-glass",
+            Some(body.clone()),
+            Some(&forged),
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::UNAUTHORIZED, "OIDC token signature is invalid")
+    );
+    let iam = token(json!({"email": "iam@example.com", "groups": ["IAM"]}));
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals/break-glass",
+            Some(body.clone()),
+            Some(&iam),
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::FORBIDDEN,
+            "actor is not authorized for break-glass"
+        )
+    );
+    let cab = token(json!({"email": "cab@example.com", "groups": ["Change Advisory Board"]}));
+    let (status, record) = api
+        .call("POST", "/approvals/break-glass", Some(body), Some(&cab))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["requested_by"], "cab@example.com");
+    assert_eq!(record["state"], "break_glass");
+}
+
+#[tokio::test]
+async fn case_30_an_actor_token_without_oidc_is_400() {
+    let api = api(Setup::default());
+    let id = api
+        .create(json!({"decision": iam_decision("dec_30")}), None)
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/approve"),
+            Some(json!({"reason": "ok", "actor_token": "x.y.z"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "approval OIDC config is not configured"
+        )
+    );
+}
+
+#[tokio::test]
+async fn case_32_deliver_without_provider_config_is_400_after_the_lookup() {
+    let api = api(Setup::default());
+    assert_eq!(
+        api.call("POST", "/approvals/apr_000000000009/deliver", None, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    let id = api
+        .create(json!({"decision": iam_decision("dec_32")}), None)
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/deliver"),
+            Some(json!({"provider": "all"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "approval provider config is not configured"
+        )
+    );
+}
+
+#[tokio::test]
+async fn case_33_a_raw_decision_body_creates_with_its_own_group() {
+    let api = api(Setup::default());
+    let created = api.create(iam_decision("dec_33"), None).await;
+    assert_eq!(created["decision_id"], "dec_33");
+    assert_eq!(
+        created["approver_group"], "Platform Security",
+        "raw decisions bypass routing (original quirk)"
+    );
+}
+
+#[tokio::test]
+async fn case_34_break_glass_needs_a_reason_then_records_the_override() {
+    let api = api(Setup::default());
+    let decision = json!({"decision_id": "dec_34", "target": "terraform apply", "rule_id": "commands.block", "decision": "block"});
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals/break-glass",
+            Some(json!({"decision": decision, "actor": "ic"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "break-glass reason is required")
+    );
+    let (status, record) = api.call("POST", "/approvals/break-glass", Some(json!({"decision": decision, "actor": "ic", "reason": "outage", "external_ref": "INC-9"})), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["state"], "break_glass");
+    assert_eq!(record["external_ref"], "INC-9");
+}
+
+#[tokio::test]
+async fn expire_with_no_body_is_system_and_a_partial_body_needs_a_reason() {
+    let api = api(Setup::default());
+    let id = api
+        .create(json!({"decision": iam_decision("dec_e")}), None)
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/expire"),
+            Some(json!({"actor": "ops"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "reason is required")
+    );
+    let (status, record) = api
+        .call("POST", &format!("/approvals/{id}/expire"), None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(record["decided_by"], "system");
+    assert_eq!(record["decision_reason"], "approval expired");
+}
+
+#[tokio::test]
+async fn negative_statuses_404_409_413_422() {
+    let api = api(Setup::default());
+    let (status, err) = api
+        .call("GET", "/approvals/apr_00000000ffff", None, None)
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::NOT_FOUND, "approval not found")
+    );
+    let id = api
+        .create(
+            json!({"decision": iam_decision("dec_n"), "requested_by": "developer"}),
+            None,
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    api.call(
+        "POST",
+        &format!("/approvals/{id}/deny"),
+        Some(json!({"actor": "a", "reason": "no"})),
+        None,
+    )
+    .await;
+    let (status, err) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/approve"),
+            Some(json!({"actor": "b", "reason": "yes"})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::CONFLICT,
+            "only pending approvals can be changed"
+        )
+    );
+    let big = format!(
+        "{{\"decision\": {{\"decision_id\": \"d\", \"pad\": \"{}\"}}}}",
+        "x".repeat(300 * 1024)
+    );
+    assert_eq!(
+        api.call_raw("POST", "/approvals", Some(big), None, &[])
+            .await
+            .0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let (status, err) = api
+        .call_raw("POST", "/approvals", Some("{not json".into()), None, &[])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("request body is not valid JSON")
+    );
+    assert_eq!(
+        api.call_raw("POST", "/approvals", Some("[1, 2]".into()), None, &[])
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        api.call("GET", "/approvals?limit=abc", None, None).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": {"decision_id": "d", "decision": "allow"}})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "decision does not require approval: allow"
+        )
+    );
+    assert_eq!(
+        api.call("DELETE", "/approvals", None, None).await.0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        api.call("GET", "/nowhere", None, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn racing_approvals_over_http_give_one_200_and_409s() {
+    let api = Arc::new(api(Setup::default()));
+    let id = api
+        .create(
+            json!({"decision": iam_decision("dec_r"), "requested_by": "developer"}),
+            None,
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..32 {
+        let api = api.clone();
+        let path = format!("/approvals/{id}/approve");
+        tasks.spawn(async move {
+            api.call(
+                "POST",
+                &path,
+                Some(json!({"actor": format!("a{n}"), "reason": "ok"})),
+                None,
+            )
+            .await
+            .0
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(s) = tasks.join_next().await {
+        statuses.push(s.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        31
+    );
+}
+
+#[tokio::test]
+async fn attach_decision_returns_the_summary_and_list_pages_with_a_cursor() {
+    let api = api(Setup::default());
+    let decision = iam_decision("dec_a");
+    let id = api.create(json!({"decision": decision}), None).await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, attached) = api
+        .call(
+            "POST",
+            &format!("/approvals/{id}/attach-decision"),
+            Some(decision),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(attached["approval"]["approval_id"], id.as_str());
+    for n in 0..4 {
+        api.create(
+            json!({"decision": iam_decision(&format!("dec_p{n}"))}),
+            None,
+        )
+        .await;
+    }
+    let (_, first) = api.call("GET", "/approvals?limit=2", None, None).await;
+    assert_eq!(first["total"], 5);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = api
+        .call(
+            "GET",
+            &format!("/approvals?limit=2&cursor={cursor}"),
+            None,
+            None,
+        )
+        .await;
+    assert_ne!(
+        first["items"][0]["approval_id"],
+        second["items"][0]["approval_id"]
+    );
+    let (status, _) = api
+        .call("GET", "/approvals?cursor=garbage", None, None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_created_record_has_the_documented_shape() {
+    let api = api(Setup::default());
+    let created = api
+        .create(
+            json!({"decision": iam_decision("dec_snap"), "requested_by": "developer"}),
+            None,
+        )
+        .await;
+    insta::assert_json_snapshot!(created, {
+        ".history[].hash" => "[hash]", ".history[].prev_hash" => "[hash]", ".decision_digest" => "[digest]"
+    });
+}
