@@ -3,6 +3,7 @@
 mod approval;
 mod evaluate;
 mod evidence;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,8 @@ enum Command {
     /// Evidence bundles and PR attestations.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// Serve the approvals API (and console) locally on SQLite.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command.
@@ -32,5 +35,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Evaluate(args) => evaluate::run(&args),
         Command::Approval(command) => approval::run(command).await,
         Command::Evidence(command) => evidence::run(&command),
+        Command::Serve(args) => serve::run(&args).await,
     }
 }

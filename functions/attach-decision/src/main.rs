@@ -1,0 +1,8 @@
+//! `POST /approvals/{approval_id}/attach-decision` as its own Lambda function.
+
+use cavra_api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cavra_lambda::serve(Route::AttachDecision).await
+}

@@ -1,0 +1,8 @@
+//! `POST /approvals` as its own Lambda function.
+
+use cavra_api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cavra_lambda::serve(Route::Create).await
+}

@@ -1,0 +1,8 @@
+//! `GET /approvals` as its own Lambda function.
+
+use cavra_api::Route;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    cavra_lambda::serve(Route::List).await
+}

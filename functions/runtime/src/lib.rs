@@ -1,0 +1,84 @@
+//! `cavra-lambda`: the few lines every function's `main` calls.
+//!
+//! [`serve`] initialises JSON logging, builds the [`AppState`] once per cold start from the
+//! environment (a bad configuration fails the cold start with its message), and hands each
+//! API Gateway event to one route's handler. The store is chosen by configuration:
+//! `CAVRA_APPROVAL_TABLE` (DynamoDB; endpoint from the standard AWS settings, so the same binary
+//! runs against AWS, LocalStack or moto), else `CAVRA_APPROVAL_DB` (SQLite), else the JSON file.
+
+use std::sync::Arc;
+
+use cavra_api::config::{Config, StoreConfig};
+use cavra_api::{AppState, Route};
+use cavra_core::ids::RandomIds;
+use cavra_core::store::ApprovalStore;
+use cavra_core::time::SystemClock;
+use lambda_http::{Body, Error, Request, Response, service_fn};
+
+/// Logs as JSON lines (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).without_time().try_init();
+}
+
+/// Opens the configured store.
+///
+/// # Errors
+/// The store cannot be opened (bad path, corrupt file, AWS configuration).
+pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn ApprovalStore>> {
+    Ok(match config {
+        StoreConfig::DynamoDb { table } => Arc::new(cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?),
+        StoreConfig::Sqlite { path } => Arc::new(cavra_store_sqlite::SqliteStore::open(path)?),
+        StoreConfig::Json { path } => Arc::new(cavra_store_json::JsonFileStore::open(path)?),
+    })
+}
+
+/// Builds the application state from the environment.
+///
+/// # Errors
+/// Any configuration file or the store fails to load.
+pub async fn state_from_env() -> anyhow::Result<AppState> {
+    let config = Config::from_env();
+    let store = open_store(&config.store).await?;
+    Ok(AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?)
+}
+
+/// Runs `route` as a Lambda function until the runtime stops it.
+///
+/// # Errors
+/// The cold start failed (bad configuration) or the runtime loop ended with an error.
+pub async fn serve(route: Route) -> Result<(), Error> {
+    init_logging();
+    let state = match state_from_env().await {
+        Ok(state) => Arc::new(state),
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cold start failed");
+            return Err(error.into());
+        }
+    };
+    lambda_http::run(service_fn(move |request: Request| {
+        let state = Arc::clone(&state);
+        async move { Ok::<Response<Body>, Error>(cavra_api::handle(route, &state, request).await) }
+    }))
+    .await
+}
+
+/// Runs the scheduled expiry sweeper: each invocation expires every overdue request as
+/// `system` and returns the ids.
+///
+/// # Errors
+/// The cold start failed or the runtime loop ended with an error.
+pub async fn serve_sweeper() -> Result<(), Error> {
+    init_logging();
+    let state = Arc::new(state_from_env().await.map_err(|e| -> Error { e.into() })?);
+    lambda_runtime::run(lambda_runtime::service_fn(move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        let state = Arc::clone(&state);
+        async move {
+            let expired = state.service.sweep().await.map_err(|e| -> Error { e.to_string().into() })?;
+            let ids: Vec<String> = expired.into_iter().map(|a| a.approval_id).collect();
+            tracing::info!(count = ids.len(), "expired overdue approvals");
+            Ok::<serde_json::Value, Error>(serde_json::json!({ "expired": ids }))
+        }
+    }))
+    .await
+}
