@@ -75,6 +75,41 @@ impl SqliteStore {
         &self.inner.path
     }
 
+    /// Inserts many records in one transaction (bulk import, benchmarks). All or nothing: a
+    /// duplicate id or a second open request for a decision rolls the whole batch back.
+    ///
+    /// # Errors
+    /// [`StoreError::DuplicateId`], [`StoreError::DuplicateOpenDecision`], or
+    /// [`StoreError::Unexpected`] for database failures.
+    pub async fn insert_many(&self, approvals: &[Approval]) -> Result<(), StoreError> {
+        let rows = approvals.iter().map(NewRow::from_approval).collect::<Result<Vec<_>, _>>()?;
+        self.write(move |conn, path| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| sql_error(path, "locking for a bulk insert into", e))?;
+            for row in rows {
+                match row.insert(&tx) {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        let duplicate_id = tx
+                            .query_row("SELECT 1 FROM approvals WHERE approval_id = ?1", [&row.approval_id], |_| Ok(()))
+                            .optional()
+                            .map_err(|e| sql_error(path, "reading", e))?
+                            .is_some();
+                        return Err(if duplicate_id {
+                            StoreError::DuplicateId(row.approval_id)
+                        } else {
+                            StoreError::DuplicateOpenDecision(row.decision_id)
+                        });
+                    }
+                    Err(e) => return Err(sql_error(path, "bulk inserting into", e)),
+                }
+            }
+            tx.commit().map_err(|e| sql_error(path, "committing a bulk insert to", e))
+        })
+        .await
+    }
+
     /// Runs `work` with the write connection on the blocking pool.
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
