@@ -182,7 +182,7 @@ pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
         ))
         .await
         .unwrap();
-    assert_eq!(both.total, 5, "0, 6, 12, 18 … minus the denied 0");
+    assert_eq!(both.total, 7, "0, 3, 6 … 21 minus the denied 0");
     assert!(
         both.items
             .iter()

@@ -9,7 +9,15 @@ use clap::{Parser, Subcommand};
 
 /// CAVRA: before the agent acts, CAVRA decides.
 #[derive(Debug, Parser)]
-#[command(name = "cavra", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "cavra",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    // Examples are whole command lines: never wrap them, so they can be copied.
+    term_width = 0
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

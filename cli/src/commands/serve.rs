@@ -22,10 +22,17 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Arguments of `cavra serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  cavra serve\n  cavra serve --sqlite .cavra/approvals.db --port 8080\n  CAVRA_APPROVAL_OIDC_CONFIG=.cavra/approval-oidc.json cavra serve --rbac-file .cavra/approval-rbac.yaml")]
+#[command(
+    after_help = "Examples:\n  cavra serve\n  cavra serve --sqlite .cavra/approvals.db --port 8080\n  CAVRA_APPROVAL_OIDC_CONFIG=.cavra/approval-oidc.json cavra serve --rbac-file .cavra/approval-rbac.yaml"
+)]
 pub struct ServeArgs {
     /// SQLite approval database.
-    #[arg(long, value_name = "PATH", env = "CAVRA_APPROVAL_DB", default_value = ".cavra/approvals.db")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "CAVRA_APPROVAL_DB",
+        default_value = ".cavra/approvals.db"
+    )]
     sqlite: PathBuf,
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 8787)]
@@ -52,12 +59,13 @@ async fn to_lambda(request: AxumRequest) -> Result<lambda_http::Request, ApiErro
     if bytes.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    let query: std::collections::HashMap<String, Vec<String>> = form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        .into_owned()
-        .fold(std::collections::HashMap::new(), |mut map, (k, v)| {
-            map.entry(k).or_default().push(v);
-            map
-        });
+    let query: std::collections::HashMap<String, Vec<String>> =
+        form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+            .into_owned()
+            .fold(std::collections::HashMap::new(), |mut map, (k, v)| {
+                map.entry(k).or_default().push(v);
+                map
+            });
     let body = if bytes.is_empty() {
         lambda_http::Body::Empty
     } else {
@@ -91,12 +99,20 @@ async fn approvals(State(state): State<Arc<AppState>>, request: AxumRequest) -> 
 }
 
 async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"detail": "not found"})))
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"detail": "not found"})),
+    )
 }
 
 /// The HTTP application: the API under `/approvals`.
 pub fn router(state: Arc<AppState>) -> axum::Router {
-    let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    let origins: Vec<HeaderValue> = state
+        .config
+        .cors_origins
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
@@ -112,7 +128,9 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 /// Builds the state for `args` (environment first, flags win).
 pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let mut config = Config::from_env();
-    config.store = StoreConfig::Sqlite { path: args.sqlite.clone() };
+    config.store = StoreConfig::Sqlite {
+        path: args.sqlite.clone(),
+    };
     if let Some(path) = &args.routing_file {
         config.routing_file = Some(path.clone());
     }
@@ -123,7 +141,12 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         config.rbac_file = Some(path.clone());
     }
     let store = Arc::new(cavra_store_sqlite::SqliteStore::open(&args.sqlite)?);
-    Ok(AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?)
+    Ok(AppState::build(
+        config,
+        store,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    )?)
 }
 
 /// Runs `cavra serve` until interrupted.
@@ -133,7 +156,10 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
     let address = listener.local_addr()?;
-    println!("cavra serve: http://{address} (API under /approvals, SQLite {})", args.sqlite.display());
+    println!(
+        "cavra serve: http://{address} (API under /approvals, SQLite {})",
+        args.sqlite.display()
+    );
     use std::io::Write as _;
     std::io::stdout().flush()?;
     axum::serve(listener, app)

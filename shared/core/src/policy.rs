@@ -1,1 +1,773 @@
-//! placeholder: being written
+//! The policy engine behind `cavra evaluate` (original §1): an action kind and target go in,
+//! a decision comes out. The baseline pack is built in; a pack file of the same YAML shape may
+//! replace it.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::decision::Decision;
+use crate::time::Timestamp;
+
+/// The built-in pack's name.
+pub const BASELINE_PACK: &str = "cavra-ai-agent-baseline";
+const BASELINE_YAML: &str = include_str!("../policies/cavra-ai-agent-baseline.yaml");
+
+/// A policy pack could not be used, or an action is unknown.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PolicyError {
+    /// Original §1.4.
+    #[error("Unknown action type: {0}")]
+    UnknownActionType(String),
+    /// Neither a built-in name nor a file.
+    #[error("unknown policy pack: {0}")]
+    UnknownPack(String),
+    /// The file could not be read.
+    #[error("could not read policy pack {path}: {detail}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The YAML is malformed or of the wrong shape.
+    #[error("policy pack {origin} is invalid: {detail}")]
+    Invalid {
+        /// File or name.
+        origin: String,
+        /// Parser message (names the key).
+        detail: String,
+    },
+}
+
+/// The action kinds `cavra evaluate` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionType {
+    /// `read_file`
+    ReadFile,
+    /// `write_file`
+    WriteFile,
+    /// `execute_command`
+    ExecuteCommand,
+    /// `git_operation`
+    GitOperation,
+    /// `mcp_tool_call`
+    McpToolCall,
+}
+
+impl ActionType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadFile => "read_file",
+            Self::WriteFile => "write_file",
+            Self::ExecuteCommand => "execute_command",
+            Self::GitOperation => "git_operation",
+            Self::McpToolCall => "mcp_tool_call",
+        }
+    }
+}
+
+impl FromStr for ActionType {
+    type Err = PolicyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "read_file" => Self::ReadFile,
+            "write_file" => Self::WriteFile,
+            "execute_command" => Self::ExecuteCommand,
+            "git_operation" => Self::GitOperation,
+            "mcp_tool_call" => Self::McpToolCall,
+            other => return Err(PolicyError::UnknownActionType(other.to_owned())),
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilesystemSection {
+    #[serde(default)]
+    block_read: Vec<String>,
+    #[serde(default)]
+    block_write: Vec<String>,
+    #[serde(default)]
+    require_approval_write: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandsSection {
+    #[serde(default)]
+    block: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpSection {
+    #[serde(default)]
+    blocked_servers: Vec<String>,
+    #[serde(default)]
+    allowed_servers: Vec<String>,
+    #[serde(default = "default_true")]
+    block_unknown_servers: bool,
+}
+
+impl Default for McpSection {
+    fn default() -> Self {
+        Self {
+            blocked_servers: Vec::new(),
+            allowed_servers: Vec::new(),
+            block_unknown_servers: true,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    filesystem: FilesystemSection,
+    #[serde(default)]
+    commands: CommandsSection,
+    #[serde(default)]
+    mcp: McpSection,
+}
+
+/// A glob compiled once: `*`/`**` are any characters (with `/`), the whole target must match.
+#[derive(Debug, Clone)]
+struct Pattern {
+    text: String,
+    regex: Regex,
+}
+
+impl Pattern {
+    fn new(text: &str) -> Result<Self, String> {
+        let escaped = regex::escape(text)
+            .replace(r"\*\*", ".*")
+            .replace(r"\*", ".*");
+        let regex = Regex::new(&format!("^(?s:{escaped})$"))
+            .map_err(|e| format!("pattern {text:?}: {e}"))?;
+        Ok(Self {
+            text: text.to_owned(),
+            regex,
+        })
+    }
+
+    fn matches(&self, target: &str) -> bool {
+        self.regex.is_match(target)
+    }
+}
+
+fn compile(list: &[String]) -> Result<Vec<Pattern>, String> {
+    list.iter().map(|p| Pattern::new(p)).collect()
+}
+
+fn first_match<'a>(patterns: &'a [Pattern], target: &str) -> Option<&'a Pattern> {
+    patterns.iter().find(|p| p.matches(target))
+}
+
+/// A loaded policy pack.
+#[derive(Debug, Clone)]
+pub struct PolicyPack {
+    name: String,
+    block_read: Vec<Pattern>,
+    block_write: Vec<Pattern>,
+    require_approval_write: Vec<Pattern>,
+    block_commands: Vec<Pattern>,
+    allow_commands: Vec<Pattern>,
+    blocked_servers: Vec<String>,
+    allowed_servers: Vec<String>,
+    block_unknown_servers: bool,
+}
+
+impl PolicyPack {
+    /// The built-in baseline pack.
+    pub fn baseline() -> Self {
+        Self::from_yaml_str(BASELINE_YAML, BASELINE_PACK)
+            .expect("the embedded baseline pack is valid")
+    }
+
+    /// Parses a pack from YAML text; `origin` names it in errors.
+    pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, PolicyError> {
+        let invalid = |detail: String| PolicyError::Invalid {
+            origin: origin.to_owned(),
+            detail,
+        };
+        let file: PackFile = serde_yaml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let _ = file.description;
+        if file.name.trim().is_empty() {
+            return Err(invalid("name must not be empty".to_owned()));
+        }
+        Ok(Self {
+            name: file.name,
+            block_read: compile(&file.filesystem.block_read).map_err(invalid)?,
+            block_write: compile(&file.filesystem.block_write).map_err(invalid)?,
+            require_approval_write: compile(&file.filesystem.require_approval_write)
+                .map_err(invalid)?,
+            block_commands: compile(&file.commands.block).map_err(invalid)?,
+            allow_commands: compile(&file.commands.allow).map_err(invalid)?,
+            blocked_servers: file.mcp.blocked_servers,
+            allowed_servers: file.mcp.allowed_servers,
+            block_unknown_servers: file.mcp.block_unknown_servers,
+        })
+    }
+
+    /// Reads a pack file.
+    pub fn load(path: &Path) -> Result<Self, PolicyError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError::Unreadable {
+            path: shown.clone(),
+            detail: e.to_string(),
+        })?;
+        Self::from_yaml_str(&text, &shown)
+    }
+
+    /// A built-in pack by name, else an existing pack file.
+    pub fn resolve(name_or_path: &str) -> Result<Self, PolicyError> {
+        if name_or_path == BASELINE_PACK {
+            return Ok(Self::baseline());
+        }
+        let path = Path::new(name_or_path);
+        if path.is_file() {
+            return Self::load(path);
+        }
+        Err(PolicyError::UnknownPack(name_or_path.to_owned()))
+    }
+
+    /// The pack's name (recorded as `policy_pack` and `policy_id`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Who and where a decision is made for; ids and time come from the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationContext {
+    /// `dec_` + 12 hex.
+    pub decision_id: String,
+    /// `corr_` + 12 hex.
+    pub correlation_id: String,
+    /// When.
+    pub timestamp: Timestamp,
+    /// Default `local`.
+    pub session_id: String,
+    /// Default `unknown-agent`.
+    pub agent_id: String,
+    /// Default `ai-agent`.
+    pub actor: String,
+}
+
+impl EvaluationContext {
+    /// A context with the original's defaults.
+    pub fn new(decision_id: String, correlation_id: String, timestamp: Timestamp) -> Self {
+        Self {
+            decision_id,
+            correlation_id,
+            timestamp,
+            session_id: "local".to_owned(),
+            agent_id: "unknown-agent".to_owned(),
+            actor: "ai-agent".to_owned(),
+        }
+    }
+}
+
+struct Verdict {
+    outcome: &'static str,
+    rule_id: &'static str,
+    severity: &'static str,
+    reason: String,
+    approver_group: Option<&'static str>,
+}
+
+impl Verdict {
+    fn new(
+        outcome: &'static str,
+        rule_id: &'static str,
+        severity: &'static str,
+        reason: String,
+    ) -> Self {
+        Self {
+            outcome,
+            rule_id,
+            severity,
+            reason,
+            approver_group: None,
+        }
+    }
+}
+
+fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
+    if let Some(p) = first_match(&pack.block_write, target) {
+        return Verdict::new(
+            "block",
+            "filesystem.write.block",
+            "high",
+            format!("Matched blocked write path policy: {}", p.text),
+        );
+    }
+    if let Some(p) = first_match(&pack.require_approval_write, target) {
+        let mut v = Verdict::new(
+            "require_approval",
+            "filesystem.write.require_approval",
+            "high",
+            format!("Matched approval-required path policy: {}", p.text),
+        );
+        v.approver_group = Some("Platform Security");
+        return v;
+    }
+    Verdict::new(
+        "allow",
+        "filesystem.write.allow",
+        "low",
+        "No write policy matched; the write is allowed.".to_owned(),
+    )
+}
+
+fn read_verdict(pack: &PolicyPack, target: &str) -> Verdict {
+    match first_match(&pack.block_read, target) {
+        Some(p) => Verdict::new(
+            "block",
+            "filesystem.read.block",
+            "high",
+            format!("Matched blocked read path policy: {}", p.text),
+        ),
+        None => Verdict::new(
+            "allow",
+            "filesystem.read.allow",
+            "low",
+            "No read policy matched; the read is allowed.".to_owned(),
+        ),
+    }
+}
+
+fn command_verdict(pack: &PolicyPack, command: &str) -> Verdict {
+    if let Some(p) = first_match(&pack.block_commands, command) {
+        let severity = if command.contains("apply") || command.contains("delete") {
+            "critical"
+        } else {
+            "high"
+        };
+        return Verdict::new(
+            "block",
+            "commands.block",
+            severity,
+            format!("Matched blocked command policy: {}", p.text),
+        );
+    }
+    if let Some(p) = first_match(&pack.allow_commands, command) {
+        return Verdict::new(
+            "allow",
+            "commands.allow",
+            "low",
+            format!("Matched allowed command policy: {}", p.text),
+        );
+    }
+    let mut v = Verdict::new(
+        "require_approval",
+        "commands.default.require_approval",
+        "medium",
+        "Command matched no allow or block policy and requires approval.".to_owned(),
+    );
+    v.approver_group = Some("Repository Owners");
+    v
+}
+
+fn git_verdict(target: &str, operation: &str) -> Verdict {
+    if operation == "push" && (target.ends_with("main") || target.ends_with("master")) {
+        return Verdict::new(
+            "block",
+            "git.protected_branch.block_direct_push",
+            "high",
+            format!("Direct push to protected branch {target} is blocked."),
+        );
+    }
+    Verdict::new(
+        "allow",
+        "git.allow",
+        "low",
+        "Git operation allowed.".to_owned(),
+    )
+}
+
+fn mcp_verdict(pack: &PolicyPack, server: &str) -> Verdict {
+    let blocked = pack.blocked_servers.iter().any(|s| s == server);
+    let unknown = pack.block_unknown_servers && !pack.allowed_servers.iter().any(|s| s == server);
+    if blocked || unknown {
+        let why = if blocked {
+            "is blocked"
+        } else {
+            "is not an allowed (trusted) server"
+        };
+        return Verdict::new(
+            "block",
+            "mcp.server.trust.block_unknown",
+            "high",
+            format!("MCP server {server} {why}."),
+        );
+    }
+    Verdict::new(
+        "allow",
+        "mcp.server.trust.allow",
+        "low",
+        format!("MCP server {server} is trusted."),
+    )
+}
+
+/// Evaluates one action and returns the decision (original §1.1 keys).
+pub fn evaluate(
+    pack: &PolicyPack,
+    action: ActionType,
+    target: &str,
+    ctx: &EvaluationContext,
+) -> Decision {
+    let (target, requested_operation, verdict) = match action {
+        ActionType::WriteFile => (
+            target.to_owned(),
+            "write".to_owned(),
+            write_verdict(pack, target),
+        ),
+        ActionType::ReadFile => (
+            target.to_owned(),
+            "read".to_owned(),
+            read_verdict(pack, target),
+        ),
+        ActionType::ExecuteCommand => {
+            let command = target.trim().to_owned();
+            let verdict = command_verdict(pack, &command);
+            (command.clone(), command, verdict)
+        }
+        ActionType::GitOperation => {
+            let operation = "push";
+            let target = if target.trim().is_empty() {
+                operation.to_owned()
+            } else {
+                target.to_owned()
+            };
+            let verdict = git_verdict(&target, operation);
+            (target, operation.to_owned(), verdict)
+        }
+        ActionType::McpToolCall => (
+            format!("{target}:unknown"),
+            "filesystem".to_owned(),
+            mcp_verdict(pack, target),
+        ),
+    };
+    let mut map = Map::new();
+    let mut put = |k: &str, v: Value| {
+        map.insert(k.to_owned(), v);
+    };
+    put("decision_id", json!(ctx.decision_id));
+    put("session_id", json!(ctx.session_id));
+    put("agent_id", json!(ctx.agent_id));
+    put("actor", json!(ctx.actor));
+    put("action_type", json!(action.as_str()));
+    put("target", json!(target));
+    put("requested_operation", json!(requested_operation));
+    put("policy_pack", json!(pack.name));
+    put("policy_id", json!(pack.name));
+    put("rule_id", json!(verdict.rule_id));
+    put("decision", json!(verdict.outcome));
+    put("severity", json!(verdict.severity));
+    put("reason", json!(verdict.reason));
+    put(
+        "evidence_refs",
+        json!([format!("evidence://{}/{}", ctx.session_id, ctx.decision_id)]),
+    );
+    put("approver_group", json!(verdict.approver_group));
+    put("timestamp", json!(ctx.timestamp.to_string()));
+    put("correlation_id", json!(ctx.correlation_id));
+    Decision::from_map(map)
+}
+
+/// The non-JSON output of `cavra evaluate`: `{decision}: {reason}`.
+pub fn summary_line(decision: &Decision) -> String {
+    format!(
+        "{}: {}",
+        decision.text_field("decision"),
+        decision.text_field("reason")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn eval(action: &str, target: &str) -> Decision {
+        let ctx = EvaluationContext::new(
+            "dec_0123456789ab".into(),
+            "corr_0123456789ab".into(),
+            "2026-05-18T12:34:56.789012+00:00".parse().unwrap(),
+        );
+        evaluate(
+            &PolicyPack::baseline(),
+            action.parse().unwrap(),
+            target,
+            &ctx,
+        )
+    }
+
+    fn row(d: &Decision) -> (String, String, String, Value) {
+        (
+            d.text_field("decision"),
+            d.text_field("rule_id"),
+            d.text_field("severity"),
+            d.as_map()["approver_group"].clone(),
+        )
+    }
+
+    #[test]
+    fn the_iam_write_of_the_seed_needs_platform_security_approval() {
+        let d = eval("write_file", "iam/admin-role.tf");
+        assert_eq!(
+            row(&d),
+            (
+                "require_approval".into(),
+                "filesystem.write.require_approval".into(),
+                "high".into(),
+                json!("Platform Security")
+            )
+        );
+        assert_eq!(
+            d.text_field("reason"),
+            "Matched approval-required path policy: iam/**"
+        );
+        assert_eq!(d.text_field("requested_operation"), "write");
+        assert_eq!(d.evidence_refs(), vec!["evidence://local/dec_0123456789ab"]);
+        assert_eq!(d.as_map().len(), 17, "exactly the 17 keys of original §1.1");
+        assert_eq!(d.text_field("policy_pack"), BASELINE_PACK);
+        assert_eq!(d.text_field("policy_id"), BASELINE_PACK);
+        assert_eq!(
+            d.text_field("timestamp"),
+            "2026-05-18T12:34:56.789012+00:00"
+        );
+    }
+
+    #[test]
+    fn every_row_of_the_baseline_table() {
+        let cases: &[(&str, &str, (&str, &str, &str, Value))] = &[
+            (
+                "write_file",
+                ".github/workflows/ci.yml",
+                ("block", "filesystem.write.block", "high", Value::Null),
+            ),
+            (
+                "write_file",
+                "infra/main.tf",
+                ("block", "filesystem.write.block", "high", Value::Null),
+            ),
+            (
+                "write_file",
+                "main.tf",
+                ("allow", "filesystem.write.allow", "low", Value::Null),
+            ),
+            (
+                "write_file",
+                "security/policy.rego",
+                (
+                    "require_approval",
+                    "filesystem.write.require_approval",
+                    "high",
+                    json!("Platform Security"),
+                ),
+            ),
+            (
+                "write_file",
+                "src/lib.rs",
+                ("allow", "filesystem.write.allow", "low", Value::Null),
+            ),
+            (
+                "read_file",
+                ".env",
+                ("block", "filesystem.read.block", "high", Value::Null),
+            ),
+            (
+                "read_file",
+                "keys/server.pem",
+                ("block", "filesystem.read.block", "high", Value::Null),
+            ),
+            (
+                "read_file",
+                "README.md",
+                ("allow", "filesystem.read.allow", "low", Value::Null),
+            ),
+            (
+                "execute_command",
+                "  terraform apply -auto-approve ",
+                ("block", "commands.block", "critical", Value::Null),
+            ),
+            (
+                "execute_command",
+                "kubectl delete ns prod",
+                ("block", "commands.block", "critical", Value::Null),
+            ),
+            (
+                "execute_command",
+                "aws iam create-access-key --user-name x",
+                ("block", "commands.block", "high", Value::Null),
+            ),
+            (
+                "execute_command",
+                "git push origin main",
+                ("block", "commands.block", "high", Value::Null),
+            ),
+            (
+                "execute_command",
+                "terraform plan",
+                ("allow", "commands.allow", "low", Value::Null),
+            ),
+            (
+                "execute_command",
+                "npm test -- --watch",
+                ("allow", "commands.allow", "low", Value::Null),
+            ),
+            (
+                "execute_command",
+                "make deploy",
+                (
+                    "require_approval",
+                    "commands.default.require_approval",
+                    "medium",
+                    json!("Repository Owners"),
+                ),
+            ),
+            (
+                "git_operation",
+                "origin/main",
+                (
+                    "block",
+                    "git.protected_branch.block_direct_push",
+                    "high",
+                    Value::Null,
+                ),
+            ),
+            (
+                "git_operation",
+                "origin/feature",
+                ("allow", "git.allow", "low", Value::Null),
+            ),
+            (
+                "mcp_tool_call",
+                "random-server",
+                (
+                    "block",
+                    "mcp.server.trust.block_unknown",
+                    "high",
+                    Value::Null,
+                ),
+            ),
+        ];
+        for (action, target, (outcome, rule, severity, group)) in cases {
+            let d = eval(action, target);
+            assert_eq!(
+                row(&d),
+                (
+                    (*outcome).into(),
+                    (*rule).into(),
+                    (*severity).into(),
+                    group.clone()
+                ),
+                "{action} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn commands_are_trimmed_and_mcp_targets_are_server_colon_unknown() {
+        assert_eq!(
+            eval("execute_command", "  make deploy  ").text_field("target"),
+            "make deploy"
+        );
+        let d = eval("mcp_tool_call", "github");
+        assert_eq!(d.text_field("target"), "github:unknown");
+        assert_eq!(d.text_field("requested_operation"), "filesystem");
+        assert_eq!(eval("git_operation", "").text_field("target"), "push");
+    }
+
+    #[test]
+    fn a_custom_pack_file_replaces_the_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pack.yaml");
+        std::fs::write(&path, "name: strict\nfilesystem:\n  require_approval_write: ['**']\nmcp:\n  allowed_servers: [github]\n").unwrap();
+        let pack = PolicyPack::resolve(path.to_str().unwrap()).unwrap();
+        assert_eq!(pack.name(), "strict");
+        let ctx = EvaluationContext::new(
+            "dec_1".into(),
+            "corr_1".into(),
+            "2026-05-18T12:00:00+00:00".parse().unwrap(),
+        );
+        let d = evaluate(&pack, ActionType::WriteFile, "README.md", &ctx);
+        assert_eq!(d.text_field("decision"), "require_approval");
+        assert_eq!(d.text_field("policy_pack"), "strict");
+        assert_eq!(
+            evaluate(&pack, ActionType::McpToolCall, "github", &ctx).text_field("decision"),
+            "allow"
+        );
+    }
+
+    #[test]
+    fn unknown_names_actions_and_bad_packs_give_clear_errors() {
+        assert_eq!(
+            "delete_everything"
+                .parse::<ActionType>()
+                .unwrap_err()
+                .to_string(),
+            "Unknown action type: delete_everything"
+        );
+        assert_eq!(
+            PolicyPack::resolve("no-such-pack").unwrap_err().to_string(),
+            "unknown policy pack: no-such-pack"
+        );
+        let err = PolicyPack::from_yaml_str("name: x\ncommands:\n  block: 3\n", "pack.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("policy pack pack.yaml is invalid:"),
+            "{err}"
+        );
+        let err = PolicyPack::from_yaml_str("name: x\nfilesystm: {}\n", "pack.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("filesystm"), "{err}");
+    }
+
+    #[test]
+    fn summary_line_is_outcome_colon_reason() {
+        assert_eq!(
+            summary_line(&eval("write_file", "iam/x.tf")),
+            "require_approval: Matched approval-required path policy: iam/**"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_pack_text_never_panics(text in ".{0,200}") {
+            let _ = PolicyPack::from_yaml_str(&text, "fuzz");
+        }
+
+        #[test]
+        fn arbitrary_targets_never_panic_and_always_decide(target in ".{0,80}", action in 0..5usize) {
+            let actions = ["read_file", "write_file", "execute_command", "git_operation", "mcp_tool_call"];
+            let d = eval(actions[action], &target);
+            prop_assert!(["allow", "block", "require_approval"].contains(&d.text_field("decision").as_str()));
+        }
+
+        #[test]
+        fn star_patterns_match_any_characters_including_slashes(prefix in "[a-z]{1,6}", rest in "[a-z/._-]{0,20}") {
+            let pattern = Pattern::new(&format!("{prefix}/**")).unwrap();
+            let target = format!("{prefix}/{rest}");
+            prop_assert!(pattern.matches(&target));
+        }
+    }
+}

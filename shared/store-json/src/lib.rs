@@ -6,11 +6,18 @@
 //! a write goes to a temporary file in the same folder, is fsynced, renamed over the store and
 //! the folder is fsynced, so the file is always either the old or the new complete document —
 //! even if the process is killed mid-write.
+//!
+//! Parsing the whole document on every operation dominates the cost once the file grows, so
+//! each handle keeps the last document it read or wrote, keyed by the file's identity (device,
+//! inode, length, modification and change times). Every write renames a fresh inode over the
+//! store, so a write by any process changes the identity and the next operation re-reads.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -29,6 +36,36 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 pub struct JsonFileStore {
     path: PathBuf,
     lock_path: PathBuf,
+    cache: Arc<Mutex<Option<Cached>>>,
+}
+
+/// The last document this handle saw, and the identity of the file it came from.
+#[derive(Debug)]
+struct Cached {
+    stamp: FileStamp,
+    records: Arc<Vec<Approval>>,
+}
+
+/// What changes whenever the store file is replaced or edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -48,6 +85,7 @@ impl JsonFileStore {
         let store = Self {
             path: path.to_path_buf(),
             lock_path: path.with_file_name(lock_name),
+            cache: Arc::new(Mutex::new(None)),
         };
         // Surface a corrupt file at open, not at the first command that reads it.
         store.with_lock(LockMode::Shared, |_| Ok(()))?;
@@ -82,22 +120,56 @@ impl JsonFileStore {
         Ok(file)
     }
 
-    fn read_records(&self) -> Result<Vec<Approval>, StoreError> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    /// The current document; the caller holds the lock.
+    fn read_records(&self) -> Result<Arc<Vec<Approval>>, StoreError> {
+        let stamp = match std::fs::metadata(&self.path) {
+            Ok(meta) => FileStamp::of(&meta),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
             Err(e) => {
                 return Err(anyhow::Error::new(e)
                     .context(format!("reading {}", self.shown()))
                     .into());
             }
         };
+        if let Some(cached) = self.cached(stamp) {
+            return Ok(cached);
+        }
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context(format!("reading {}", self.shown()))
+                    .into());
+            }
+        };
+        let records = Arc::new(self.parse(&text)?);
+        self.remember(stamp, &records);
+        Ok(records)
+    }
+
+    fn cached(&self, stamp: FileStamp) -> Option<Arc<Vec<Approval>>> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache
+            .as_ref()
+            .filter(|c| c.stamp == stamp)
+            .map(|c| Arc::clone(&c.records))
+    }
+
+    fn remember(&self, stamp: FileStamp, records: &Arc<Vec<Approval>>) {
+        *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
+            stamp,
+            records: Arc::clone(records),
+        });
+    }
+
+    fn parse(&self, text: &str) -> Result<Vec<Approval>, StoreError> {
         let corrupt = |detail: String| StoreError::Corrupt {
             location: self.shown(),
             detail,
         };
         let document: Value =
-            serde_json::from_str(&text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
+            serde_json::from_str(text).map_err(|e| corrupt(format!("invalid JSON: {e}")))?;
         let Some(Value::Array(items)) = document.get("items") else {
             return Err(corrupt(
                 "expected an object with an \"items\" list".to_owned(),
@@ -141,6 +213,12 @@ impl JsonFileStore {
                 .with_context(|| format!("syncing {}", temp.display()))?;
             std::fs::rename(&temp, &self.path)
                 .with_context(|| format!("replacing {}", self.shown()))?;
+            // Still under the exclusive lock: nobody else can have replaced it since.
+            let stamp = FileStamp::of(
+                &std::fs::metadata(&self.path)
+                    .with_context(|| format!("reading metadata of {}", self.shown()))?,
+            );
+            self.remember(stamp, &Arc::new(records.to_vec()));
             File::open(dir)
                 .and_then(|d| d.sync_all())
                 .with_context(|| format!("syncing folder {}", dir.display()))?;
@@ -155,22 +233,28 @@ impl JsonFileStore {
     fn with_lock<T>(
         &self,
         mode: LockMode,
-        work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>,
+        work: impl FnOnce(&[Approval]) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let lock = self.lock_file(mode)?;
-        let mut records = self.read_records()?;
-        let out = work(&mut records);
+        let records = self.read_records()?;
+        let out = work(&records);
         drop(lock);
         out
     }
 
+    /// Runs `check` on the current document and, when it passes, `work` on a copy that is then
+    /// written back; all under the exclusive lock. Checking first keeps the losers of a race
+    /// (the common case under contention) from copying the document.
     fn mutate<T>(
         &self,
-        work: impl FnOnce(&mut Vec<Approval>) -> Result<T, StoreError>,
+        check: impl FnOnce(&[Approval]) -> Result<(), StoreError>,
+        work: impl FnOnce(&mut Vec<Approval>) -> T,
     ) -> Result<T, StoreError> {
         let _lock = self.lock_file(LockMode::Exclusive)?;
-        let mut records = self.read_records()?;
-        let out = work(&mut records)?;
+        let current = self.read_records()?;
+        check(&current)?;
+        let mut records: Vec<Approval> = current.as_ref().clone();
+        let out = work(&mut records);
         self.write_records(&records)?;
         Ok(out)
     }
@@ -191,25 +275,27 @@ impl ApprovalStore for JsonFileStore {
     async fn insert(&self, approval: &Approval) -> Result<(), StoreError> {
         let approval = approval.clone();
         self.blocking(move |store| {
-            store.mutate(|records| {
-                if records
-                    .iter()
-                    .any(|r| r.approval_id == approval.approval_id)
-                {
-                    return Err(StoreError::DuplicateId(approval.approval_id.clone()));
-                }
-                if approval.state == ApprovalState::Pending
-                    && records.iter().any(|r| {
-                        r.state == ApprovalState::Pending && r.decision_id == approval.decision_id
-                    })
-                {
-                    return Err(StoreError::DuplicateOpenDecision(
-                        approval.decision_id.clone(),
-                    ));
-                }
-                records.push(approval);
-                Ok(())
-            })
+            let (id, decision_id, pending) = (
+                approval.approval_id.clone(),
+                approval.decision_id.clone(),
+                approval.state == ApprovalState::Pending,
+            );
+            store.mutate(
+                |records| {
+                    if records.iter().any(|r| r.approval_id == id) {
+                        return Err(StoreError::DuplicateId(id));
+                    }
+                    if pending
+                        && records.iter().any(|r| {
+                            r.state == ApprovalState::Pending && r.decision_id == decision_id
+                        })
+                    {
+                        return Err(StoreError::DuplicateOpenDecision(decision_id));
+                    }
+                    Ok(())
+                },
+                |records| records.push(approval),
+            )
         })
         .await
     }
@@ -232,17 +318,24 @@ impl ApprovalStore for JsonFileStore {
     ) -> Result<(), StoreError> {
         let approval = approval.clone();
         self.blocking(move |store| {
-            store.mutate(|records| {
-                let stored = records
-                    .iter_mut()
-                    .find(|r| r.approval_id == approval.approval_id)
-                    .ok_or_else(|| StoreError::NotFound(approval.approval_id.clone()))?;
-                if stored.version != expected_version || stored.state != expected_state {
-                    return Err(StoreError::VersionConflict(approval.approval_id.clone()));
-                }
-                *stored = approval;
-                Ok(())
-            })
+            let id = approval.approval_id.clone();
+            store.mutate(
+                |records| {
+                    let stored = records
+                        .iter()
+                        .find(|r| r.approval_id == id)
+                        .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+                    if stored.version != expected_version || stored.state != expected_state {
+                        return Err(StoreError::VersionConflict(id.clone()));
+                    }
+                    Ok(())
+                },
+                |records| {
+                    if let Some(stored) = records.iter_mut().find(|r| r.approval_id == id) {
+                        *stored = approval;
+                    }
+                },
+            )
         })
         .await
     }

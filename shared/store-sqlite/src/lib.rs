@@ -82,7 +82,10 @@ impl SqliteStore {
     /// [`StoreError::DuplicateId`], [`StoreError::DuplicateOpenDecision`], or
     /// [`StoreError::Unexpected`] for database failures.
     pub async fn insert_many(&self, approvals: &[Approval]) -> Result<(), StoreError> {
-        let rows = approvals.iter().map(NewRow::from_approval).collect::<Result<Vec<_>, _>>()?;
+        let rows = approvals
+            .iter()
+            .map(NewRow::from_approval)
+            .collect::<Result<Vec<_>, _>>()?;
         self.write(move |conn, path| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -92,7 +95,11 @@ impl SqliteStore {
                     Ok(_) => {}
                     Err(e) if is_unique_violation(&e) => {
                         let duplicate_id = tx
-                            .query_row("SELECT 1 FROM approvals WHERE approval_id = ?1", [&row.approval_id], |_| Ok(()))
+                            .query_row(
+                                "SELECT 1 FROM approvals WHERE approval_id = ?1",
+                                [&row.approval_id],
+                                |_| Ok(()),
+                            )
                             .optional()
                             .map_err(|e| sql_error(path, "reading", e))?
                             .is_some();
@@ -105,7 +112,8 @@ impl SqliteStore {
                     Err(e) => return Err(sql_error(path, "bulk inserting into", e)),
                 }
             }
-            tx.commit().map_err(|e| sql_error(path, "committing a bulk insert to", e))
+            tx.commit()
+                .map_err(|e| sql_error(path, "committing a bulk insert to", e))
         })
         .await
     }
