@@ -17,6 +17,7 @@ pub mod history;
 pub mod identity;
 pub mod ids;
 pub mod memory;
+pub mod notify;
 pub mod oidc;
 pub mod policy;
 pub mod rbac;
