@@ -12,7 +12,7 @@
 //! through [`NotifyOptions`].
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
@@ -519,12 +519,12 @@ pub fn servicenow_record(approval: &Approval, options: &NotifyOptions) -> Value 
         facts.decision_id
     );
     for (label, value) in facts.pairs() {
-        description.push_str(&format!("{label}: {}\n", truncate(value, 500)));
+        let _ = writeln!(description, "{label}: {}", truncate(value, 500));
     }
     if let Some(link) = &facts.link {
-        description.push_str(&format!("Console: {link}\n"));
+        let _ = writeln!(description, "Console: {link}");
     }
-    description.push_str(&format!("Reason: {}", facts.reason));
+    let _ = write!(description, "Reason: {}", facts.reason);
     let correlation = approval
         .correlation_id
         .clone()

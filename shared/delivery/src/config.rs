@@ -1,0 +1,354 @@
+//! The provider config file (original §8.3), JSON or YAML by suffix:
+//!
+//! ```yaml
+//! notify_on: [requested, approved, denied, expired]   # optional, every provider
+//! approval_providers:
+//!   slack:   {enabled: true, url_env: CAVRA_SLACK_WEBHOOK_URL, notify_on: [requested]}
+//!   jira:    {url: https://acme.atlassian.net/rest/api/3/issue, token_secret: cavra/jira#token,
+//!             authorization_scheme: Basic, project_key: OPS, issue_type: Task}
+//!   webhook: {url_env: CAVRA_APPROVAL_WEBHOOK_URL, signing_secret_env: CAVRA_WEBHOOK_SECRET}
+//! ```
+//!
+//! Providers sit under `approval_providers`, else `providers`, else the whole object. Loading
+//! checks only the file's shape; each provider's settings (URL, credentials, signing secret)
+//! are resolved when it is delivered to, so one misconfigured provider fails only its own
+//! delivery (CONTRACT §8).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use cavra_core::files::{FileError, read_structured};
+use cavra_core::notify::{NotifyEvent, Provider};
+use serde_json::{Map, Value};
+
+/// The reserved top-level key listing the events every provider is notified of.
+pub const NOTIFY_ON: &str = "notify_on";
+
+/// Why a provider config could not be loaded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// No such file.
+    #[error("approval provider config not found: {0}")]
+    NotFound(String),
+    /// The file could not be read or parsed.
+    #[error("approval provider config {path} is not readable: {detail}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why.
+        detail: String,
+    },
+    /// The document is not an object.
+    #[error("approval provider config must be an object")]
+    NotAnObject,
+    /// The providers key holds something other than an object.
+    #[error("approval provider config must contain provider objects")]
+    NoProviderObjects,
+    /// One provider's entry is not an object.
+    #[error("approval provider {0} config must be an object")]
+    ProviderNotAnObject(String),
+    /// A `notify_on` list is malformed.
+    #[error("approval provider {scope} notify_on {detail}")]
+    NotifyOn {
+        /// `config` for the top-level list, else the provider's name.
+        scope: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// One provider's entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderEntry {
+    /// The name it is configured under.
+    pub name: String,
+    /// `enabled` (default true; disabled entries are ignored everywhere).
+    pub enabled: bool,
+    /// Every key of the entry, as written.
+    pub settings: Map<String, Value>,
+    /// The provider's own `notify_on`, when set (it replaces the top-level list).
+    pub notify_on: Option<BTreeSet<NotifyEvent>>,
+}
+
+/// A loaded provider config.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ProviderConfig {
+    entries: BTreeMap<String, ProviderEntry>,
+    notify_on: BTreeSet<NotifyEvent>,
+}
+
+/// Python-style truthiness, as the original reads `enabled`.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+fn parse_events(value: &Value, scope: &str) -> Result<BTreeSet<NotifyEvent>, ConfigError> {
+    let fail = |detail: String| ConfigError::NotifyOn {
+        scope: scope.to_owned(),
+        detail,
+    };
+    let names: Vec<&Value> = match value {
+        Value::Null => return Ok(BTreeSet::new()),
+        Value::String(_) => vec![value],
+        Value::Array(items) => items.iter().collect(),
+        _ => return Err(fail("must be a list of events".into())),
+    };
+    names
+        .into_iter()
+        .map(|name| {
+            name.as_str()
+                .ok_or_else(|| fail("must be a list of events".into()))?
+                .trim()
+                .parse::<NotifyEvent>()
+                .map_err(|e| fail(format!("has an {e}")))
+        })
+        .collect()
+}
+
+impl ProviderConfig {
+    /// Reads a config file (YAML when the suffix is `.yaml`/`.yml`, else JSON).
+    ///
+    /// # Errors
+    /// The original's messages for a missing file or a malformed document.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let value = read_structured(path).map_err(|e| match e {
+            FileError::NotFound => ConfigError::NotFound(shown.clone()),
+            other => ConfigError::Unreadable {
+                path: shown.clone(),
+                detail: other.to_string(),
+            },
+        })?;
+        Self::from_value(&value)
+    }
+
+    /// Interprets a parsed config document.
+    ///
+    /// # Errors
+    /// See [`ConfigError`].
+    pub fn from_value(value: &Value) -> Result<Self, ConfigError> {
+        let Value::Object(document) = value else {
+            return Err(ConfigError::NotAnObject);
+        };
+        let wrapped = ["approval_providers", "providers"]
+            .into_iter()
+            .find_map(|key| document.get(key).filter(|v| truthy(v)));
+        let providers = match wrapped {
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(ConfigError::NoProviderObjects),
+            None => document,
+        };
+        let notify_on = document
+            .get(NOTIFY_ON)
+            .map(|v| parse_events(v, "config"))
+            .transpose()?
+            .unwrap_or_default();
+        let mut entries = BTreeMap::new();
+        for (name, entry) in providers {
+            if wrapped.is_none() && name == NOTIFY_ON {
+                continue;
+            }
+            let Value::Object(settings) = entry else {
+                return Err(ConfigError::ProviderNotAnObject(name.clone()));
+            };
+            let own = settings
+                .get(NOTIFY_ON)
+                .map(|v| parse_events(v, name))
+                .transpose()?;
+            entries.insert(
+                name.clone(),
+                ProviderEntry {
+                    name: name.clone(),
+                    enabled: settings.get("enabled").is_none_or(truthy),
+                    settings: settings.clone(),
+                    notify_on: own,
+                },
+            );
+        }
+        Ok(Self { entries, notify_on })
+    }
+
+    /// Every entry, enabled or not, known or not, by name.
+    pub fn entries(&self) -> impl Iterator<Item = &ProviderEntry> {
+        self.entries.values()
+    }
+
+    /// The enabled entry of a known provider.
+    pub fn enabled(&self, provider: Provider) -> Option<&ProviderEntry> {
+        self.entries.get(provider.as_str()).filter(|e| e.enabled)
+    }
+
+    /// The known providers that are enabled, in sorted order.
+    pub fn enabled_providers(&self) -> Vec<Provider> {
+        Provider::ALL
+            .into_iter()
+            .filter(|p| self.enabled(*p).is_some())
+            .collect()
+    }
+
+    /// The providers a delivery for `name` goes to: `all` = every enabled known provider.
+    ///
+    /// # Errors
+    /// The name is not an enabled known provider: `approval provider is not configured: {name}`.
+    pub fn select(&self, name: &str) -> Result<Vec<Provider>, NotConfigured> {
+        if name == "all" {
+            return Ok(self.enabled_providers());
+        }
+        name.parse::<Provider>()
+            .ok()
+            .filter(|p| self.enabled(*p).is_some())
+            .map(|p| vec![p])
+            .ok_or_else(|| NotConfigured(name.to_owned()))
+    }
+
+    /// The providers to notify of `event`: break-glass goes to every enabled provider; other
+    /// events to those whose `notify_on` (their own, else the top-level list) names it.
+    pub fn notify_targets(&self, event: NotifyEvent) -> Vec<Provider> {
+        self.enabled_providers()
+            .into_iter()
+            .filter(|p| {
+                event == NotifyEvent::BreakGlass
+                    || self
+                        .enabled(*p)
+                        .and_then(|e| e.notify_on.as_ref())
+                        .unwrap_or(&self.notify_on)
+                        .contains(&event)
+            })
+            .collect()
+    }
+}
+
+/// A delivery named a provider the config does not enable.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("approval provider is not configured: {0}")]
+pub struct NotConfigured(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn providers_are_read_from_approval_providers_then_providers_then_the_whole_object() {
+        for doc in [
+            json!({"approval_providers": {"jira": {"url": "u"}}}),
+            json!({"providers": {"jira": {"url": "u"}}}),
+            json!({"jira": {"url": "u"}}),
+        ] {
+            let config = ProviderConfig::from_value(&doc).unwrap();
+            assert_eq!(config.enabled_providers(), vec![Provider::Jira]);
+        }
+    }
+
+    #[test]
+    fn malformed_documents_get_the_original_messages() {
+        assert_eq!(
+            ProviderConfig::from_value(&json!([1]))
+                .unwrap_err()
+                .to_string(),
+            "approval provider config must be an object"
+        );
+        assert_eq!(
+            ProviderConfig::from_value(&json!({"approval_providers": [1]}))
+                .unwrap_err()
+                .to_string(),
+            "approval provider config must contain provider objects"
+        );
+        assert_eq!(
+            ProviderConfig::from_value(&json!({"slack": "https://x"}))
+                .unwrap_err()
+                .to_string(),
+            "approval provider slack config must be an object"
+        );
+        assert_eq!(
+            ProviderConfig::load(Path::new("/nonexistent/providers.yaml"))
+                .unwrap_err()
+                .to_string(),
+            "approval provider config not found: /nonexistent/providers.yaml"
+        );
+    }
+
+    #[test]
+    fn disabled_and_unknown_providers_are_never_selected() {
+        let config = ProviderConfig::from_value(&json!({"approval_providers": {
+            "slack": {"enabled": false, "url": "u"}, "email": {"url": "u"}, "webhook": {"url": "u"}
+        }}))
+        .unwrap();
+        assert_eq!(config.select("all").unwrap(), vec![Provider::Webhook]);
+        assert_eq!(
+            config.select("slack").unwrap_err().to_string(),
+            "approval provider is not configured: slack"
+        );
+        assert_eq!(
+            config.select("email").unwrap_err().to_string(),
+            "approval provider is not configured: email"
+        );
+    }
+
+    #[test]
+    fn notify_on_per_provider_replaces_the_top_level_list_and_break_glass_goes_everywhere() {
+        let config = ProviderConfig::from_value(&json!({
+            "notify_on": ["approved", "denied"],
+            "approval_providers": {
+                "slack": {"url": "u", "notify_on": ["requested"]},
+                "teams": {"url": "u"},
+                "webhook": {"url": "u", "notify_on": []},
+            }
+        }))
+        .unwrap();
+        assert_eq!(
+            config.notify_targets(NotifyEvent::Requested),
+            vec![Provider::Slack]
+        );
+        assert_eq!(
+            config.notify_targets(NotifyEvent::Approved),
+            vec![Provider::Teams]
+        );
+        assert_eq!(config.notify_targets(NotifyEvent::Expired), vec![]);
+        assert_eq!(
+            config.notify_targets(NotifyEvent::BreakGlass),
+            vec![Provider::Slack, Provider::Teams, Provider::Webhook]
+        );
+    }
+
+    #[test]
+    fn a_whole_object_config_may_carry_notify_on_beside_the_providers() {
+        let config =
+            ProviderConfig::from_value(&json!({"notify_on": "requested", "webhook": {"url": "u"}}))
+                .unwrap();
+        assert_eq!(
+            config.notify_targets(NotifyEvent::Requested),
+            vec![Provider::Webhook]
+        );
+    }
+
+    #[test]
+    fn unknown_notify_on_events_are_refused_at_load() {
+        let error = ProviderConfig::from_value(&json!({"slack": {"notify_on": ["created"]}}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(
+                "approval provider slack notify_on has an unknown approval notification event: created"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn enabled_follows_the_originals_truthiness() {
+        let config = ProviderConfig::from_value(&json!({
+            "a": {"enabled": 0}, "b": {"enabled": ""}, "c": {"enabled": "no"}, "d": {}
+        }))
+        .unwrap();
+        let enabled: Vec<bool> = config.entries().map(|e| e.enabled).collect();
+        assert_eq!(enabled, vec![false, false, true, true]);
+    }
+}
