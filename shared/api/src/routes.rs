@@ -126,6 +126,7 @@ pub async fn handle(route: Route, state: &AppState, request: Request) -> Respons
 
 type Answer = Result<Response<Body>, ApiError>;
 
+#[allow(clippy::unnecessary_wraps)] // every handler ends in `ok(..)`, an `Answer`
 fn ok<T: serde::Serialize>(value: &T) -> Answer {
     Ok(json_response(StatusCode::OK, value))
 }
@@ -149,19 +150,13 @@ fn integer(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError
 }
 
 /// `{"decision": {...}, …}` or the raw decision itself (original §10).
-fn decision_and_options(
-    body: Map<String, Value>,
-) -> Result<(Decision, Map<String, Value>), ApiError> {
-    match body.get("decision") {
-        Some(Value::Object(inner)) => {
-            let decision = Decision::from_map(inner.clone());
-            Ok((decision, body))
-        }
-        _ => {
-            // The raw decision is also where the options are read from (original quirk).
-            let options = body.clone();
-            Ok((Decision::from_map(body), options))
-        }
+fn decision_and_options(body: Map<String, Value>) -> (Decision, Map<String, Value>) {
+    if let Some(Value::Object(inner)) = body.get("decision") {
+        (Decision::from_map(inner.clone()), body)
+    } else {
+        // The raw decision is also where the options are read from (original quirk).
+        let options = body.clone();
+        (Decision::from_map(body), options)
     }
 }
 
@@ -230,7 +225,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         .identity
         .resolve(request.headers(), Some(&body), state.now_unix())
         .await?;
-    let (decision, options) = decision_and_options(body)?;
+    let (decision, options) = decision_and_options(body);
     let idempotency_key = request
         .headers()
         .get("idempotency-key")
@@ -337,7 +332,7 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         .identity
         .resolve(request.headers(), Some(&body), state.now_unix())
         .await?;
-    let (decision, options) = decision_and_options(body)?;
+    let (decision, options) = decision_and_options(body);
     let input = BreakGlassInput {
         decision,
         actor: text(&options, "actor")?.unwrap_or_default(),
