@@ -63,6 +63,21 @@ impl Route {
         }
     }
 
+    /// The Lambda function (and its binary) that serves this route.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Self::List => "list-approvals",
+            Self::Create => "create-approval",
+            Self::Get => "get-approval",
+            Self::Approve => "approve-approval",
+            Self::Deny => "deny-approval",
+            Self::Expire => "expire-approval",
+            Self::Deliver => "deliver-approval",
+            Self::AttachDecision => "attach-decision",
+            Self::BreakGlass => "break-glass",
+        }
+    }
+
     /// Matches a concrete method and path; returns the route and its `approval_id`.
     ///
     /// # Errors
@@ -93,6 +108,13 @@ impl Route {
 /// Matches the request's method and path, sets the path parameter as API Gateway would, and
 /// runs the route.
 pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
+    match (request.method(), request.uri().path().trim_end_matches('/')) {
+        (&Method::GET, "/console/config") => return crate::console::config(state),
+        (&Method::GET, "/console/session") => {
+            return crate::console::session(state, request.headers()).await;
+        }
+        _ => {}
+    }
     match Route::resolve(request.method(), request.uri().path()) {
         Ok((route, id)) => {
             let request = match id {
