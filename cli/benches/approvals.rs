@@ -134,7 +134,7 @@ async fn list_latency(dir: &Path, rows: usize) {
         store.insert_many(&records).await.expect("bulk insert");
         n += records.len();
     }
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
     println!(
         "seeded {rows} requests in {:.1} s ({:.0} MiB database)",
         started.elapsed().as_secs_f64(),

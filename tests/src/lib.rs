@@ -3,4 +3,5 @@
 //! adapter must show, and [`fixtures`] builds decisions and records.
 
 pub mod fixtures;
+pub mod http_suite;
 pub mod store_contract;

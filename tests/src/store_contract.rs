@@ -99,7 +99,7 @@ pub async fn replace_is_compare_and_set(store: Arc<dyn ApprovalStore>) {
         "stale version loses"
     );
     let mut ghost = record.clone();
-    ghost.approval_id = "apr_0000000000ff".to_owned();
+    "apr_0000000000ff".clone_into(&mut ghost.approval_id);
     assert!(matches!(
         store.replace(&ghost, 1, ApprovalState::Pending).await,
         Err(StoreError::NotFound(_))

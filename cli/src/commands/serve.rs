@@ -105,7 +105,8 @@ async fn not_found() -> impl IntoResponse {
     )
 }
 
-/// The HTTP application: the API under `/approvals`.
+/// The HTTP application: the API under `/approvals`, the console's config and session views
+/// under `/console`.
 pub fn router(state: Arc<AppState>) -> axum::Router {
     let origins: Vec<HeaderValue> = state
         .config
@@ -120,6 +121,8 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
     axum::Router::new()
         .route("/approvals", any(approvals))
         .route("/approvals/{*rest}", any(approvals))
+        .route("/console/config", any(approvals))
+        .route("/console/session", any(approvals))
         .fallback(not_found)
         .with_state(state)
         .layer(cors)

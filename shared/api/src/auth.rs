@@ -142,6 +142,28 @@ impl IdentitySettings {
         self.oidc.is_some() || self.rbac.is_some()
     }
 
+    /// The identity the `Authorization: Bearer` header proves, if any.
+    ///
+    /// # Errors
+    /// 401 for a malformed header or an invalid token; 400 when no OIDC config is set.
+    pub async fn from_header(
+        &self,
+        headers: &HeaderMap,
+        now_unix: i64,
+    ) -> Result<Option<ActorContext>, ApiError> {
+        let Some(token) = bearer(headers)? else {
+            return Ok(None);
+        };
+        let Some(oidc) = &self.oidc else {
+            return Err(ApiError::bad_request(
+                "console OIDC config is not configured",
+            ));
+        };
+        Ok(Some(
+            oidc.verify(&token, now_unix, self.rbac.as_ref()).await?,
+        ))
+    }
+
     /// Resolves the caller: body `actor_claims` (only without OIDC), body `actor_token`, then the
     /// `Authorization` header. With OIDC or RBAC configured an identity is mandatory.
     pub async fn resolve(
@@ -181,15 +203,8 @@ impl IdentitySettings {
                 ));
             };
             Some(oidc.verify(token, now_unix, rbac).await?)
-        } else if let Some(token) = bearer(headers)? {
-            let Some(oidc) = &self.oidc else {
-                return Err(ApiError::bad_request(
-                    "console OIDC config is not configured",
-                ));
-            };
-            Some(oidc.verify(&token, now_unix, rbac).await?)
         } else {
-            None
+            self.from_header(headers, now_unix).await?
         };
         if context.is_none() && self.required() {
             return Err(ApiError::unauthorized(

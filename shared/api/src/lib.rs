@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod routes;
 pub mod state;
@@ -63,17 +64,54 @@ pub fn body_object(request: &Request) -> Result<Option<Map<String, Value>>, ApiE
     }
 }
 
-/// The `{approval_id}` path parameter.
+/// The `{approval_id}` path parameter. API Gateway sets it; Lambda function URLs (and the
+/// local Lambda emulator) send only the raw path, so then it is the segment after the last
+/// `approvals` (which also tolerates a stage or emulator prefix).
 ///
 /// # Errors
-/// 404 when the route carries none.
+/// 404 when the request names no approval.
 pub fn approval_id(request: &Request) -> Result<String, ApiError> {
-    request
+    let from_parameters = request
         .path_parameters_ref()
         .and_then(|p| p.first("approval_id"))
-        .map(str::to_owned)
+        .map(str::to_owned);
+    from_parameters
+        .or_else(|| id_from_path(request.uri().path()))
         .ok_or_else(|| ApiError {
             status: StatusCode::NOT_FOUND,
             detail: "approval not found".into(),
         })
+}
+
+fn id_from_path(path: &str) -> Option<String> {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segments.iter().rposition(|s| *s == "approvals")?;
+    segments
+        .get(at + 1)
+        .filter(|id| **id != "break-glass")
+        .map(|id| (*id).to_owned())
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::id_from_path;
+
+    #[test]
+    fn the_id_is_the_segment_after_the_last_approvals() {
+        assert_eq!(
+            id_from_path("/approvals/apr_1/approve").as_deref(),
+            Some("apr_1")
+        );
+        assert_eq!(
+            id_from_path("/prod/approvals/apr_2").as_deref(),
+            Some("apr_2")
+        );
+        assert_eq!(
+            id_from_path("/lambda-url/get-approval/approvals/apr_3/").as_deref(),
+            Some("apr_3")
+        );
+        assert_eq!(id_from_path("/approvals"), None);
+        assert_eq!(id_from_path("/approvals/break-glass"), None);
+        assert_eq!(id_from_path("/elsewhere/apr_4"), None);
+    }
 }

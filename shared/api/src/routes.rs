@@ -63,6 +63,21 @@ impl Route {
         }
     }
 
+    /// The Lambda function (and its binary) that serves this route.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Self::List => "list-approvals",
+            Self::Create => "create-approval",
+            Self::Get => "get-approval",
+            Self::Approve => "approve-approval",
+            Self::Deny => "deny-approval",
+            Self::Expire => "expire-approval",
+            Self::Deliver => "deliver-approval",
+            Self::AttachDecision => "attach-decision",
+            Self::BreakGlass => "break-glass",
+        }
+    }
+
     /// Matches a concrete method and path; returns the route and its `approval_id`.
     ///
     /// # Errors
@@ -93,6 +108,13 @@ impl Route {
 /// Matches the request's method and path, sets the path parameter as API Gateway would, and
 /// runs the route.
 pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
+    match (request.method(), request.uri().path().trim_end_matches('/')) {
+        (&Method::GET, "/console/config") => return crate::console::config(state),
+        (&Method::GET, "/console/session") => {
+            return crate::console::session(state, request.headers()).await;
+        }
+        _ => {}
+    }
     match Route::resolve(request.method(), request.uri().path()) {
         Ok((route, id)) => {
             let request = match id {
@@ -126,6 +148,7 @@ pub async fn handle(route: Route, state: &AppState, request: Request) -> Respons
 
 type Answer = Result<Response<Body>, ApiError>;
 
+#[allow(clippy::unnecessary_wraps)] // every handler ends in `ok(..)`, an `Answer`
 fn ok<T: serde::Serialize>(value: &T) -> Answer {
     Ok(json_response(StatusCode::OK, value))
 }
@@ -149,19 +172,13 @@ fn integer(body: &Map<String, Value>, key: &str) -> Result<Option<i64>, ApiError
 }
 
 /// `{"decision": {...}, …}` or the raw decision itself (original §10).
-fn decision_and_options(
-    body: Map<String, Value>,
-) -> Result<(Decision, Map<String, Value>), ApiError> {
-    match body.get("decision") {
-        Some(Value::Object(inner)) => {
-            let decision = Decision::from_map(inner.clone());
-            Ok((decision, body))
-        }
-        _ => {
-            // The raw decision is also where the options are read from (original quirk).
-            let options = body.clone();
-            Ok((Decision::from_map(body), options))
-        }
+fn decision_and_options(body: Map<String, Value>) -> (Decision, Map<String, Value>) {
+    if let Some(Value::Object(inner)) = body.get("decision") {
+        (Decision::from_map(inner.clone()), body)
+    } else {
+        // The raw decision is also where the options are read from (original quirk).
+        let options = body.clone();
+        (Decision::from_map(body), options)
     }
 }
 
@@ -230,7 +247,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         .identity
         .resolve(request.headers(), Some(&body), state.now_unix())
         .await?;
-    let (decision, options) = decision_and_options(body)?;
+    let (decision, options) = decision_and_options(body);
     let idempotency_key = request
         .headers()
         .get("idempotency-key")
@@ -337,7 +354,7 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         .identity
         .resolve(request.headers(), Some(&body), state.now_unix())
         .await?;
-    let (decision, options) = decision_and_options(body)?;
+    let (decision, options) = decision_and_options(body);
     let input = BreakGlassInput {
         decision,
         actor: text(&options, "actor")?.unwrap_or_default(),

@@ -756,3 +756,105 @@ async fn a_created_record_has_the_documented_shape() {
         ".history[].hash" => "[hash]", ".history[].prev_hash" => "[hash]", ".decision_digest" => "[digest]"
     });
 }
+
+#[tokio::test]
+async fn case_24_a_sqlite_deployment_says_so_in_console_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("approvals.db");
+    let mut config = Config::from_lookup(|_| None);
+    config.store = StoreConfig::Sqlite { path: path.clone() };
+    let state = AppState::build(
+        config,
+        Arc::new(cavra_store_sqlite::SqliteStore::open(&path).unwrap()),
+        Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap())),
+        Arc::new(SequentialIds::default()),
+    )
+    .unwrap();
+    let api = Api { state, _dir: dir };
+    let created = api
+        .create(json!({"decision": iam_decision("dec_24")}), None)
+        .await;
+    assert_eq!(created["state"], "pending");
+    let (_, page) = api
+        .call("GET", "/approvals?state=pending", None, None)
+        .await;
+    assert_eq!(page["total"], 1);
+    let (status, config) = api.call("GET", "/console/config", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["approval_mode"], "sqlite");
+    assert_eq!(config["approval_oidc"], "disabled");
+    assert_eq!(config["endpoints"]["approvals"], "/approvals");
+}
+
+#[tokio::test]
+async fn case_27_console_config_reports_oidc_and_rbac_configured() {
+    let api = api(Setup {
+        oidc: true,
+        rbac: Some(PAYMENTS_RBAC),
+        ..Setup::default()
+    });
+    let (_, config) = api.call("GET", "/console/config", None, None).await;
+    assert_eq!(config["approval_oidc"], "configured");
+    assert_eq!(config["approval_rbac"], "configured");
+    assert_eq!(config["approval_provider_delivery"], "disabled");
+}
+
+#[tokio::test]
+async fn case_28_the_session_view_follows_the_bearer_token() {
+    let api = api(Setup {
+        oidc: true,
+        rbac: Some(PAYMENTS_RBAC),
+        ..Setup::default()
+    });
+    let (status, anonymous) = api.call("GET", "/console/session", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(anonymous["mode"], "auth_required");
+    assert_eq!(anonymous["authenticated"], false);
+    assert_eq!(anonymous["actor"], Value::Null);
+    let owner = token(
+        json!({"email": "owner@example.com", "sub": "u-1", "groups": ["github-team:payments-owners"]}),
+    );
+    let (status, session) = api
+        .call("GET", "/console/session", None, Some(&owner))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["schema_version"], "cavra.console.session.v1");
+    assert_eq!(session["authenticated"], true);
+    assert_eq!(session["actor"]["actor"], "owner@example.com");
+    assert_eq!(session["actor"]["issuer"], "https://login.example");
+    assert_eq!(
+        session["repository_permissions"][0]["repository"],
+        "payments/api"
+    );
+    assert_eq!(session["permissions"]["decide_approvals"], true);
+    assert_eq!(session["permissions"]["create_break_glass"], false);
+    let (status, err) = api
+        .call_raw(
+            "GET",
+            "/console/session",
+            None,
+            None,
+            &[("authorization", "Token x")],
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::UNAUTHORIZED,
+            "authorization header must use Bearer token"
+        )
+    );
+    let no_oidc = self::api(Setup::default());
+    let (status, err) = no_oidc
+        .call("GET", "/console/session", None, Some(&owner))
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "console OIDC config is not configured"
+        )
+    );
+    let (_, local) = no_oidc.call("GET", "/console/session", None, None).await;
+    assert_eq!(local["mode"], "local_or_demo");
+}

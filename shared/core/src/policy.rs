@@ -109,8 +109,10 @@ fn default_true() -> bool {
     true
 }
 
+/// The pack's `mcp` section; field names are the YAML keys of original §1.3.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(clippy::struct_field_names)]
 struct McpSection {
     #[serde(default)]
     blocked_servers: Vec<String>,
@@ -554,9 +556,12 @@ mod tests {
         );
     }
 
+    /// Expected (outcome, rule id, severity, approver group).
+    type Expected<'a> = (&'a str, &'a str, &'a str, Value);
+
     #[test]
     fn every_row_of_the_baseline_table() {
-        let cases: &[(&str, &str, (&str, &str, &str, Value))] = &[
+        let cases: &[(&str, &str, Expected)] = &[
             (
                 "write_file",
                 ".github/workflows/ci.yml",
