@@ -1,10 +1,14 @@
 //! The nine `/approvals` routes. [`handle`] runs one route (what each Lambda function calls);
 //! [`dispatch`] matches method and path first (what `cavra serve` and the tests call).
 
-use cavra_core::approval::{ApprovalState, CHANGE_ADVISORY_BOARD};
+use cavra_core::approval::{Approval, ApprovalState, CHANGE_ADVISORY_BOARD, SYSTEM_ACTOR};
 use cavra_core::decision::Decision;
+use cavra_core::error::ApprovalError;
+use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::workflow::{BreakGlassInput, DecideInput, EXPIRY_REASON, NewRequest};
+use cavra_delivery::DeliverError;
+use cavra_delivery::deliver::{DEFAULT_RETRIES, DEFAULT_TIMEOUT, DeliveryOptions};
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde_json::{Map, Value};
@@ -268,10 +272,15 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         .service
         .create_idempotent(new, idempotency_key.as_deref())
         .await?;
-    let record = created.approval.to_sorted_value();
+    let approval = if created.created {
+        notify(state, created.approval, NotifyEvent::Requested).await
+    } else {
+        created.approval
+    };
+    let record = approval.to_sorted_value();
     if created.created {
         let mut response = json_response(StatusCode::CREATED, &record);
-        let location = format!("/approvals/{}", created.approval.approval_id);
+        let location = format!("/approvals/{}", approval.approval_id);
         response
             .headers_mut()
             .insert(header::LOCATION, location.parse().expect("ids are ASCII"));
@@ -312,25 +321,80 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
         external_ref,
         context,
     };
-    ok(&state.service.decide(&id, &input).await?.to_sorted_value())
+    match state.service.decide(&id, &input).await {
+        Ok(record) if record.state == ApprovalState::Pending => ok(&record.to_sorted_value()),
+        Ok(record) => {
+            let event = NotifyEvent::for_state(record.state);
+            ok(&notify(state, record, event).await.to_sorted_value())
+        }
+        Err(ApprovalError::Expired) => {
+            // The overdue request was expired by `system` on the way: announce that.
+            if let Ok(record) = state.service.get(&id).await {
+                notify(state, record, NotifyEvent::Expired).await;
+            }
+            Err(ApprovalError::Expired.into())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Announces a state change to the providers that asked for it and returns the record with
+/// the `delivered` entry; without a provider config, the record as it is.
+async fn notify(state: &AppState, record: Approval, event: NotifyEvent) -> Approval {
+    match &state.notifications {
+        Some(notifications) => {
+            notifications
+                .after_change(&state.service, record, event)
+                .await
+                .record
+        }
+        None => record,
+    }
+}
+
+fn number(body: &Map<String, Value>, key: &str) -> Result<Option<f64>, ApiError> {
+    let bad = || ApiError::bad_request(format!("{key} must be a number"));
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(bad),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
+        Some(_) => Err(bad()),
+    }
 }
 
 async fn deliver(state: &AppState, request: &Request) -> Answer {
     let body = body_object(request)?;
-    state
+    let context = state
         .identity
         .resolve(request.headers(), body.as_ref(), state.now_unix())
         .await?;
     let id = approval_id(request)?;
     state.service.get(&id).await?;
-    if state.config.provider_config.is_none() {
+    let Some(notifications) = &state.notifications else {
         return Err(ApiError::bad_request(
             "approval provider config is not configured",
         ));
+    };
+    let body = body.unwrap_or_default();
+    let provider = text(&body, "provider")?.unwrap_or_else(|| "all".to_owned());
+    let options = DeliveryOptions::new(
+        integer(&body, "retries")?.unwrap_or(i64::from(DEFAULT_RETRIES)),
+        number(&body, "timeout_seconds")?.unwrap_or(DEFAULT_TIMEOUT.as_secs_f64()),
+    );
+    let actor = match context {
+        Some(ctx) => ctx.actor,
+        None => text(&body, "actor")?
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| SYSTEM_ACTOR.to_owned()),
+    };
+    match notifications
+        .deliver_and_record(&state.service, &id, &provider, options, &actor)
+        .await
+    {
+        Ok((result, _)) => ok(&result.to_value()),
+        Err(DeliverError::NotConfigured(e)) => Err(ApiError::bad_request(e.to_string())),
+        Err(DeliverError::Approval(e)) => Err(e.into()),
     }
-    Err(ApiError::bad_request(
-        "approval provider delivery is not available in this build",
-    ))
 }
 
 async fn attach_decision(state: &AppState, request: &Request) -> Answer {
@@ -366,5 +430,8 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         ttl_hours: integer(&options, "ttl_hours")?,
         context,
     };
-    ok(&state.service.break_glass(input).await?.to_sorted_value())
+    let record = state.service.break_glass(input).await?;
+    ok(&notify(state, record, NotifyEvent::BreakGlass)
+        .await
+        .to_sorted_value())
 }

@@ -11,6 +11,10 @@ use cavra_core::service::ApprovalService;
 use cavra_core::store::ApprovalStore;
 use cavra_core::time::Clock;
 
+use cavra_delivery::{
+    Deliverer, Notifications, ProviderConfig, ReqwestTransport, SecretResolver, Secrets,
+};
+
 use crate::auth::{HttpJwksFetch, IdentitySettings, JwksFetch, OidcVerifier};
 use crate::config::Config;
 
@@ -23,6 +27,9 @@ pub struct AppState {
     pub identity: IdentitySettings,
     /// The configuration it was built from.
     pub config: Config,
+    /// Provider delivery and automatic notifications, when `CAVRA_APPROVAL_PROVIDER_CONFIG`
+    /// is set.
+    pub notifications: Option<Notifications>,
 }
 
 /// A configuration file could not be loaded at cold start.
@@ -71,6 +78,20 @@ impl AppState {
             .transpose()
             .map_err(|e| fail(&e))?
             .map(|oidc| OidcVerifier::new(oidc, Some(fetcher)));
+        let notifications = match &config.provider_config {
+            Some(path) => {
+                let providers = ProviderConfig::load(path).map_err(|e| fail(&e))?;
+                let transport = ReqwestTransport::new().map_err(|e| fail(&e))?;
+                let deliverer = Deliverer::new(
+                    Arc::new(transport),
+                    Secrets::from_process_env(),
+                    clock.clone(),
+                )
+                .with_console_url(config.public_console_url.clone());
+                Some(Notifications::new(providers, deliverer))
+            }
+            None => None,
+        };
         let service = ApprovalService::new(store, clock, ids)
             .with_routing(routing)
             .with_rbac(rbac.clone());
@@ -78,7 +99,25 @@ impl AppState {
             service,
             identity: IdentitySettings { oidc, rbac },
             config,
+            notifications,
         })
+    }
+
+    /// Resolves provider `*_secret` settings in `store` (Secrets Manager in AWS).
+    #[must_use]
+    pub fn with_secret_store(mut self, store: Arc<dyn SecretResolver>) -> Self {
+        if let Some(n) = &mut self.notifications {
+            let secrets = n.deliverer.secrets().clone().with_store(store);
+            n.deliverer = n.deliverer.clone().with_secrets(secrets);
+        }
+        self
+    }
+
+    /// Replaces how providers are reached (tests use a deliverer with recorded waits).
+    #[must_use]
+    pub fn with_notifications(mut self, notifications: Option<Notifications>) -> Self {
+        self.notifications = notifications;
+        self
     }
 
     /// Seconds since the epoch from the service's clock.
