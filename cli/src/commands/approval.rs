@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use cavra_core::approval::ApprovalState;
+use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
@@ -12,6 +13,7 @@ use cavra_core::workflow::{
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::notify;
 use crate::Exit;
 use crate::identity::IdentityArgs;
 use crate::output::print_json;
@@ -77,6 +79,23 @@ pub enum ApprovalCommand {
         after_help = "Example:\n  cavra approval attach-decision apr_123 /tmp/cavra-decision.json > /tmp/approved-decision.json"
     )]
     AttachDecision(AttachArgs),
+    /// Write each provider's notification payload for a request (Slack, Teams, Jira, ServiceNow, webhook).
+    #[command(
+        name = "export-notifications",
+        after_help = "Example:\n  cavra approval export-notifications apr_123 --output .cavra/approvals/notifications"
+    )]
+    ExportNotifications(notify::ExportNotificationsArgs),
+    /// Write credential-free HTTP request specs for each provider.
+    #[command(
+        name = "provider-requests",
+        after_help = "Example:\n  cavra approval provider-requests apr_123 --output .cavra/approvals/provider-requests"
+    )]
+    ProviderRequests(notify::ProviderRequestsArgs),
+    /// Send a request to the configured providers; exits 3 if any delivery failed.
+    #[command(
+        after_help = "Example:\n  cavra approval deliver apr_123 --config .cavra/approval-providers.yaml --provider jira --output .cavra/approvals/deliveries"
+    )]
+    Deliver(notify::DeliverArgs),
 }
 
 /// `migrate` arguments.
@@ -278,12 +297,9 @@ async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
         external_ref: args.external_ref,
         context: resolved.context,
     };
-    print_json(
-        &service
-            .decide(&args.approval_id, &input)
-            .await?
-            .to_sorted_value(),
-    )
+    let outcome = service.decide(&args.approval_id, &input).await;
+    let record = notify::announce_decision(&service, &args.approval_id, outcome).await?;
+    print_json(&record.to_sorted_value())
 }
 
 /// Runs an approval subcommand.
@@ -309,8 +325,10 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                     "note: approval request {} is already open for decision {}; returning it",
                     created.approval.approval_id, created.approval.decision_id
                 );
+                return print_json(&created.approval.to_sorted_value());
             }
-            print_json(&created.approval.to_sorted_value())
+            let record = notify::announce(&service, created.approval, NotifyEvent::Requested).await;
+            print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Route(args) => {
             let decision = read_decision(&args.decision_file)?;
@@ -366,15 +384,16 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 external_ref: None,
                 context: resolved.context,
             };
-            print_json(
-                &service
-                    .decide(&args.approval_id, &input)
-                    .await?
-                    .to_sorted_value(),
-            )
+            let outcome = service.decide(&args.approval_id, &input).await;
+            let record = notify::announce_decision(&service, &args.approval_id, outcome).await?;
+            print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Sweep(args) => {
-            let expired = args.store.service()?.sweep().await?;
+            let service = args.store.service()?;
+            let expired = service.sweep().await?;
+            for record in expired.clone() {
+                notify::announce(&service, record, NotifyEvent::Expired).await;
+            }
             let ids: Vec<&str> = expired.iter().map(|a| a.approval_id.as_str()).collect();
             print_json(&json!({"expired": ids, "count": ids.len()}))
         }
@@ -391,7 +410,9 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 ttl_hours: Some(args.ttl_hours),
                 context: resolved.context,
             };
-            print_json(&service.break_glass(input).await?.to_sorted_value())
+            let record = service.break_glass(input).await?;
+            let record = notify::announce(&service, record, NotifyEvent::BreakGlass).await;
+            print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Review(args) => {
             let resolved = args.identity.resolve(now_unix())?;
@@ -441,6 +462,9 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .into()),
             }
         }
+        ApprovalCommand::ExportNotifications(args) => notify::export_notifications(args).await,
+        ApprovalCommand::ProviderRequests(args) => notify::provider_requests(args).await,
+        ApprovalCommand::Deliver(args) => notify::deliver(args).await,
         ApprovalCommand::AttachDecision(args) => {
             let decision = read_decision(&args.decision_file)?;
             print_json(

@@ -3,6 +3,7 @@
 mod approval;
 mod evaluate;
 mod evidence;
+mod notify;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use cavra_core::files::{FileError, read_structured};
-use cavra_core::notify::{NotifyEvent, Provider};
+use cavra_core::notify::{NotifyEvent, NotifyOptions, Provider};
 use serde_json::{Map, Value};
 
 /// The reserved top-level key listing the events every provider is notified of.
@@ -206,6 +206,31 @@ impl ProviderConfig {
             .filter(|p| self.enabled(*p).is_some())
             .map(|p| vec![p])
             .ok_or_else(|| NotConfigured(name.to_owned()))
+    }
+
+    /// `base` with the Jira project key and issue type and the ServiceNow table the config
+    /// writes inline (exports use this; live delivery also resolves `*_env`/`*_secret`).
+    pub fn payload_options(&self, base: NotifyOptions) -> NotifyOptions {
+        let inline = |provider: Provider, key: &str| {
+            self.entries
+                .get(provider.as_str())
+                .and_then(|e| e.settings.get(key))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let mut options = base;
+        if let Some(key) = inline(Provider::Jira, "project_key") {
+            options.jira_project_key = key;
+        }
+        if let Some(kind) = inline(Provider::Jira, "issue_type") {
+            options.jira_issue_type = kind;
+        }
+        if let Some(table) = inline(Provider::Servicenow, "table") {
+            options.servicenow_table = table;
+        }
+        options
     }
 
     /// The providers to notify of `event`: break-glass goes to every enabled provider; other

@@ -1,0 +1,300 @@
+//! `cavra approval export-notifications`, `provider-requests` and `deliver` (original §8,
+//! CONTRACT §8), and the automatic notification the other commands send after a state change
+//! when `CAVRA_APPROVAL_PROVIDER_CONFIG` names a provider config with `notify_on`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cavra_core::approval::{Approval, ApprovalState, sort_value};
+use cavra_core::error::ApprovalError;
+use cavra_core::notify::{self, NotifyEvent, NotifyOptions, Provider};
+use cavra_core::service::ApprovalService;
+use cavra_core::time::{Clock as _, SystemClock};
+use cavra_delivery::{
+    Deliverer, DeliveryOptions, Notifications, ProviderConfig, ReqwestTransport, Secrets,
+};
+use clap::Args;
+use serde_json::Value;
+
+use crate::Exit;
+use crate::output::print_json;
+use crate::stores::StoreArgs;
+
+/// The environment variable naming the provider config.
+pub const PROVIDER_CONFIG_ENV: &str = "CAVRA_APPROVAL_PROVIDER_CONFIG";
+/// Exit code when any delivery failed (CONTRACT §8).
+pub const EXIT_DELIVERY_FAILED: u8 = 3;
+
+/// Options shared by the two export commands.
+#[derive(Debug, Args)]
+pub struct ExportOptions {
+    /// all, jira, servicenow, slack, teams or webhook.
+    #[arg(long, default_value = "all")]
+    provider: String,
+    /// Provider config: Jira `project_key`/`issue_type` and the ServiceNow `table` are taken
+    /// from it.
+    #[arg(long, value_name = "PATH", env = PROVIDER_CONFIG_ENV)]
+    config: Option<PathBuf>,
+    /// Console base URL the payloads link to.
+    #[arg(long, value_name = "URL", env = "CAVRA_PUBLIC_CONSOLE_URL")]
+    console_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `export-notifications` arguments.
+#[derive(Debug, Args)]
+pub struct ExportNotificationsArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    /// Folder for `{provider}-approval-payload.json` (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".cavra/approvals/notifications"
+    )]
+    output: PathBuf,
+    #[command(flatten)]
+    options: ExportOptions,
+}
+
+/// `provider-requests` arguments.
+#[derive(Debug, Args)]
+pub struct ProviderRequestsArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    /// Folder for `{provider}-approval-request.json` (created if missing).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".cavra/approvals/provider-requests"
+    )]
+    output: PathBuf,
+    #[command(flatten)]
+    options: ExportOptions,
+}
+
+/// `deliver` arguments.
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// The approval id (apr_…).
+    approval_id: String,
+    /// Provider config (JSON, or YAML by suffix).
+    #[arg(long, value_name = "PATH", env = PROVIDER_CONFIG_ENV)]
+    config: Option<PathBuf>,
+    /// Folder for the evidence file `{approval_id}-provider-delivery.json`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = ".cavra/approvals/deliveries"
+    )]
+    output: PathBuf,
+    /// all, or one configured provider.
+    #[arg(long, default_value = "all")]
+    provider: String,
+    /// Retries after the first attempt (network errors, 429 and 5xx only; at most 10).
+    #[arg(long, default_value_t = 2, allow_negative_numbers = true)]
+    retries: i64,
+    /// Per-attempt timeout (0.1–120).
+    #[arg(long, default_value_t = 10.0, allow_negative_numbers = true)]
+    timeout_seconds: f64,
+    /// Who the `delivered` history entry names.
+    #[arg(long, default_value = cavra_core::approval::SYSTEM_ACTOR)]
+    actor: String,
+    /// Console base URL the payloads link to.
+    #[arg(long, value_name = "URL", env = "CAVRA_PUBLIC_CONSOLE_URL")]
+    console_url: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(&sort_value(value.clone()))?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn load_config(path: &Path) -> anyhow::Result<ProviderConfig> {
+    Ok(ProviderConfig::load(path)?)
+}
+
+fn deliverer(console_url: Option<String>) -> anyhow::Result<Deliverer> {
+    let transport = ReqwestTransport::new().context("starting the HTTP client")?;
+    Ok(Deliverer::new(
+        Arc::new(transport),
+        Secrets::from_process_env(),
+        Arc::new(SystemClock),
+    )
+    .with_console_url(console_url))
+}
+
+async fn export(
+    approval_id: &str,
+    output: &Path,
+    options: &ExportOptions,
+    unknown: &str,
+    done: &str,
+    file: impl Fn(Provider, &Approval, &NotifyOptions) -> (String, Value),
+) -> anyhow::Result<()> {
+    let providers = notify::select_providers(&options.provider)
+        .ok_or_else(|| anyhow::anyhow!("{unknown}: {}", options.provider))?;
+    let approval = options.store.service()?.get(approval_id).await?;
+    let mut payload_options =
+        NotifyOptions::new(SystemClock.now()).with_console_url(options.console_url.as_deref());
+    if let Some(path) = &options.config {
+        payload_options = load_config(path)?.payload_options(payload_options);
+    }
+    std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+    let mut written = Vec::new();
+    for provider in providers {
+        let (name, value) = file(provider, &approval, &payload_options);
+        let path = output.join(name);
+        write_json(&path, &value)?;
+        written.push(path);
+    }
+    println!("{done} {}", output.display());
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+/// `cavra approval export-notifications`.
+pub async fn export_notifications(args: ExportNotificationsArgs) -> anyhow::Result<()> {
+    export(
+        &args.approval_id,
+        &args.output,
+        &args.options,
+        "unknown approval notification provider",
+        "approval notification payloads exported",
+        |provider, approval, options| {
+            (
+                provider.payload_file_name(),
+                notify::payload(provider, approval, options),
+            )
+        },
+    )
+    .await
+}
+
+/// `cavra approval provider-requests`.
+pub async fn provider_requests(args: ProviderRequestsArgs) -> anyhow::Result<()> {
+    export(
+        &args.approval_id,
+        &args.output,
+        &args.options,
+        "unknown approval provider",
+        "approval provider request specs exported",
+        |provider, approval, options| {
+            let spec = notify::request_spec(provider, approval, options);
+            (
+                provider.request_file_name(),
+                serde_json::to_value(spec).expect("specs serialise"),
+            )
+        },
+    )
+    .await
+}
+
+/// `cavra approval deliver`: prints the result and writes the evidence file even when a
+/// delivery failed, appends it to the request's history, then exits 3 if any failed.
+pub async fn deliver(args: DeliverArgs) -> anyhow::Result<()> {
+    let service = args.store.service()?;
+    let approval = service.get(&args.approval_id).await?;
+    let config_path = args.config.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("--config is required for live approval provider delivery")
+    })?;
+    let config = load_config(config_path)?;
+    let options = DeliveryOptions::new(args.retries, args.timeout_seconds);
+    let result = deliverer(args.console_url)?
+        .deliver(&config, &approval, &args.provider, options)
+        .await?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let path = args
+        .output
+        .join(format!("{}-provider-delivery.json", approval.approval_id));
+    let value = result.to_value();
+    write_json(&path, &value)?;
+    print_json(&value)?;
+    println!(
+        "approval provider delivery evidence exported {}",
+        path.display()
+    );
+    service
+        .record_delivery(&approval.approval_id, &args.actor, &value)
+        .await?;
+    let failed = result.failed_providers();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Exit {
+            message: format!("approval provider delivery failed: {}", failed.join(", ")),
+            code: EXIT_DELIVERY_FAILED,
+        }
+        .into())
+    }
+}
+
+/// After a state change: when `CAVRA_APPROVAL_PROVIDER_CONFIG` is set, tells the providers
+/// that asked for `event` (break-glass: all) and returns the record with the `delivered`
+/// entry. Never fails the command: the change is already stored, so problems are warnings.
+pub async fn announce(service: &ApprovalService, record: Approval, event: NotifyEvent) -> Approval {
+    let Some(path) = std::env::var_os(PROVIDER_CONFIG_ENV).filter(|p| !p.is_empty()) else {
+        return record;
+    };
+    let config = match load_config(Path::new(&path)) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("warning: approval notifications skipped: {error:#}");
+            return record;
+        }
+    };
+    let console = std::env::var("CAVRA_PUBLIC_CONSOLE_URL").ok();
+    let deliverer = match deliverer(console) {
+        Ok(d) => d,
+        Err(error) => {
+            eprintln!("warning: approval notifications skipped: {error:#}");
+            return record;
+        }
+    };
+    let notified = Notifications::new(config, deliverer)
+        .after_change(service, record, event)
+        .await;
+    if let Some(result) = &notified.result
+        && !result.success
+    {
+        eprintln!(
+            "warning: approval notification failed for: {} (evidence in the request's history)",
+            result.failed_providers().join(", ")
+        );
+    }
+    if let Some(error) = &notified.error {
+        eprintln!("warning: approval notification evidence was not stored: {error}");
+    }
+    notified.record
+}
+
+/// Announces the outcome of approve/deny/expire: a terminal state is announced; a vote that
+/// leaves the request pending is not; a request found overdue is announced as expired.
+pub async fn announce_decision(
+    service: &ApprovalService,
+    approval_id: &str,
+    outcome: Result<Approval, ApprovalError>,
+) -> Result<Approval, ApprovalError> {
+    match outcome {
+        Ok(record) if record.state == ApprovalState::Pending => Ok(record),
+        Ok(record) => {
+            let event = NotifyEvent::for_state(record.state);
+            Ok(announce(service, record, event).await)
+        }
+        Err(ApprovalError::Expired) => {
+            if let Ok(record) = service.get(approval_id).await {
+                announce(service, record, NotifyEvent::Expired).await;
+            }
+            Err(ApprovalError::Expired)
+        }
+        Err(other) => Err(other),
+    }
+}
