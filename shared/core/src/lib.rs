@@ -4,7 +4,8 @@
 //! routed to approver groups ([`routing`]), decided by actors whose identity ([`identity`],
 //! [`oidc`]) and rights ([`rbac`]) are checked, and every change is a hash-chained history entry
 //! ([`history`]). The state machine lives in [`workflow`] as pure functions; [`service`] runs it
-//! against the ports in [`store`] and [`time`]. No I/O happens here beyond reading the
+//! against the ports in [`store`] and [`time`]. [`notify`] builds the providers' notification
+//! payloads and request specs. No I/O happens here beyond reading the
 //! configuration files users name, so the crate also builds for `wasm32-unknown-unknown`.
 
 pub mod approval;

@@ -2,6 +2,8 @@
 //!
 //! ```yaml
 //! notify_on: [requested, approved, denied, expired]   # optional, every provider
+//! notify_retries: 1                                   # automatic notifications (default 1)
+//! notify_timeout_seconds: 5                           # per attempt (default 5)
 //! approval_providers:
 //!   slack:   {enabled: true, url_env: CAVRA_SLACK_WEBHOOK_URL, notify_on: [requested]}
 //!   jira:    {url: https://acme.atlassian.net/rest/api/3/issue, token_secret: cavra/jira#token,
@@ -21,8 +23,21 @@ use cavra_core::files::{FileError, read_structured};
 use cavra_core::notify::{NotifyEvent, NotifyOptions, Provider};
 use serde_json::{Map, Value};
 
+use crate::deliver::DeliveryOptions;
+
 /// The reserved top-level key listing the events every provider is notified of.
 pub const NOTIFY_ON: &str = "notify_on";
+/// Top-level retries of automatic notifications (default [`DEFAULT_NOTIFY_RETRIES`]).
+pub const NOTIFY_RETRIES: &str = "notify_retries";
+/// Top-level per-attempt timeout of automatic notifications, in seconds (default
+/// [`DEFAULT_NOTIFY_TIMEOUT_SECONDS`]).
+pub const NOTIFY_TIMEOUT_SECONDS: &str = "notify_timeout_seconds";
+/// Automatic notifications run inside the state-changing request, so they retry less and
+/// give up sooner than `deliver`: at worst 2 × 5 s plus one backoff.
+pub const DEFAULT_NOTIFY_RETRIES: i64 = 1;
+/// See [`DEFAULT_NOTIFY_RETRIES`].
+pub const DEFAULT_NOTIFY_TIMEOUT_SECONDS: f64 = 5.0;
+const RESERVED: [&str; 3] = [NOTIFY_ON, NOTIFY_RETRIES, NOTIFY_TIMEOUT_SECONDS];
 
 /// Why a provider config could not be loaded.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -47,6 +62,9 @@ pub enum ConfigError {
     /// One provider's entry is not an object.
     #[error("approval provider {0} config must be an object")]
     ProviderNotAnObject(String),
+    /// `notify_retries` or `notify_timeout_seconds` is not a number.
+    #[error("approval provider config {0} must be a number")]
+    NotANumber(&'static str),
     /// A `notify_on` list is malformed.
     #[error("approval provider {scope} notify_on {detail}")]
     NotifyOn {
@@ -71,10 +89,11 @@ pub struct ProviderEntry {
 }
 
 /// A loaded provider config.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProviderConfig {
     entries: BTreeMap<String, ProviderEntry>,
     notify_on: BTreeSet<NotifyEvent>,
+    notify_options: DeliveryOptions,
 }
 
 /// Python-style truthiness, as the original reads `enabled`.
@@ -150,9 +169,18 @@ impl ProviderConfig {
             .map(|v| parse_events(v, "config"))
             .transpose()?
             .unwrap_or_default();
+        let number = |key: &'static str| match document.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(_) => Err(ConfigError::NotANumber(key)),
+        };
+        let notify_options = DeliveryOptions::new(
+            number(NOTIFY_RETRIES)?.map_or(DEFAULT_NOTIFY_RETRIES, |r| r as i64),
+            number(NOTIFY_TIMEOUT_SECONDS)?.unwrap_or(DEFAULT_NOTIFY_TIMEOUT_SECONDS),
+        );
         let mut entries = BTreeMap::new();
         for (name, entry) in providers {
-            if wrapped.is_none() && name == NOTIFY_ON {
+            if wrapped.is_none() && RESERVED.contains(&name.as_str()) {
                 continue;
             }
             let Value::Object(settings) = entry else {
@@ -172,7 +200,16 @@ impl ProviderConfig {
                 },
             );
         }
-        Ok(Self { entries, notify_on })
+        Ok(Self {
+            entries,
+            notify_on,
+            notify_options,
+        })
+    }
+
+    /// Retries and timeout of automatic notifications.
+    pub fn notify_options(&self) -> DeliveryOptions {
+        self.notify_options
     }
 
     /// Every entry, enabled or not, known or not, by name.
@@ -258,7 +295,61 @@ pub struct NotConfigured(pub String);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i32>().prop_map(|n| json!(n)),
+            "[a-z_]{0,12}".prop_map(Value::String),
+            prop::sample::select(vec!["requested", "break_glass", "slack", "url", "all"])
+                .prop_map(|s| json!(s)),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop::sample::select(vec![
+                        "approval_providers",
+                        "providers",
+                        "notify_on",
+                        "notify_retries",
+                        "notify_timeout_seconds",
+                        "slack",
+                        "teams",
+                        "jira",
+                        "webhook",
+                        "enabled",
+                        "url",
+                        "url_env",
+                        "headers",
+                        "x",
+                    ])
+                    .prop_map(str::to_owned),
+                    inner,
+                    0..5,
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_documents_load_or_fail_with_a_message_never_panic(doc in arbitrary_json()) {
+            match ProviderConfig::from_value(&doc) {
+                Ok(config) => {
+                    for event in NotifyEvent::ALL {
+                        let _ = config.notify_targets(event);
+                    }
+                    let _ = config.select("all");
+                }
+                Err(error) => prop_assert!(!error.to_string().is_empty()),
+            }
+        }
+    }
 
     #[test]
     fn providers_are_read_from_approval_providers_then_providers_then_the_whole_object() {
@@ -364,6 +455,32 @@ mod tests {
                 "approval provider slack notify_on has an unknown approval notification event: created"
             ),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn automatic_notifications_default_to_one_retry_and_five_seconds() {
+        use std::time::Duration;
+        let config = ProviderConfig::from_value(&json!({"webhook": {"url": "u"}})).unwrap();
+        assert_eq!(
+            config.notify_options(),
+            DeliveryOptions {
+                retries: 1,
+                timeout: Duration::from_secs(5)
+            }
+        );
+        let config = ProviderConfig::from_value(
+            &json!({"notify_retries": 0, "notify_timeout_seconds": 1.5, "webhook": {"url": "u"}}),
+        )
+        .unwrap();
+        assert_eq!(config.enabled_providers(), vec![Provider::Webhook]);
+        assert_eq!(config.notify_options().retries, 0);
+        assert_eq!(config.notify_options().timeout, Duration::from_millis(1500));
+        assert_eq!(
+            ProviderConfig::from_value(&json!({"notify_retries": "x"}))
+                .unwrap_err()
+                .to_string(),
+            "approval provider config notify_retries must be a number"
         );
     }
 

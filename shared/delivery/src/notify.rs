@@ -44,17 +44,18 @@ pub struct Notifications {
     pub config: Arc<ProviderConfig>,
     /// The sender.
     pub deliverer: Deliverer,
-    /// Retries and timeout of automatic notifications.
+    /// Retries and timeout of automatic notifications (from the config's
+    /// `notify_retries` / `notify_timeout_seconds`).
     pub options: DeliveryOptions,
 }
 
 impl Notifications {
-    /// Notifications over `config` with the default retries and timeout.
+    /// Notifications over `config`; automatic ones use the config's retries and timeout.
     pub fn new(config: ProviderConfig, deliverer: Deliverer) -> Self {
         Self {
+            options: config.notify_options(),
             config: Arc::new(config),
             deliverer,
-            options: DeliveryOptions::default(),
         }
     }
 

@@ -254,11 +254,14 @@ pub async fn build(
     if let Some(full) = authorization {
         headers.insert("authorization".into(), full.value);
     } else if let Some(token) = token {
-        let scheme = text("authorization_scheme", redactor)
-            .await
-            .ok()
-            .flatten()
-            .map_or_else(|| "Bearer".to_owned(), |s| s.value);
+        let scheme = match text("authorization_scheme", redactor).await {
+            Ok(scheme) => scheme.map_or_else(|| "Bearer".to_owned(), |s| s.value),
+            Err(mut e) => {
+                e.url = resolved_url;
+                e.headers = headers;
+                return Err(e);
+            }
+        };
         let value = format!("{scheme} {}", token.value);
         redactor.add(&value);
         headers.insert("authorization".into(), value);
