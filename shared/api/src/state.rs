@@ -1,6 +1,7 @@
 //! Application state, built once per cold start: the service over the store, identity
 //! settings, and what `/console/config` reports.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use cavra_core::ids::IdGenerator;
@@ -61,26 +62,38 @@ impl AppState {
         fetcher: Arc<dyn JwksFetch>,
     ) -> Result<Self, ConfigError> {
         let fail = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
-        let routing = match &config.routing_file {
-            Some(path) => RoutingTable::load(path).map_err(|e| fail(&e))?,
+        let routing = match config.routing_file.as_deref() {
+            Some(source) => match inline(source, "CAVRA_APPROVAL_ROUTING_FILE")? {
+                Some(value) => RoutingTable::from_value(&value).map_err(|e| fail(&e))?,
+                None => RoutingTable::load(source).map_err(|e| fail(&e))?,
+            },
             None => RoutingTable::default(),
         };
-        let rbac = config
-            .rbac_file
-            .as_deref()
-            .map(RbacPolicy::load)
-            .transpose()
-            .map_err(|e| fail(&e))?;
-        let oidc = config
-            .oidc_config
-            .as_deref()
-            .map(OidcConfig::load)
-            .transpose()
-            .map_err(|e| fail(&e))?
-            .map(|oidc| OidcVerifier::new(oidc, Some(fetcher)));
-        let notifications = match &config.provider_config {
-            Some(path) => {
-                let providers = ProviderConfig::load(path).map_err(|e| fail(&e))?;
+        let rbac = match config.rbac_file.as_deref() {
+            Some(source) => Some(match inline(source, "CAVRA_APPROVAL_RBAC_FILE")? {
+                Some(value) => RbacPolicy::from_value(&value).map_err(|e| fail(&e))?,
+                None => RbacPolicy::load(source).map_err(|e| fail(&e))?,
+            }),
+            None => None,
+        };
+        let oidc = match config.oidc_config.as_deref() {
+            Some(source) => Some(match inline(source, "CAVRA_APPROVAL_OIDC_CONFIG")? {
+                // An inline config's `jwks_path` is relative to the working directory.
+                Some(value) => {
+                    OidcConfig::from_value(&value, Path::new(".")).map_err(|e| fail(&e))?
+                }
+                None => OidcConfig::load(source).map_err(|e| fail(&e))?,
+            }),
+            None => None,
+        }
+        .map(|oidc| OidcVerifier::new(oidc, Some(fetcher)));
+        let notifications = match config.provider_config.as_deref() {
+            Some(source) => {
+                let providers = match inline(source, "CAVRA_APPROVAL_PROVIDER_CONFIG")? {
+                    Some(value) => ProviderConfig::from_value(&value),
+                    None => ProviderConfig::load(source),
+                }
+                .map_err(|e| fail(&e))?;
                 let transport = ReqwestTransport::new().map_err(|e| fail(&e))?;
                 let deliverer = Deliverer::new(
                     Arc::new(transport),
@@ -124,4 +137,17 @@ impl AppState {
     pub fn now_unix(&self) -> i64 {
         self.service.now().unix_seconds()
     }
+}
+
+/// A configuration variable holds a file path, or — when it starts with `{` or `[` — the JSON
+/// document itself, so a Lambda function can be configured from template parameters alone.
+fn inline(source: &Path, variable: &str) -> Result<Option<serde_json::Value>, ConfigError> {
+    let text = source.to_string_lossy();
+    let text = text.trim_start();
+    if !(text.starts_with('{') || text.starts_with('[')) {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| ConfigError(format!("{variable} holds invalid inline JSON: {e}")))
 }

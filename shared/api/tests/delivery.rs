@@ -350,3 +350,34 @@ fn a_malformed_provider_config_fails_the_cold_start_with_its_message() {
         "invalid configuration: approval provider slack config must be an object"
     );
 }
+
+#[tokio::test]
+async fn the_provider_config_variable_may_hold_the_json_document_itself() {
+    let hook = receiver(vec![201]).await;
+    let mut config = Config::from_lookup(|_| None);
+    config.provider_config = Some(
+        json!({"approval_providers": {"webhook": {"url": format!("{}/inline", hook.base)}}})
+            .to_string()
+            .into(),
+    );
+    let api = Api {
+        state: AppState::build(
+            config,
+            Arc::new(MemoryStore::new()),
+            Arc::new(SystemClock),
+            Arc::new(SequentialIds::default()),
+        )
+        .unwrap(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let id = api.create("dec_inline").await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, result) = api
+        .call("POST", &format!("/approvals/{id}/deliver"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["success"], true);
+    assert_eq!(hook.seen()[0].0, "/inline");
+}

@@ -858,3 +858,62 @@ async fn case_28_the_session_view_follows_the_bearer_token() {
     let (_, local) = no_oidc.call("GET", "/console/session", None, None).await;
     assert_eq!(local["mode"], "local_or_demo");
 }
+
+#[tokio::test]
+async fn configuration_variables_may_hold_the_json_document_itself() {
+    let jwks = std::fs::read_to_string(format!("{FIXTURES}/jwks.json")).unwrap();
+    let vars: std::collections::HashMap<&str, String> = [
+        (
+            "CAVRA_APPROVAL_OIDC_CONFIG",
+            format!(
+                r#"{{"issuer": "https://login.example", "audience": "cavra-approvals", "jwks": {jwks}}}"#
+            ),
+        ),
+        ("CAVRA_APPROVAL_RBAC_FILE", PAYMENTS_RBAC.to_owned()),
+        (
+            "CAVRA_APPROVAL_ROUTING_FILE",
+            r#"[{"target_contains": "iam/", "approver_group": "Cloud IAM Owners"}]"#.to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    let mut config = Config::from_lookup(|name| vars.get(name).cloned());
+    config.store = StoreConfig::Json {
+        path: "unused.json".into(),
+    };
+    let clock = Arc::new(ManualClock::new(NOW.parse::<Timestamp>().unwrap()));
+    let state = AppState::build(
+        config.clone(),
+        Arc::new(MemoryStore::new()),
+        clock.clone(),
+        Arc::new(SequentialIds::default()),
+    )
+    .unwrap();
+    let api = Api {
+        state,
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    let requester = token(json!({"email": "developer@example.com", "groups": ["Developers"]}));
+    let created = api
+        .create(
+            json!({"decision": iam_decision("dec_inline")}),
+            Some(&requester),
+        )
+        .await;
+    assert_eq!(created["approver_group"], "Cloud IAM Owners");
+
+    config.rbac_file = Some("{\"approval_rbac\": ".into());
+    let error = AppState::build(
+        config,
+        Arc::new(MemoryStore::new()),
+        clock,
+        Arc::new(SequentialIds::default()),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().starts_with(
+            "invalid configuration: CAVRA_APPROVAL_RBAC_FILE holds invalid inline JSON"
+        ),
+        "{error}"
+    );
+}
