@@ -10,6 +10,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::deployment::Setup;
+
 /// The OIDC fixtures (test key `test-key`, JWKS) in `tests/fixtures/oidc`.
 pub const OIDC_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/oidc");
 
@@ -63,32 +65,27 @@ impl IdentityFiles {
     #[must_use]
     pub fn write() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let oidc_config = dir.path().join("approval-oidc.json");
-        std::fs::write(
-            &oidc_config,
-            json!({
-                "issuer": "https://login.example",
-                "audience": "cavra-approvals",
-                "jwks_path": format!("{OIDC_FIXTURES}/jwks.json"),
-            })
-            .to_string(),
-        )
-        .expect("write OIDC config");
-        let rbac_file = dir.path().join("approval-rbac.yaml");
-        std::fs::write(
-            &rbac_file,
-            "approval_rbac:\n  group_mappings:\n    github-team:platform-security: Platform Security\n",
-        )
-        .expect("write RBAC file");
+        let env = Setup::suite().environment(dir.path());
+        let path_of = |variable: &str| {
+            env.iter()
+                .find(|(name, _)| name == variable)
+                .map(|(_, path)| PathBuf::from(path))
+                .expect("the suite setup names the file")
+        };
         Self {
+            oidc_config: path_of("CAVRA_APPROVAL_OIDC_CONFIG"),
+            rbac_file: path_of("CAVRA_APPROVAL_RBAC_FILE"),
             _dir: dir,
-            oidc_config,
-            rbac_file,
         }
     }
 }
 
-fn now_unix() -> i64 {
+/// Seconds since the epoch, now.
+///
+/// # Panics
+/// The clock is before 1970.
+#[must_use]
+pub fn now_unix() -> i64 {
     i64::try_from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
