@@ -5,5 +5,6 @@
 pub mod deployment;
 pub mod fixtures;
 pub mod http_suite;
+pub mod lambda;
 pub mod original_cases;
 pub mod store_contract;
