@@ -2,6 +2,7 @@
 //! [`store_contract`] is the one behaviour every [`ApprovalStore`](cavra_core::store::ApprovalStore)
 //! adapter must show, and [`fixtures`] builds decisions and records.
 
+pub mod emulator;
 pub mod fixtures;
 pub mod http_suite;
 pub mod store_contract;
