@@ -215,6 +215,24 @@ pub async fn fresh_table(client: &aws_sdk_dynamodb::Client, prefix: &str) -> Str
     name
 }
 
+/// Deletes a test's table (keeps the emulator's memory bounded across suites).
+///
+/// # Panics
+/// When the emulator refuses.
+pub async fn delete_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    client
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "deleting table {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            )
+        });
+}
+
 /// Counts the requests an SDK client sends, by operation name (`GetItem`, `Query`, …), per
 /// attempt (so SDK retries count).
 #[derive(Debug, Clone, Default)]

@@ -76,15 +76,33 @@ pub trait FetchSecret: Send + Sync + fmt::Debug {
 }
 
 /// GetSecretValue through the AWS SDK.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SecretsManager {
-    client: Client,
+    client: tokio::sync::OnceCell<Client>,
 }
 
 impl SecretsManager {
     /// Fetches through `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client: tokio::sync::OnceCell::new_with(Some(client)),
+        }
+    }
+
+    /// Fetches through a client configured from the standard AWS settings when first needed,
+    /// so a process that never reads a secret never loads the AWS configuration.
+    pub fn from_env() -> Self {
+        Self {
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn client(&self) -> &Client {
+        self.client
+            .get_or_init(|| async {
+                Client::new(&aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+            })
+            .await
     }
 }
 
@@ -92,7 +110,8 @@ impl SecretsManager {
 impl FetchSecret for SecretsManager {
     async fn fetch(&self, secret_id: &str) -> Result<Option<String>, SecretError> {
         match self
-            .client
+            .client()
+            .await
             .get_secret_value()
             .secret_id(secret_id)
             .send()
@@ -141,11 +160,11 @@ impl fmt::Debug for SecretsManagerResolver {
 }
 
 impl SecretsManagerResolver {
-    /// A resolver with a Secrets Manager client configured from the standard AWS settings.
-    /// Makes no request.
-    pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config))
+    /// A resolver whose Secrets Manager client is configured from the standard AWS settings
+    /// on first use ([`SecretsManager::from_env`]). Makes no request and reads no
+    /// configuration until a `*_secret` name is resolved.
+    pub fn from_env() -> Self {
+        Self::with_fetcher(Arc::new(SecretsManager::from_env()))
     }
 
     /// A resolver through an existing client.
