@@ -1,5 +1,5 @@
 //! `cavra`: evaluate an agent's action against a policy pack, and run the human-approval
-//! workflow on a local SQLite database or JSON file.
+//! workflow on a local SQLite database, a JSON file or a DynamoDB table.
 //!
 //! Records print as JSON on stdout; errors print as `error: <message>` on stderr with exit
 //! code 1 (2 for usage errors, 3 when a delivery failed).

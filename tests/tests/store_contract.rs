@@ -1,4 +1,5 @@
-//! The store contract suite against memory, the JSON file store and SQLite.
+//! The store contract suite against memory, the JSON file store, SQLite and DynamoDB (on the
+//! emulator, see `cavra_e2e::emulator`).
 //! The race: 64 concurrent deciders per request, over 500 requests.
 
 use std::sync::Arc;
@@ -6,6 +7,7 @@ use std::sync::Arc;
 use cavra_core::memory::MemoryStore;
 use cavra_core::store::ApprovalStore;
 use cavra_e2e::store_contract::run_all;
+use cavra_store_dynamodb::DynamoStore;
 use cavra_store_json::JsonFileStore;
 use cavra_store_sqlite::SqliteStore;
 
@@ -54,4 +56,33 @@ async fn the_sqlite_store_meets_the_contract() {
         ROUNDS,
     )
     .await;
+}
+
+/// The same suite against DynamoDB on the emulator, each check on a fresh table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn the_dynamodb_store_meets_the_contract() {
+    let client = cavra_e2e::emulator::dynamodb_client();
+    let mut tables = Vec::new();
+    for _ in 0..6 {
+        tables.push(cavra_e2e::emulator::fresh_table(&client, "contract").await);
+    }
+    let names = tables.clone();
+    let tables = std::sync::Mutex::new(tables);
+    let started = std::time::Instant::now();
+    run_all(
+        || {
+            let table = tables.lock().unwrap().pop().expect("one table per check");
+            Arc::new(DynamoStore::new(client.clone(), table)) as Arc<dyn ApprovalStore>
+        },
+        DECIDERS,
+        ROUNDS,
+    )
+    .await;
+    println!(
+        "DynamoDB (emulator) contract suite with {DECIDERS} deciders x {ROUNDS} rounds: {:?}",
+        started.elapsed()
+    );
+    for name in names {
+        cavra_e2e::emulator::delete_table(&client, &name).await;
+    }
 }

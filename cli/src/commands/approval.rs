@@ -289,7 +289,7 @@ fn now_unix() -> i64 {
 
 async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
     let resolved = args.identity.resolve(now_unix())?;
-    let service = args.store.service()?.with_rbac(resolved.rbac);
+    let service = args.store.service().await?.with_rbac(resolved.rbac);
     let input = DecideInput {
         target,
         actor: args.actor,
@@ -310,7 +310,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
             let decision = read_decision(&args.decision_file)?;
             let service = args
                 .store
-                .service()?
+                .service()
+                .await?
                 .with_routing(routing_table(args.routing_file.as_ref())?);
             let request = NewRequest {
                 decision,
@@ -354,7 +355,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 Some(args.offset),
             );
             query.cursor = args.cursor.as_deref().map(Cursor::decode).transpose()?;
-            let page = args.store.service()?.list(&query).await?;
+            let page = args.store.service().await?.list(&query).await?;
             let items: Vec<_> = page
                 .items
                 .iter()
@@ -367,7 +368,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         ApprovalCommand::Get(args) => print_json(
             &args
                 .store
-                .service()?
+                .service()
+                .await?
                 .get(&args.approval_id)
                 .await?
                 .to_sorted_value(),
@@ -376,7 +378,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         ApprovalCommand::Deny(args) => decide(args, ApprovalState::Denied).await,
         ApprovalCommand::Expire(args) => {
             let resolved = args.identity.resolve(now_unix())?;
-            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let service = args.store.service().await?.with_rbac(resolved.rbac);
             let input = DecideInput {
                 target: ApprovalState::Expired,
                 actor: args.actor,
@@ -389,7 +391,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Sweep(args) => {
-            let service = args.store.service()?;
+            let service = args.store.service().await?;
             let expired = service.sweep().await?;
             for record in expired.clone() {
                 notify::announce(&service, record, NotifyEvent::Expired).await;
@@ -400,7 +402,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         ApprovalCommand::BreakGlass(args) => {
             let resolved = args.identity.resolve(now_unix())?;
             let decision = read_decision(&args.decision_file)?;
-            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let service = args.store.service().await?.with_rbac(resolved.rbac);
             let input = BreakGlassInput {
                 decision,
                 actor: args.actor,
@@ -416,7 +418,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         }
         ApprovalCommand::Review(args) => {
             let resolved = args.identity.resolve(now_unix())?;
-            let service = args.store.service()?.with_rbac(resolved.rbac);
+            let service = args.store.service().await?.with_rbac(resolved.rbac);
             let record = service
                 .review_break_glass(
                     &args.approval_id,
@@ -431,7 +433,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
             let decision = read_decision(&args.decision)?;
             let report = args
                 .store
-                .service()?
+                .service()
+                .await?
                 .check(&args.approval_id, &decision)
                 .await?;
             print_json(&report)?;
@@ -447,7 +450,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         ApprovalCommand::VerifyHistory(args) => {
             let report = args
                 .store
-                .service()?
+                .service()
+                .await?
                 .verify_history(&args.approval_id)
                 .await?;
             let mut value = serde_json::to_value(&report)?;
@@ -470,7 +474,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
             print_json(
                 &args
                     .store
-                    .service()?
+                    .service()
+                    .await?
                     .attach_decision(&args.approval_id, &decision)
                     .await?,
             )

@@ -42,7 +42,7 @@ enum Command {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Evaluate(args) => evaluate::run(&args),
-        Command::Approval(command) => approval::run(command).await,
+        Command::Approval(command) => Box::pin(approval::run(command)).await,
         Command::Evidence(command) => evidence::run(&command),
         Command::Serve(args) => serve::run(&args).await,
     }

@@ -14,6 +14,7 @@ use cavra_core::time::{Clock as _, SystemClock};
 use cavra_delivery::{
     Deliverer, DeliveryOptions, Notifications, ProviderConfig, ReqwestTransport, Secrets,
 };
+use cavra_secrets::SecretsManagerResolver;
 use clap::Args;
 use serde_json::Value;
 
@@ -121,12 +122,14 @@ fn load_config(path: &Path) -> anyhow::Result<ProviderConfig> {
 
 fn deliverer(console_url: Option<String>) -> anyhow::Result<Deliverer> {
     let transport = ReqwestTransport::new().context("starting the HTTP client")?;
-    Ok(Deliverer::new(
-        Arc::new(transport),
-        Secrets::from_process_env(),
-        Arc::new(SystemClock),
+    // `*_env` keys read the environment; `*_secret` keys read Secrets Manager (configured
+    // from the standard AWS settings, only when such a key is used).
+    let secrets =
+        Secrets::from_process_env().with_store(Arc::new(SecretsManagerResolver::from_env()));
+    Ok(
+        Deliverer::new(Arc::new(transport), secrets, Arc::new(SystemClock))
+            .with_console_url(console_url),
     )
-    .with_console_url(console_url))
 }
 
 async fn export(
@@ -139,7 +142,7 @@ async fn export(
 ) -> anyhow::Result<()> {
     let providers = notify::select_providers(&options.provider)
         .ok_or_else(|| anyhow::anyhow!("{unknown}: {}", options.provider))?;
-    let approval = options.store.service()?.get(approval_id).await?;
+    let approval = options.store.service().await?.get(approval_id).await?;
     let mut payload_options =
         NotifyOptions::new(SystemClock.now()).with_console_url(options.console_url.as_deref());
     if let Some(path) = &options.config {
@@ -200,7 +203,7 @@ pub async fn provider_requests(args: ProviderRequestsArgs) -> anyhow::Result<()>
 /// `cavra approval deliver`: prints the result and writes the evidence file even when a
 /// delivery failed, appends it to the request's history, then exits 3 if any failed.
 pub async fn deliver(args: DeliverArgs) -> anyhow::Result<()> {
-    let service = args.store.service()?;
+    let service = args.store.service().await?;
     let approval = service.get(&args.approval_id).await?;
     let config_path = args.config.as_deref().ok_or_else(|| {
         anyhow::anyhow!("--config is required for live approval provider delivery")

@@ -144,12 +144,10 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
         config.rbac_file = Some(path.clone());
     }
     let store = Arc::new(cavra_store_sqlite::SqliteStore::open(&args.sqlite)?);
-    Ok(AppState::build(
-        config,
-        store,
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
-    )?)
+    Ok(
+        AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?
+            .with_secret_store(Arc::new(cavra_secrets::SecretsManagerResolver::from_env())),
+    )
 }
 
 /// Runs `cavra serve` until interrupted.

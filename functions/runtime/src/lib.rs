@@ -5,6 +5,7 @@
 //! API Gateway event to one route's handler. The store is chosen by configuration:
 //! `CAVRA_APPROVAL_TABLE` (DynamoDB; endpoint from the standard AWS settings, so the same binary
 //! runs against AWS, LocalStack or moto), else `CAVRA_APPROVAL_DB` (SQLite), else the JSON file.
+//! Provider `*_secret` settings resolve in Secrets Manager through `cavra-secrets`.
 
 use std::sync::Arc;
 
@@ -17,8 +18,14 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 
 /// Logs as JSON lines (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).without_time().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time()
+        .try_init();
 }
 
 /// Opens the configured store.
@@ -27,7 +34,9 @@ pub fn init_logging() {
 /// The store cannot be opened (bad path, corrupt file, AWS configuration).
 pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn ApprovalStore>> {
     Ok(match config {
-        StoreConfig::DynamoDb { table } => Arc::new(cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?),
+        StoreConfig::DynamoDb { table } => {
+            Arc::new(cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?)
+        }
         StoreConfig::Sqlite { path } => Arc::new(cavra_store_sqlite::SqliteStore::open(path)?),
         StoreConfig::Json { path } => Arc::new(cavra_store_json::JsonFileStore::open(path)?),
     })
@@ -40,7 +49,11 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Approval
 pub async fn state_from_env() -> anyhow::Result<AppState> {
     let config = Config::from_env();
     let store = open_store(&config.store).await?;
-    Ok(AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?)
+    // Provider `*_secret` keys resolve in Secrets Manager (client made on first use).
+    Ok(
+        AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?
+            .with_secret_store(Arc::new(cavra_secrets::SecretsManagerResolver::from_env())),
+    )
 }
 
 /// Runs `route` as a Lambda function until the runtime stops it.
@@ -71,14 +84,20 @@ pub async fn serve(route: Route) -> Result<(), Error> {
 pub async fn serve_sweeper() -> Result<(), Error> {
     init_logging();
     let state = Arc::new(state_from_env().await.map_err(|e| -> Error { e.into() })?);
-    lambda_runtime::run(lambda_runtime::service_fn(move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-        let state = Arc::clone(&state);
-        async move {
-            let expired = state.service.sweep().await.map_err(|e| -> Error { e.to_string().into() })?;
-            let ids: Vec<String> = expired.into_iter().map(|a| a.approval_id).collect();
-            tracing::info!(count = ids.len(), "expired overdue approvals");
-            Ok::<serde_json::Value, Error>(serde_json::json!({ "expired": ids }))
-        }
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let state = Arc::clone(&state);
+            async move {
+                let expired = state
+                    .service
+                    .sweep()
+                    .await
+                    .map_err(|e| -> Error { e.to_string().into() })?;
+                let ids: Vec<String> = expired.into_iter().map(|a| a.approval_id).collect();
+                tracing::info!(count = ids.len(), "expired overdue approvals");
+                Ok::<serde_json::Value, Error>(serde_json::json!({ "expired": ids }))
+            }
+        },
+    ))
     .await
 }

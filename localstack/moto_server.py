@@ -1,0 +1,140 @@
+"""moto's server, answering one request at a time.
+
+`moto_server` serves every request on its own thread, and moto's DynamoDB is not written for
+that: a conditional write checks and then writes without a lock, and a cancelled
+TransactWriteItems "rolls back" by restoring a copy of the whole table taken when it started,
+which throws away writes that other threads committed meanwhile. Under the store contract's
+race (64 deciders per request) plain `moto_server` let two deciders win the same request.
+Real DynamoDB makes every request atomic; so does this server, by dispatching one request at a
+time (connections are still accepted concurrently). `GET /cavra-emulator` tells
+localstack/start.sh that the server on the port is this one.
+
+The whole-table copy behind that rollback also costs time and memory in proportion to the
+table, on every transaction (the contract race's 32,000 transactions grew moto past 20 GB).
+With requests serialised, undoing a cancelled transaction needs only the items it touched, so
+this server keeps an undo log of those items instead of copying the table.
+
+    python moto_server.py -H 127.0.0.1 -p 4566
+"""
+
+import argparse
+import copy
+import os
+import signal
+import sys
+import threading
+
+from moto.dynamodb import models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+MARKER = b"cavra emulator: moto, one request at a time\n"
+
+
+class _CopyButNotTables:
+    """Stands in for the `copy` module inside moto's DynamoDB models: tables are "copied" as
+    themselves, so moto's rollback (restoring that copy) changes nothing and the undo log below
+    does the real rollback."""
+
+    def deepcopy(self, value, memo=None):
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+def _key_of(table, op):
+    if "Key" in op:
+        return op["Key"]
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _restore(table, key, saved):
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    if saved is None:
+        table.delete_item(hash_value, range_value)
+    elif range_value is not None:
+        table.items[hash_value][range_value] = saved
+    else:
+        table.items[hash_value] = saved
+
+
+def _install_item_undo_log():
+    dynamodb_models.copy = _CopyButNotTables()
+    transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        undo = []
+        for entry in transact_items:
+            op = next(iter(entry.values()), {})
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            try:
+                key = _key_of(table, op)
+            except KeyError:
+                continue  # moto reports the malformed item itself
+            undo.append((table, key, copy.deepcopy(self.get_item(table.name, key))))
+        try:
+            return transact(self, transact_items)
+        except Exception:
+            for table, key, saved in reversed(undo):
+                _restore(table, key, saved)
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def serialized(app):
+    lock = threading.Lock()
+
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") == "/cavra-emulator":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [MARKER]
+        with lock:
+            result = app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        return [body]
+
+    return serve
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=4566)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    _install_item_undo_log()
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        args.host,
+        args.port,
+        serialized(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()
