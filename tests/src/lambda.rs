@@ -18,20 +18,13 @@ use std::time::{Duration, Instant};
 use cavra_api::Route;
 
 use crate::deployment::{CONFIG_VARIABLES, Setup};
+use crate::emulator::repo_root;
 
 /// The function crates that are built and started: the nine routes and the sweeper.
 pub fn function_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Route::ALL.iter().map(|r| r.function_name()).collect();
     names.push("sweep-approvals");
     names
-}
-
-/// The workspace root.
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ sits in the workspace")
-        .to_path_buf()
 }
 
 /// Builds every function binary once per test process (debug profile, the workspace's
@@ -44,7 +37,7 @@ pub fn function_binaries() -> &'static HashMap<String, PathBuf> {
     BINARIES.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         let mut command = Command::new(cargo);
-        command.current_dir(workspace_root()).args([
+        command.current_dir(repo_root()).args([
             "build",
             "--locked",
             "--message-format=json-render-diagnostics",
@@ -87,7 +80,7 @@ pub fn cargo_lambda() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         let output = Command::new("bash")
-            .arg(workspace_root().join("tests/tools/cargo-lambda.sh"))
+            .arg(repo_root().join("tests/tools/cargo-lambda.sh"))
             .stderr(Stdio::inherit())
             .output()
             .expect("bash runs");
@@ -154,7 +147,7 @@ impl LambdaFunctions {
         let address = SocketAddr::from(([127, 0, 0, 1], port));
         let log = config_dir.path().join("cargo-lambda-watch.log");
         let mut emulator = Command::new(cargo_lambda())
-            .current_dir(workspace_root())
+            .current_dir(repo_root())
             .args([
                 "lambda",
                 "watch",
