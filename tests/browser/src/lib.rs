@@ -1,0 +1,1 @@
+//! Placeholder while the harness is written.
