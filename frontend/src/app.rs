@@ -16,6 +16,9 @@ pub enum Route {
     /// The queue (filters in the query string).
     #[at("/")]
     Queue,
+    /// `/approvals` opened in a browser: the queue too.
+    #[at("/approvals")]
+    Approvals,
     /// One request's audit detail (the address notifications link to).
     #[at("/approvals/:id")]
     Detail {
@@ -104,7 +107,7 @@ pub fn App() -> Html {
 
 fn switch(route: Route) -> Html {
     match route {
-        Route::Queue => html! { <pages::queue::QueuePage /> },
+        Route::Queue | Route::Approvals => html! { <pages::queue::QueuePage /> },
         Route::Detail { id } => html! { <pages::detail::DetailPage {id} /> },
         Route::BreakGlass => html! { <pages::break_glass::BreakGlassPage /> },
         Route::Session => html! { <pages::session::SessionPage /> },

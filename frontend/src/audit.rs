@@ -137,7 +137,8 @@ pub fn delivery_lines(evidence: &Value) -> Vec<String> {
             let status = d
                 .get("status_code")
                 .and_then(Value::as_u64)
-                .map_or_else(|| "no HTTP status".to_owned(), |s| format!("HTTP {s}"));
+                .filter(|s| *s > 0)
+                .map_or_else(|| "no HTTP answer".to_owned(), |s| format!("HTTP {s}"));
             if d.get("success").and_then(Value::as_bool) == Some(true) {
                 format!("{provider}: delivered ({status}, {attempts} {plural})")
             } else {
@@ -236,12 +237,14 @@ mod tests {
         let evidence = json!({"deliveries": [
             {"provider": "jira", "success": true, "status_code": 201, "attempt_count": 1},
             {"provider": "webhook", "success": false, "status_code": 503, "attempt_count": 2, "error": "service unavailable"},
+            {"provider": "slack", "success": false, "status_code": 0, "attempt_count": 1, "error": "connection refused"},
         ]});
         assert_eq!(
             delivery_lines(&evidence),
             [
                 "jira: delivered (HTTP 201, 1 attempt)",
-                "webhook: failed after 2 attempts (HTTP 503): service unavailable"
+                "webhook: failed after 2 attempts (HTTP 503): service unavailable",
+                "slack: failed after 1 attempt (no HTTP answer): connection refused"
             ]
         );
         assert_eq!(

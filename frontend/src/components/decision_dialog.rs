@@ -84,9 +84,12 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
     let verdict = props.verdict;
 
     let on_reason = {
-        let form = form.clone();
+        let (form, errors) = (form.clone(), errors.clone());
         Callback::from(move |e: InputEvent| {
             let area: HtmlTextAreaElement = e.target_unchecked_into();
+            if !errors.is_empty() {
+                errors.set(Vec::new());
+            }
             form.set(DecisionForm {
                 reason: area.value(),
                 ..(*form).clone()

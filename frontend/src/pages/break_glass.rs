@@ -84,6 +84,25 @@ pub fn BreakGlassPage() -> Html {
         let step = step.clone();
         Callback::from(move |_: MouseEvent| step.set(Step::Editing))
     };
+    let escape = {
+        let step = step.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Escape" && *step != Step::Sending {
+                step.set(Step::Editing);
+            }
+        })
+    };
+    let confirm_ref = use_node_ref();
+    {
+        // Focus moves to the confirmation when it opens.
+        let confirm_ref = confirm_ref.clone();
+        let confirming = matches!(*step, Step::Confirming(_));
+        use_effect_with(confirming, move |open| {
+            if *open && let Some(button) = confirm_ref.cast::<web_sys::HtmlElement>() {
+                let _ = button.focus();
+            }
+        });
+    }
 
     let actor = match console.session.view() {
         Some(Ok(view)) => view.actor,
@@ -148,17 +167,19 @@ pub fn BreakGlassPage() -> Html {
                     }
                 },
                 Step::Confirming(_) | Step::Sending => html! {
-                    <div class="dialog inline" role="alertdialog" aria-labelledby="bg-confirm-title" aria-describedby="bg-confirm-text">
+                    <div class="overlay">
+                    <div class="dialog confirm" role="alertdialog" aria-modal="true" aria-labelledby="bg-confirm-title" aria-describedby="bg-confirm-text" onkeydown={escape}>
                         <h2 id="bg-confirm-title">{ "Confirm the override" }</h2>
                         <p id="bg-confirm-text">
                             { format!("This records a break_glass approval for “{}” in {} and broadcasts it to every configured notification provider. It cannot be undone.", form.target.trim(), form.approver_group.trim()) }
                         </p>
                         <div class="buttons">
-                            <button type="button" id="bg-confirm" class="verdict-deny" onclick={confirm} disabled={*step == Step::Sending}>
+                            <button type="button" id="bg-confirm" class="verdict-deny" ref={confirm_ref} onclick={confirm} disabled={*step == Step::Sending}>
                                 { if *step == Step::Sending { "Sending…" } else { "Declare break-glass" } }
                             </button>
                             <button type="button" class="secondary" onclick={back}>{ "Back" }</button>
                         </div>
+                    </div>
                     </div>
                 },
                 Step::Created(record) => html! {

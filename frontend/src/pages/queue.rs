@@ -113,22 +113,6 @@ pub fn QueuePage() -> Html {
     };
 
     let now = session::now();
-    let groups = match console.session.view() {
-        Some(Ok(view)) => view.groups,
-        _ => Vec::new(),
-    };
-    let group_buttons = groups.iter().map(|group| {
-        let draft = draft.clone();
-        let chosen = group.clone();
-        let onclick = Callback::from(move |_: MouseEvent| {
-            draft.set(QueueFilter {
-                group: chosen.clone(),
-                ..(*draft).clone()
-            });
-        });
-        html! { <button type="button" class="chip" {onclick}>{ group.clone() }</button> }
-    });
-
     let body = match &*load {
         Load::Loading => html! { <p role="status" class="loading">{ "Loading the queue…" }</p> },
         Load::Failed(error) => {
@@ -210,9 +194,6 @@ pub fn QueuePage() -> Html {
                     <label for="filter-group">{ "Approver group (exact)" }</label>
                     <input id="filter-group" type="text" value={draft.group.clone()} oninput={on_group}
                         placeholder="all groups" />
-                    if !groups.is_empty() {
-                        <div class="chips" aria-label="Your token's groups">{ for group_buttons }</div>
-                    }
                 </div>
                 <div>
                     <label for="filter-limit">{ "Per page" }</label>
