@@ -3,6 +3,7 @@
 //! the same `cavra-core` code the server uses), and readable lines for delivery evidence.
 
 use cavra_core::approval::{Approval, ApprovalState, HistoryEntry, IdentityKind};
+use cavra_core::decision::Decision;
 use serde_json::Value;
 
 /// How far a request is from its quorum (CONTRACT §3).
@@ -50,6 +51,15 @@ impl QuorumProgress {
             text.push_str(&self.missing_groups.join(", "));
         }
         text
+    }
+}
+
+/// What the agent wants to do: `write_file (write)`, or the action type alone.
+pub fn action_text(decision: &Decision) -> String {
+    let kind = decision.str_field("action_type").unwrap_or("—");
+    match decision.str_field("requested_operation") {
+        Some(operation) if !operation.is_empty() => format!("{kind} ({operation})"),
+        _ => kind.to_owned(),
     }
 }
 
@@ -186,6 +196,14 @@ mod tests {
         );
         let single = QuorumProgress::of(&record("apr_000000000002", ApprovalState::Pending));
         assert_eq!(single.text(), "0 of 1 approval");
+    }
+
+    #[test]
+    fn the_action_names_the_operation_when_the_decision_has_one() {
+        let mut r = record("apr_000000000001", ApprovalState::Pending);
+        assert_eq!(action_text(&r.decision), "write_file (write)");
+        r.decision.as_map_mut().remove("requested_operation");
+        assert_eq!(action_text(&r.decision), "write_file");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use crate::api::ApiError;
 use crate::app::use_console;
-use crate::audit::QuorumProgress;
+use crate::audit::{self, QuorumProgress};
 use crate::components::notice::ErrorNotice;
 use crate::components::state_badge::StateBadge;
 use crate::format;
@@ -164,10 +164,7 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
 
     let decision = &record.decision;
     let field = |key: &str| decision.str_field(key).unwrap_or("—").to_owned();
-    let action = match decision.str_field("requested_operation") {
-        Some(op) => format!("{} ({op})", field("action_type")),
-        None => field("action_type"),
-    };
+    let action = audit::action_text(decision);
     let reason_error = forms::error_for(&errors, "decision-reason").map(str::to_owned);
     let finished = matches!(*phase, Phase::Done(_) | Phase::Conflict(..));
     let title_id = "decision-title";

@@ -171,7 +171,7 @@ pub fn BreakGlassPage() -> Html {
                     <div class="dialog confirm" role="alertdialog" aria-modal="true" aria-labelledby="bg-confirm-title" aria-describedby="bg-confirm-text" onkeydown={escape}>
                         <h2 id="bg-confirm-title">{ "Confirm the override" }</h2>
                         <p id="bg-confirm-text">
-                            { format!("This records a break_glass approval for “{}” in {} and broadcasts it to every configured notification provider. It cannot be undone.", form.target.trim(), form.approver_group.trim()) }
+                            { format!("This records a break_glass approval for “{}” in {}, valid for {} hour(s), and broadcasts it to every configured notification provider. It stays flagged for post-incident review and cannot be undone.", form.target.trim(), form.approver_group.trim(), form.ttl_hours.trim()) }
                         </p>
                         <div class="buttons">
                             <button type="button" id="bg-confirm" class="verdict-deny" ref={confirm_ref} onclick={confirm} disabled={*step == Step::Sending}>

@@ -145,7 +145,7 @@ fn audit_view(record: &Approval) -> Html {
             <section aria-labelledby="context-title">
                 <h2 id="context-title">{ "Decision context" }</h2>
                 <dl class="facts">
-                    <dt>{ "Action" }</dt><dd>{ format!("{} ({})", d("action_type"), d("requested_operation")) }</dd>
+                    <dt>{ "Action" }</dt><dd>{ audit::action_text(decision) }</dd>
                     <dt>{ "Target" }</dt><dd><code>{ d("target") }</code></dd>
                     <dt>{ "Outcome" }</dt><dd>{ d("decision") }</dd>
                     <dt>{ "Rule" }</dt><dd><code>{ d("rule_id") }</code></dd>

@@ -76,7 +76,11 @@ pub fn console_dist() -> &'static Path {
     })
 }
 
-/// The `cavra` binary: `CAVRA_BIN` when set, else built now with cargo (a no-op when fresh).
+/// The `cavra` binary: `CAVRA_BIN` when set, else the one `cargo test --workspace` builds.
+///
+/// It is asked of cargo with the same selection as the workspace test run (`cargo test
+/// --workspace --no-run`), so inside that run it is already fresh and nothing is rebuilt with
+/// other features; run alone, this builds the workspace's tests once.
 ///
 /// # Panics
 /// The build fails.
