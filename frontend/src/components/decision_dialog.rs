@@ -3,12 +3,13 @@
 //! and says that someone else decided first.
 
 use cavra_core::approval::{Approval, ApprovalState};
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
 use crate::api::ApiError;
 use crate::app::use_console;
 use crate::audit::{self, QuorumProgress};
+use crate::components::fields;
 use crate::components::notice::ErrorNotice;
 use crate::components::state_badge::StateBadge;
 use crate::format;
@@ -84,28 +85,18 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
     let verdict = props.verdict;
 
     let on_reason = {
-        let (form, errors) = (form.clone(), errors.clone());
+        let (edit, errors) = (
+            fields::edit::<_, InputEvent>(&form, |f, v| f.reason = v),
+            errors.clone(),
+        );
         Callback::from(move |e: InputEvent| {
-            let area: HtmlTextAreaElement = e.target_unchecked_into();
             if !errors.is_empty() {
                 errors.set(Vec::new());
             }
-            form.set(DecisionForm {
-                reason: area.value(),
-                ..(*form).clone()
-            });
+            edit.emit(e);
         })
     };
-    let on_reference = {
-        let form = form.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            form.set(DecisionForm {
-                external_ref: input.value(),
-                ..(*form).clone()
-            });
-        })
-    };
+    let on_reference = fields::edit(&form, |f, v| f.external_ref = v);
     let onsubmit = {
         let (form, errors, phase) = (form.clone(), errors.clone(), phase.clone());
         let on_changed = props.on_changed.clone();

@@ -1,9 +1,10 @@
 //! Paste (or load from a file) an OIDC token into the session.
 
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::use_console;
+use crate::components::fields;
 use crate::session::Session;
 use crate::token;
 
@@ -16,13 +17,7 @@ pub fn TokenForm() -> Html {
     let problem = use_state(|| None::<String>);
     let id = "token-input";
 
-    let oninput = {
-        let text = text.clone();
-        Callback::from(move |e: InputEvent| {
-            let area: HtmlTextAreaElement = e.target_unchecked_into();
-            text.set(area.value());
-        })
-    };
+    let oninput = fields::edit::<_, InputEvent>(&text, |text, v| *text = v);
     let onchange_file = {
         let text = text.clone();
         let problem = problem.clone();

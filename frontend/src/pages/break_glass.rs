@@ -4,12 +4,12 @@
 
 use cavra_core::approval::Approval;
 use serde_json::Value;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api::ApiError;
 use crate::app::{Route, use_console};
+use crate::components::fields;
 use crate::components::notice::ErrorNotice;
 use crate::forms::{self, BreakGlassForm, FieldError};
 
@@ -30,22 +30,8 @@ pub fn BreakGlassPage() -> Html {
     let errors = use_state(Vec::<FieldError>::new);
     let step = use_state(|| Step::Editing);
 
-    let set = |update: fn(&mut BreakGlassForm, String)| {
-        let form = form.clone();
-        Callback::from(move |e: InputEvent| {
-            let value = e
-                .target_dyn_into::<HtmlInputElement>()
-                .map(|i| i.value())
-                .or_else(|| {
-                    e.target_dyn_into::<HtmlTextAreaElement>()
-                        .map(|t| t.value())
-                })
-                .unwrap_or_default();
-            let mut next = (*form).clone();
-            update(&mut next, value);
-            form.set(next);
-        })
-    };
+    let set =
+        |update: fn(&mut BreakGlassForm, String)| fields::edit::<_, InputEvent>(&form, update);
     let onsubmit = {
         let (form, errors, step, console) =
             (form.clone(), errors.clone(), step.clone(), console.clone());

@@ -2,13 +2,13 @@
 //! API's cursor; pending rows offer Approve, Deny, Expire and Details.
 
 use cavra_core::approval::{Approval, ApprovalState};
-use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::api::{ApiError, Page};
 use crate::app::{Route, use_console};
 use crate::components::decision_dialog::DecisionDialog;
+use crate::components::fields;
 use crate::components::notice::ErrorNotice;
 use crate::components::state_badge::StateBadge;
 use crate::format;
@@ -77,36 +77,9 @@ pub fn QueuePage() -> Html {
             }
         })
     };
-    let on_state = {
-        let draft = draft.clone();
-        Callback::from(move |e: Event| {
-            let select: HtmlSelectElement = e.target_unchecked_into();
-            draft.set(QueueFilter {
-                state: select.value().parse().ok(),
-                ..(*draft).clone()
-            });
-        })
-    };
-    let on_group = {
-        let draft = draft.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            draft.set(QueueFilter {
-                group: input.value().trim().to_owned(),
-                ..(*draft).clone()
-            });
-        })
-    };
-    let on_limit = {
-        let draft = draft.clone();
-        Callback::from(move |e: Event| {
-            let select: HtmlSelectElement = e.target_unchecked_into();
-            draft.set(QueueFilter {
-                limit: select.value().parse().unwrap_or(draft.limit),
-                ..(*draft).clone()
-            });
-        })
-    };
+    let on_state = fields::edit(&draft, |f, v| f.state = v.parse().ok());
+    let on_group = fields::edit(&draft, |f, v| v.trim().clone_into(&mut f.group));
+    let on_limit = fields::edit(&draft, |f, v| f.limit = v.parse().unwrap_or(f.limit));
     let refresh = {
         let reloads = reloads.clone();
         Callback::from(move |_: MouseEvent| reloads.set(*reloads + 1))

@@ -1,10 +1,10 @@
 //! The session panel: paste or load an OIDC token, see who it says you are. The claims shown
 //! are decoded for display only; the server verifies the token on every call.
 
-use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::app::use_console;
+use crate::components::fields;
 use crate::components::token_form::TokenForm;
 use crate::session::{self, Session};
 
@@ -26,13 +26,7 @@ pub fn SessionPage() -> Html {
             problem.set(console.set_session(next).err());
         })
     };
-    let on_actor = {
-        let actor_draft = actor_draft.clone();
-        Callback::from(move |e: InputEvent| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            actor_draft.set(input.value());
-        })
-    };
+    let on_actor = fields::edit::<_, InputEvent>(&actor_draft, |draft, v| *draft = v);
     let save_actor = {
         let (console, problem, actor_draft) =
             (console.clone(), problem.clone(), actor_draft.clone());

@@ -8,7 +8,7 @@ use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
@@ -31,11 +31,12 @@ pub fn screenshot_dir() -> PathBuf {
     root().join("docs/screenshots")
 }
 
-static SERIAL: Mutex<()> = Mutex::new(());
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// One browser scenario at a time: Chromium, the server and the builds share two cores.
-pub fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
+/// (A tokio mutex: each test has its own runtime, and a failed test must not poison the rest.)
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
 }
 
 fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
@@ -362,6 +363,42 @@ impl Driver {
             .context("creating a Chromium session")?;
         Ok(client)
     }
+}
+
+impl Driver {
+    /// A new browser whose session panel holds `token`, on `server`.
+    ///
+    /// # Errors
+    /// The browser cannot start or the panel refuses the token.
+    pub async fn signed_in(&mut self, server: &Server, token: &str) -> anyhow::Result<Client> {
+        let browser = self.browser().await?;
+        sign_in(&browser, &server.base, token).await?;
+        Ok(browser)
+    }
+}
+
+/// Opens the queue, presses `verdict` (`approve`, `deny`, `expire`) on the row of `id` and
+/// types `reason` into the dialog (without sending it).
+///
+/// # Errors
+/// The row, its button or the dialog does not appear.
+pub async fn start_decision(
+    browser: &Client,
+    server: &Server,
+    id: &str,
+    verdict: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
+    browser.goto(&server.base).await?;
+    element(browser, &format!("{} button.verdict-{verdict}", row(id)))
+        .await?
+        .click()
+        .await?;
+    element(browser, "#decision-reason")
+        .await?
+        .send_keys(reason)
+        .await?;
+    Ok(())
 }
 
 fn chromium_binary() -> String {

@@ -4,14 +4,14 @@
 
 use cavra_console_e2e::{
     Driver, GROUP, Server, approver, attribute_is, developer, element, incident_commander, row,
-    screenshot, serial, sign_in, text_containing, token,
+    screenshot, serial, start_decision, text_containing, token,
 };
 use fantoccini::Locator;
 
 #[tokio::test]
 async fn a_request_created_from_the_cli_is_approved_with_a_reason_in_the_queue_and_the_detail_view()
 -> anyhow::Result<()> {
-    let _one_at_a_time = serial();
+    let _one_at_a_time = serial().await;
     let server = Server::start();
     // GIVEN requests created from the CLI, one of them decided already
     let id = server.create_from_cli("dec_queue00001", "iam/admin-role.tf", GROUP);
@@ -27,8 +27,9 @@ async fn a_request_created_from_the_cli_is_approved_with_a_reason_in_the_queue_a
         "Broader than the ticket allows",
     ])?;
     let mut driver = Driver::start().await?;
-    let browser = driver.browser().await?;
-    sign_in(&browser, &server.base, &approver("alice@example.com")).await?;
+    let browser = driver
+        .signed_in(&server, &approver("alice@example.com"))
+        .await?;
 
     // WHEN the approver opens the queue THEN the CLI's request is there, pending
     browser.goto(&server.base).await?;
@@ -97,26 +98,14 @@ async fn a_request_created_from_the_cli_is_approved_with_a_reason_in_the_queue_a
 #[tokio::test]
 async fn a_token_without_the_group_gets_the_403_message_and_the_request_stays_pending()
 -> anyhow::Result<()> {
-    let _one_at_a_time = serial();
+    let _one_at_a_time = serial().await;
     let server = Server::start();
     let id = server.create_from_cli("dec_forbid0001", "iam/admin-role.tf", GROUP);
     let mut driver = Driver::start().await?;
-    let browser = driver.browser().await?;
-    sign_in(
-        &browser,
-        &server.base,
-        &token("mallory@example.com", &["Developers"]),
-    )
-    .await?;
-    browser.goto(&server.base).await?;
-    element(&browser, &format!("{} button.verdict-approve", row(&id)))
-        .await?
-        .click()
+    let browser = driver
+        .signed_in(&server, &token("mallory@example.com", &["Developers"]))
         .await?;
-    element(&browser, "#decision-reason")
-        .await?
-        .send_keys("Looks fine to me")
-        .await?;
+    start_decision(&browser, &server, &id, "approve", "Looks fine to me").await?;
     element(&browser, "#decision-submit").await?.click().await?;
     let alert = text_containing(&browser, "[role=dialog] [role=alert]", "HTTP 403").await?;
     assert!(
@@ -138,25 +127,18 @@ async fn a_token_without_the_group_gets_the_403_message_and_the_request_stays_pe
 #[tokio::test]
 async fn two_browsers_deciding_the_same_request_one_wins_and_the_other_is_told()
 -> anyhow::Result<()> {
-    let _one_at_a_time = serial();
+    let _one_at_a_time = serial().await;
     let server = Server::start();
     let id = server.create_from_cli("dec_race000001", "iam/admin-role.tf", GROUP);
     let mut driver = Driver::start().await?;
-    let first = driver.browser().await?;
-    let second = driver.browser().await?;
-    sign_in(&first, &server.base, &approver("alice@example.com")).await?;
-    sign_in(&second, &server.base, &approver("bob@example.com")).await?;
-    for (browser, verdict) in [(&first, "approve"), (&second, "deny")] {
-        browser.goto(&server.base).await?;
-        element(browser, &format!("{} button.verdict-{verdict}", row(&id)))
-            .await?
-            .click()
-            .await?;
-        element(browser, "#decision-reason")
-            .await?
-            .send_keys("Decided in my browser")
-            .await?;
-    }
+    let first = driver
+        .signed_in(&server, &approver("alice@example.com"))
+        .await?;
+    let second = driver
+        .signed_in(&server, &approver("bob@example.com"))
+        .await?;
+    start_decision(&first, &server, &id, "approve", "Decided in my browser").await?;
+    start_decision(&second, &server, &id, "deny", "Decided in my browser").await?;
     element(&first, "#decision-submit").await?.click().await?;
     text_containing(&first, "#decision-outcome", "is now approved").await?;
     element(&second, "#decision-submit").await?.click().await?;
@@ -182,11 +164,10 @@ async fn two_browsers_deciding_the_same_request_one_wins_and_the_other_is_told()
 #[tokio::test]
 async fn the_break_glass_form_refuses_a_missing_reason_then_creates_a_break_glass_record()
 -> anyhow::Result<()> {
-    let _one_at_a_time = serial();
+    let _one_at_a_time = serial().await;
     let server = Server::start();
     let mut driver = Driver::start().await?;
-    let browser = driver.browser().await?;
-    sign_in(&browser, &server.base, &incident_commander()).await?;
+    let browser = driver.signed_in(&server, &incident_commander()).await?;
     browser
         .goto(&format!("{}/break-glass", server.base))
         .await?;
@@ -249,7 +230,7 @@ async fn the_break_glass_form_refuses_a_missing_reason_then_creates_a_break_glas
 #[tokio::test]
 async fn the_audit_view_lists_every_history_entry_with_its_evidence_and_verifies_the_chain()
 -> anyhow::Result<()> {
-    let _one_at_a_time = serial();
+    let _one_at_a_time = serial().await;
     let server = Server::start();
     let id = server.create_from_cli("dec_audit00001", "iam/admin-role.tf", GROUP);
     // A delivery to a webhook nobody listens on: a `delivered` entry with failure evidence.
@@ -274,8 +255,9 @@ async fn the_audit_view_lists_every_history_entry_with_its_evidence_and_verifies
     ]);
     assert!(failed.is_err(), "a delivery to a closed port exits 3");
     let mut driver = Driver::start().await?;
-    let browser = driver.browser().await?;
-    sign_in(&browser, &server.base, &approver("alice@example.com")).await?;
+    let browser = driver
+        .signed_in(&server, &approver("alice@example.com"))
+        .await?;
     browser
         .goto(&format!("{}/approvals/{id}", server.base))
         .await?;
