@@ -1,15 +1,20 @@
 //! `cavra serve`: the nine `/approvals` handlers behind a local HTTP server, on SQLite by
 //! default — the same code the Lambda functions run, with requests shaped as API Gateway
-//! shapes them (path and query parameters).
+//! shapes them (path and query parameters) — and the approvers' console (`frontend/`, built
+//! with trunk) at `/`, with a generated `config.json` that points the console at this server.
+//!
+//! The console's own addresses (`/`, `/approvals/{id}`, `/break-glass`, `/session`) are
+//! single-page routes: a browser navigation (`Accept: text/html`) to any path that is not a
+//! file gets `index.html`; the console's API calls ask for JSON and reach the handlers.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::body::{Body as AxumBody, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
-use axum::http::{HeaderValue, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as AxumResponse};
 use axum::routing::any;
 use cavra_api::config::{Config, StoreConfig};
@@ -49,6 +54,66 @@ pub struct ServeArgs {
     /// RBAC policy (or CAVRA_APPROVAL_RBAC_FILE).
     #[arg(long, value_name = "PATH")]
     rbac_file: Option<PathBuf>,
+    /// The built console (trunk's dist folder) to serve at `/`. Default: `frontend/dist` when
+    /// it holds a build (build it with `bash frontend/build.sh`).
+    #[arg(long, value_name = "PATH", env = "CAVRA_CONSOLE_DIR")]
+    console_dir: Option<PathBuf>,
+}
+
+/// Where the console's built files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleFiles {
+    /// A folder with `index.html`.
+    Built(PathBuf),
+    /// No build was found here; `/` says how to make one.
+    Missing(PathBuf),
+}
+
+/// How to build the console, as `/` says when it is missing.
+const BUILD_HINT: &str = "bash frontend/build.sh";
+
+impl ConsoleFiles {
+    /// The folder named by `--console-dir`, which must hold a build; without one, the
+    /// repository's `frontend/dist` (relative to the working directory, else to the source
+    /// tree this binary was built from) when it holds one.
+    ///
+    /// # Errors
+    /// `--console-dir` names a folder without `index.html`.
+    pub fn locate(explicit: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(dir) = explicit {
+            anyhow::ensure!(
+                dir.join("index.html").is_file(),
+                "console folder {} has no index.html (build the console with `{BUILD_HINT}`)",
+                dir.display()
+            );
+            return Ok(Self::Built(dir.to_path_buf()));
+        }
+        let candidates = [
+            PathBuf::from("frontend/dist"),
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist"),
+        ];
+        Ok(candidates
+            .iter()
+            .find(|dir| dir.join("index.html").is_file())
+            .map_or_else(
+                || Self::Missing(candidates[0].clone()),
+                |dir| Self::Built(dir.clone()),
+            ))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Self::Built(dir) => format!("console at / from {}", dir.display()),
+            Self::Missing(_) => format!("console not built: run `{BUILD_HINT}`"),
+        }
+    }
+}
+
+/// What the router serves: the API state and the console.
+#[derive(Clone)]
+struct Served {
+    api: Arc<AppState>,
+    console: Arc<ConsoleFiles>,
 }
 
 async fn to_lambda(request: AxumRequest) -> Result<lambda_http::Request, ApiError> {
@@ -91,23 +156,138 @@ fn error_response(error: ApiError) -> AxumResponse {
     from_lambda(error.into_response())
 }
 
-async fn approvals(State(state): State<Arc<AppState>>, request: AxumRequest) -> AxumResponse {
+async fn approvals(State(served): State<Served>, request: AxumRequest) -> AxumResponse {
+    if let ConsoleFiles::Built(dir) = &*served.console
+        && is_navigation(request.method(), request.headers())
+    {
+        // `/approvals/{id}` is also the console's audit page (notifications link there).
+        return index(dir).await;
+    }
     match to_lambda(request).await {
-        Ok(request) => from_lambda(cavra_api::dispatch(&state, request).await),
+        Ok(request) => from_lambda(cavra_api::dispatch(&served.api, request).await),
         Err(error) => error_response(error),
     }
 }
 
-async fn not_found() -> impl IntoResponse {
+fn json_not_found() -> AxumResponse {
     (
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({"detail": "not found"})),
     )
+        .into_response()
+}
+
+/// A browser loading a page (not a script asking for JSON).
+fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && headers
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        Some("ico") => "image/x-icon",
+        _ => "application/octet-stream",
+    }
+}
+
+async fn file_response(path: &Path) -> Option<AxumResponse> {
+    let bytes = tokio::fs::read(path).await.ok()?;
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, content_type(path)),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+    )
+}
+
+async fn index(dir: &Path) -> AxumResponse {
+    match file_response(&dir.join("index.html")).await {
+        Some(response) => response,
+        None => error_response(ApiError::internal(&format!(
+            "console index {} is unreadable",
+            dir.join("index.html").display()
+        ))),
+    }
+}
+
+/// The file under `dir` that `uri_path` names; `None` for anything that could leave it.
+fn file_under(dir: &Path, uri_path: &str) -> Option<PathBuf> {
+    let relative = Path::new(uri_path.trim_start_matches('/'));
+    let plain = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    (plain && !uri_path.contains('\\') && !relative.as_os_str().is_empty())
+        .then(|| dir.join(relative))
+        .filter(|path| path.is_file())
+}
+
+/// `GET /config.json`: the console served here talks to this server (same origin).
+async fn console_config() -> AxumResponse {
+    (
+        [(header::CACHE_CONTROL, "no-cache")],
+        axum::Json(serde_json::json!({"api_base_url": ""})),
+    )
+        .into_response()
+}
+
+fn not_built_page(looked_in: &Path) -> AxumResponse {
+    let body = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CAVRA console not built</title></head>\
+         <body><h1>The CAVRA console is not built</h1>\
+         <p>The API is running under <code>/approvals</code>, but no built console was found \
+         (looked in <code>{}</code>).</p>\
+         <p>Build it with <code>{BUILD_HINT}</code> (installs trunk and wasm-bindgen into <code>.tools/</code> \
+         the first time), then restart <code>cavra serve</code>, or pass <code>--console-dir PATH</code>.</p></body></html>",
+        looked_in.display()
+    );
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// Everything outside the API: the console's files, its single-page routes, or a 404.
+async fn console(State(served): State<Served>, request: AxumRequest) -> AxumResponse {
+    let navigation = is_navigation(request.method(), request.headers());
+    let readable = request.method() == Method::GET || request.method() == Method::HEAD;
+    match &*served.console {
+        ConsoleFiles::Built(dir) if readable => {
+            if let Some(path) = file_under(dir, request.uri().path())
+                && let Some(response) = file_response(&path).await
+            {
+                return response;
+            }
+            if navigation {
+                return index(dir).await;
+            }
+            json_not_found()
+        }
+        ConsoleFiles::Missing(looked_in) if navigation || request.uri().path() == "/" => {
+            not_built_page(looked_in)
+        }
+        _ => json_not_found(),
+    }
 }
 
 /// The HTTP application: the API under `/approvals`, the console's config and session views
-/// under `/console`.
-pub fn router(state: Arc<AppState>) -> axum::Router {
+/// under `/console`, and the console itself everywhere else.
+pub fn router(state: Arc<AppState>, console_files: ConsoleFiles) -> axum::Router {
     let origins: Vec<HeaderValue> = state
         .config
         .cors_origins
@@ -118,13 +298,18 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers(tower_http::cors::Any);
+    let served = Served {
+        api: state,
+        console: Arc::new(console_files),
+    };
     axum::Router::new()
         .route("/approvals", any(approvals))
         .route("/approvals/{*rest}", any(approvals))
         .route("/console/config", any(approvals))
         .route("/console/session", any(approvals))
-        .fallback(not_found)
-        .with_state(state)
+        .route("/config.json", axum::routing::get(console_config))
+        .fallback(console)
+        .with_state(served)
         .layer(cors)
 }
 
@@ -152,13 +337,15 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
 
 /// Runs `cavra serve` until interrupted.
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    let app = router(Arc::new(state(args)?));
+    let console_files = ConsoleFiles::locate(args.console_dir.as_deref())?;
+    let described = console_files.describe();
+    let app = router(Arc::new(state(args)?), console_files);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
     let address = listener.local_addr()?;
     println!(
-        "cavra serve: http://{address} (API under /approvals, SQLite {})",
+        "cavra serve: http://{address} (API under /approvals, SQLite {}, {described})",
         args.sqlite.display()
     );
     use std::io::Write as _;
@@ -169,4 +356,57 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_relative_paths_of_existing_files_are_served() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
+        std::fs::write(dir.path().join("app.wasm"), [0, 97, 115, 109]).unwrap();
+        assert_eq!(
+            file_under(dir.path(), "/app.wasm"),
+            Some(dir.path().join("app.wasm"))
+        );
+        assert_eq!(file_under(dir.path(), "/"), None);
+        assert_eq!(file_under(dir.path(), "/missing.js"), None);
+        assert_eq!(file_under(dir.path(), "/../etc/passwd"), None);
+        assert_eq!(file_under(dir.path(), "/./index.html"), None);
+        assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
+    }
+
+    #[test]
+    fn browser_navigations_are_told_apart_from_api_calls() {
+        let mut headers = HeaderMap::new();
+        assert!(
+            !is_navigation(&Method::GET, &headers),
+            "no Accept: an API client"
+        );
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(!is_navigation(&Method::GET, &headers));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"),
+        );
+        assert!(is_navigation(&Method::GET, &headers));
+        assert!(!is_navigation(&Method::POST, &headers));
+    }
+
+    #[test]
+    fn an_explicit_console_folder_must_hold_a_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = ConsoleFiles::locate(Some(dir.path())).unwrap_err();
+        assert!(
+            error.to_string().contains("bash frontend/build.sh"),
+            "{error}"
+        );
+        std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
+        assert_eq!(
+            ConsoleFiles::locate(Some(dir.path())).unwrap(),
+            ConsoleFiles::Built(dir.path().to_path_buf())
+        );
+    }
 }

@@ -6,7 +6,8 @@
 //! ([`history`]). The state machine lives in [`workflow`] as pure functions; [`service`] runs it
 //! against the ports in [`store`] and [`time`]. [`notify`] builds the providers' notification
 //! payloads and request specs. No I/O happens here beyond reading the
-//! configuration files users name, so the crate also builds for `wasm32-unknown-unknown`.
+//! configuration files users name, so the crate also builds for `wasm32-unknown-unknown` (without
+//! its default features `runtime` and `oidc`, as the console uses it).
 
 pub mod approval;
 pub mod decision;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod ids;
 pub mod memory;
 pub mod notify;
+#[cfg(feature = "oidc")]
 pub mod oidc;
 pub mod policy;
 pub mod rbac;

@@ -1,0 +1,7 @@
+//! Parts the pages share.
+
+pub mod decision_dialog;
+pub mod fields;
+pub mod notice;
+pub mod state_badge;
+pub mod token_form;

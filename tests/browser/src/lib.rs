@@ -1,0 +1,508 @@
+//! The harness of the console's browser tests: it builds the console (installing trunk,
+//! wasm-bindgen, wasm-opt, Chromium and chromedriver when missing, through
+//! `frontend/build.sh`), starts the real `cavra serve` on a temporary SQLite file with OIDC and
+//! RBAC configured from the test key fixtures, runs the real `cavra` CLI against the same file,
+//! and drives headless Chromium through chromedriver with fantoccini.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use cavra_e2e::http_suite::IdentityFiles;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+pub use cavra_e2e::http_suite::{GROUP, approver, decision, developer, incident_commander, token};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("the repository root exists")
+}
+
+/// Where screenshots go (committed, and shown in the README).
+pub fn screenshot_dir() -> PathBuf {
+    root().join("docs/screenshots")
+}
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// One browser scenario at a time: Chromium, the server and the builds share two cores.
+/// (A tokio mutex: each test has its own runtime, and a failed test must not poison the rest.)
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("starting {what}"))?;
+    ensure!(output.status.success(), "{what} failed: {}", output.status);
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The built console (`frontend/dist`), built once per test process by `frontend/build.sh`
+/// with `BROWSER=1`, which also installs Chromium and chromedriver when they are missing.
+///
+/// # Panics
+/// The tools cannot be installed or the build fails.
+pub fn console_dist() -> &'static Path {
+    static DIST: OnceLock<PathBuf> = OnceLock::new();
+    DIST.get_or_init(|| {
+        let started = Instant::now();
+        let out = run(
+            Command::new("bash")
+                .arg(root().join("frontend/build.sh"))
+                .env("BROWSER", "1"),
+            "frontend/build.sh",
+        )
+        .expect("the console builds");
+        eprintln!(
+            "console tools and build: {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        PathBuf::from(
+            out.trim()
+                .lines()
+                .last()
+                .expect("build.sh prints the dist folder"),
+        )
+    })
+}
+
+/// The `cavra` binary: `CAVRA_BIN` when set, else the one `cargo test --workspace` builds.
+///
+/// It is asked of cargo with the same selection as the workspace test run (`cargo test
+/// --workspace --no-run`), so inside that run it is already fresh and nothing is rebuilt with
+/// other features; run alone, this builds the workspace's tests once.
+///
+/// # Panics
+/// The build fails.
+pub fn cavra_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("CAVRA_BIN") {
+            return PathBuf::from(path);
+        }
+        let out = run(
+            Command::new(env!("CARGO")).current_dir(root()).args([
+                "build",
+                "--locked",
+                "-p",
+                "cavra-cli",
+                "--bin",
+                "cavra",
+                "--message-format=json-render-diagnostics",
+            ]),
+            "cargo build -p cavra-cli",
+        )
+        .expect("cavra builds");
+        out.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cavra")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reports the cavra executable")
+    })
+}
+
+/// `cavra serve` on a temporary SQLite file with OIDC (test key) and RBAC (the
+/// `github-team:platform-security` team maps to [`GROUP`]), serving the built console.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The SQLite file the CLI shares with the server.
+    pub db: PathBuf,
+    dir: tempfile::TempDir,
+    _identity: IdentityFiles,
+    http: reqwest::Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Builds what is missing and starts the server on a free port.
+    ///
+    /// # Panics
+    /// Anything fails to build or start.
+    pub fn start() -> Self {
+        let dist = console_dist();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("approvals.db");
+        let identity = IdentityFiles::write();
+        let mut child = Command::new(cavra_binary())
+            .args(["serve", "--port", "0", "--sqlite"])
+            .arg(&db)
+            .arg("--oidc-config")
+            .arg(&identity.oidc_config)
+            .arg("--rbac-file")
+            .arg(&identity.rbac_file)
+            .arg("--console-dir")
+            .arg(dist)
+            .env_remove("CAVRA_APPROVAL_DB")
+            .env_remove("CAVRA_APPROVAL_PROVIDER_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cavra serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .expect("cavra serve prints its URL");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("cavra serve printed no URL: {line:?}"))
+            .to_owned();
+        assert!(
+            line.contains("console at /"),
+            "cavra serve does not serve the console: {line}"
+        );
+        Self {
+            child,
+            base,
+            db,
+            dir,
+            _identity: identity,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Runs the `cavra` CLI against the server's SQLite file; returns stdout.
+    ///
+    /// # Errors
+    /// The command fails.
+    pub fn cavra(&self, args: &[&str]) -> anyhow::Result<String> {
+        run(
+            Command::new(cavra_binary())
+                .args(args)
+                .arg("--sqlite")
+                .arg(&self.db)
+                .env_remove("CAVRA_APPROVAL_PROVIDER_CONFIG"),
+            &format!("cavra {}", args.join(" ")),
+        )
+    }
+
+    /// A file in the server's temporary folder.
+    pub fn write_file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write temp file");
+        path
+    }
+
+    /// `cavra approval create` for a fresh `require_approval` decision, requested by
+    /// `developer@example.com` for `group`; returns the approval id.
+    ///
+    /// # Panics
+    /// The CLI fails or prints no record.
+    pub fn create_from_cli(&self, decision_id: &str, target: &str, group: &str) -> String {
+        let mut decision = decision(decision_id);
+        decision["target"] = json!(target);
+        let file = self.write_file(&format!("{decision_id}.json"), &decision.to_string());
+        let out = self
+            .cavra(&[
+                "approval",
+                "create",
+                file.to_str().expect("UTF-8 temp path"),
+                "--requested-by",
+                "developer@example.com",
+                "--approver-group",
+                group,
+            ])
+            .expect("cavra approval create");
+        let record: Value = serde_json::from_str(&out).expect("create prints the record");
+        record["approval_id"]
+            .as_str()
+            .expect("the record has an id")
+            .to_owned()
+    }
+
+    /// `GET /approvals/{id}` with `token`.
+    ///
+    /// # Panics
+    /// The call fails.
+    pub async fn record(&self, id: &str, token: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/approvals/{id}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /approvals/{id}");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.expect("a JSON record")
+    }
+
+    /// `GET /approvals?…` with `token`.
+    ///
+    /// # Panics
+    /// The call fails.
+    pub async fn list(&self, query: &str, token: &str) -> Value {
+        self.http
+            .get(format!("{}/approvals?{query}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /approvals")
+            .json()
+            .await
+            .expect("a JSON page")
+    }
+
+    /// `POST /approvals` of a fresh decision, as the developer; returns the id.
+    ///
+    /// # Panics
+    /// The call fails.
+    pub async fn create_over_http(&self, decision_id: &str, target: &str) -> String {
+        let mut decision = decision(decision_id);
+        decision["target"] = json!(target);
+        let response = self
+            .http
+            .post(format!("{}/approvals", self.base))
+            .bearer_auth(developer())
+            .json(&json!({"decision": decision, "approver_group": GROUP}))
+            .send()
+            .await
+            .expect("POST /approvals");
+        assert_eq!(response.status(), 201, "creating {decision_id}");
+        let record: Value = response.json().await.expect("a JSON record");
+        record["approval_id"].as_str().expect("an id").to_owned()
+    }
+}
+
+/// chromedriver on a free port; each [`Driver::browser`] is a separate headless Chromium.
+pub struct Driver {
+    child: Child,
+    url: String,
+    profiles: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// Starts chromedriver and waits until it answers.
+    ///
+    /// # Errors
+    /// chromedriver is missing or does not come up within 20 s.
+    pub async fn start() -> anyhow::Result<Self> {
+        console_dist(); // installs chromium and chromedriver too
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting chromedriver")?;
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            profiles: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ready = reqwest::get(format!("{}/status", driver.url))
+                .await
+                .ok()
+                .filter(|r| r.status().is_success());
+            if ready.is_some() {
+                return Ok(driver);
+            }
+            if Instant::now() > deadline {
+                bail!("chromedriver did not answer on {}", driver.url);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A new headless Chromium (its own profile, so its own `sessionStorage`), 1366×900.
+    ///
+    /// # Errors
+    /// The session cannot be created.
+    pub async fn browser(&mut self) -> anyhow::Result<Client> {
+        let profile = tempfile::tempdir()?;
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-quic".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--disable-sync".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            "--window-size=1366,900".to_owned(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium_binary(), "args": args}),
+        );
+        self.profiles.push(profile);
+        let client = ClientBuilder::rustls()?
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .context("creating a Chromium session")?;
+        Ok(client)
+    }
+}
+
+impl Driver {
+    /// A new browser whose session panel holds `token`, on `server`.
+    ///
+    /// # Errors
+    /// The browser cannot start or the panel refuses the token.
+    pub async fn signed_in(&mut self, server: &Server, token: &str) -> anyhow::Result<Client> {
+        let browser = self.browser().await?;
+        sign_in(&browser, &server.base, token).await?;
+        Ok(browser)
+    }
+}
+
+/// Opens the queue, presses `verdict` (`approve`, `deny`, `expire`) on the row of `id` and
+/// types `reason` into the dialog (without sending it).
+///
+/// # Errors
+/// The row, its button or the dialog does not appear.
+pub async fn start_decision(
+    browser: &Client,
+    server: &Server,
+    id: &str,
+    verdict: &str,
+    reason: &str,
+) -> anyhow::Result<()> {
+    browser.goto(&server.base).await?;
+    element(browser, &format!("{} button.verdict-{verdict}", row(id)))
+        .await?
+        .click()
+        .await?;
+    element(browser, "#decision-reason")
+        .await?
+        .send_keys(reason)
+        .await?;
+    Ok(())
+}
+
+fn chromium_binary() -> String {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("chromium")
+        .to_owned()
+}
+
+/// How long the helpers wait for the console to show something.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Waits for an element matching `css`.
+///
+/// # Errors
+/// It does not appear within [`PATIENCE`].
+pub async fn element(client: &Client, css: &str) -> anyhow::Result<fantoccini::elements::Element> {
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .with_context(|| format!("waiting for {css}"))
+}
+
+/// Waits until the text of the element matching `css` contains `expected`; returns the text.
+///
+/// # Errors
+/// It does not within [`PATIENCE`].
+pub async fn text_containing(client: &Client, css: &str, expected: &str) -> anyhow::Result<String> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = String::new();
+    loop {
+        if let Ok(found) = client.find(Locator::Css(css)).await
+            && let Ok(text) = found.text().await
+        {
+            if text.contains(expected) {
+                return Ok(text);
+            }
+            last = text;
+        }
+        if Instant::now() > deadline {
+            bail!("{css} never contained {expected:?}; last text: {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the attribute `name` of the element matching `css` equals `expected`.
+///
+/// # Errors
+/// It does not within [`PATIENCE`].
+pub async fn attribute_is(
+    client: &Client,
+    css: &str,
+    name: &str,
+    expected: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = None;
+    loop {
+        if let Ok(found) = client.find(Locator::Css(css)).await {
+            last = found.attr(name).await.ok().flatten();
+            if last.as_deref() == Some(expected) {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{css} [{name}] never became {expected:?}; last: {last:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Opens the session panel, pastes `token` and saves it (as an approver would).
+///
+/// # Errors
+/// The panel does not accept it.
+pub async fn sign_in(client: &Client, base: &str, token: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{base}/session")).await?;
+    element(client, "#token-input")
+        .await?
+        .send_keys(token)
+        .await?;
+    element(client, "#token-save").await?.click().await?;
+    element(client, "#session-actor").await?;
+    Ok(())
+}
+
+/// The queue row of `id`.
+pub fn row(id: &str) -> String {
+    format!("tr[data-approval-id='{id}']")
+}
+
+/// Saves a PNG of the browser's viewport as `docs/screenshots/{name}.png`.
+///
+/// # Errors
+/// The screenshot or the file fails.
+pub async fn screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf> {
+    let png = client.screenshot().await?;
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png)?;
+    Ok(path)
+}
