@@ -15,9 +15,10 @@ use cavra_core::ids::RandomIds;
 use cavra_core::service::ApprovalService;
 use cavra_core::store::{ApprovalStore, Cursor, ListQuery};
 use cavra_core::time::SystemClock;
-use cavra_core::workflow::{DecideInput, NewRequest};
+use cavra_core::workflow::NewRequest;
 use cavra_e2e::emulator::{self, RequestCounter};
 use cavra_e2e::fixtures::iam_decision;
+use cavra_e2e::store_contract::approve;
 use cavra_store_dynamodb::DynamoStore;
 
 /// Records in the table before listing.
@@ -49,16 +50,6 @@ impl Figures {
             pick(0.9),
             pick(1.0)
         );
-    }
-}
-
-fn approve(actor: &str) -> DecideInput {
-    DecideInput {
-        target: ApprovalState::Approved,
-        actor: actor.to_owned(),
-        reason: "reviewed".to_owned(),
-        external_ref: None,
-        context: None,
     }
 }
 
