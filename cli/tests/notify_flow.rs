@@ -544,6 +544,72 @@ fn a_failing_notification_warns_but_the_state_change_stands() {
 
 // ---- secrets never leak -------------------------------------------------------------------
 
+/// Creates a request for `decision_id` (an automatic notification, when configured), then
+/// delivers it again to all providers with one retry. Returns both outputs and the id.
+fn create_and_deliver(run: &Run, decision_id: &str) -> (Output, Output, String) {
+    let decision = run.write(
+        &format!("{decision_id}.json"),
+        &json!({"decision_id": decision_id, "target": "iam/x.tf", "decision": "require_approval", "approver_group": "IAM"}),
+    );
+    let created = run.raw(&[
+        "approval",
+        "create",
+        &decision,
+        "--requested-by",
+        "developer",
+    ]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let id = serde_json::from_slice::<Value>(&created.stdout).unwrap()["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delivered = run.raw(&[
+        "approval",
+        "deliver",
+        &id,
+        "--retries",
+        "1",
+        "--timeout-seconds",
+        "1",
+    ]);
+    (created, delivered, id)
+}
+
+/// Fails if any of `needles` is in what `create` and `deliver` printed, in the evidence file,
+/// in the store file or in `get`'s output for `id`.
+fn assert_nothing_leaked(
+    run: &Run,
+    id: &str,
+    created: &Output,
+    delivered: &Output,
+    needles: &[&str],
+) {
+    let store = std::fs::read_to_string(run.path(".cavra/approvals.json")).unwrap();
+    let evidence = std::fs::read_to_string(run.path(&format!(
+        ".cavra/approvals/deliveries/{id}-provider-delivery.json"
+    )))
+    .unwrap();
+    let shown = run.get(id).to_string();
+    assert!(
+        shown.contains("\"delivered\""),
+        "history has the delivery entries"
+    );
+    let haystacks = [
+        ("create stdout", text(&created.stdout)),
+        ("create stderr", text(&created.stderr)),
+        ("deliver stdout", text(&delivered.stdout)),
+        ("deliver stderr", text(&delivered.stderr)),
+        ("evidence file", evidence),
+        ("store file", store),
+        ("get output", shown),
+    ];
+    for needle in needles {
+        for (what, haystack) in &haystacks {
+            assert!(!haystack.contains(needle), "{needle} leaked into {what}");
+        }
+    }
+}
+
 #[test]
 fn secrets_from_env_never_appear_in_stdout_stderr_evidence_or_history() {
     let ok = Receiver::start(&[201]);
@@ -585,21 +651,7 @@ fn secrets_from_env_never_appear_in_stdout_stderr_evidence_or_history() {
     run.env
         .push(("CAVRA_APPROVAL_PROVIDER_CONFIG".into(), config.clone()));
     // An automatic notification on create, then an explicit deliver that partly fails.
-    let created = run.raw(&["approval", "create", &run.write("d.json", &json!({"decision_id": "dec_s", "target": "iam/x.tf", "decision": "require_approval", "approver_group": "IAM"})), "--requested-by", "developer"]);
-    assert!(created.status.success(), "{}", text(&created.stderr));
-    let id = serde_json::from_slice::<Value>(&created.stdout).unwrap()["approval_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let delivered = run.raw(&[
-        "approval",
-        "deliver",
-        &id,
-        "--retries",
-        "1",
-        "--timeout-seconds",
-        "1",
-    ]);
+    let (created, delivered, id) = create_and_deliver(&run, "dec_s");
     assert_eq!(delivered.status.code(), Some(3));
     let (result, _) = split_deliver(&delivered.stdout);
     let ok_count = result["deliveries"]
@@ -622,34 +674,146 @@ fn secrets_from_env_never_appear_in_stdout_stderr_evidence_or_history() {
                 == Some("Basic servicenow-token-secret-def"))
     );
 
-    let store = std::fs::read_to_string(run.path(".cavra/approvals.json")).unwrap();
-    let evidence = std::fs::read_to_string(run.path(&format!(
-        ".cavra/approvals/deliveries/{id}-provider-delivery.json"
-    )))
-    .unwrap();
-    let shown = run.get(&id).to_string();
-    let haystacks = [
-        ("create stdout", text(&created.stdout)),
-        ("create stderr", text(&created.stderr)),
-        ("deliver stdout", text(&delivered.stdout)),
-        ("deliver stderr", text(&delivered.stderr)),
-        ("evidence file", evidence),
-        ("store file", store),
-        ("get output", shown),
-    ];
-    let needles = [
-        "slackpathsecret123",
-        "teamspathsecret456",
-        "teamsquerysecret789",
-        "jira-token-secret-abc",
-        "servicenow-token-secret-def",
-        "webhookpathsecret000",
-        "c2lnbmluZy1rZXktYnl0ZXMtMDEyMw==",
-    ];
-    for needle in needles {
-        for (what, haystack) in &haystacks {
-            assert!(!haystack.contains(needle), "{needle} leaked into {what}");
-        }
-    }
+    assert_nothing_leaked(
+        &run,
+        &id,
+        &created,
+        &delivered,
+        &[
+            "slackpathsecret123",
+            "teamspathsecret456",
+            "teamsquerysecret789",
+            "jira-token-secret-abc",
+            "servicenow-token-secret-def",
+            "webhookpathsecret000",
+            "c2lnbmluZy1rZXktYnl0ZXMtMDEyMw==",
+        ],
+    );
     let _ = Path::new(&config);
+}
+
+/// Creates a secret on the emulator (started if needed) and returns its id.
+fn emulator_secret(prefix: &str, value: &str) -> String {
+    let id = cavra_e2e::emulator::unique_name(prefix);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            cavra_e2e::emulator::secretsmanager_client()
+                .create_secret()
+                .name(&id)
+                .secret_string(value)
+                .send(),
+        )
+        .expect("create the secret on the emulator");
+    id
+}
+
+#[test]
+fn secrets_from_secrets_manager_never_appear_in_stdout_stderr_evidence_or_history() {
+    // GIVEN provider credentials in Secrets Manager (the emulator): one JSON secret with a
+    // field per credential, and one plain secret
+    let ok = Receiver::start(&[201]);
+    let failing = Receiver::start(&[500]);
+    let signing = "whsec_c2VjcmV0cy1tYW5hZ2VyLXNpZ25pbmcta2V5";
+    let providers = json!({
+        "slack_webhook_url": ok.url("/services/T1/B1/smslackpathsecret123"),
+        "teams_webhook_url": failing.url("/workflows/smteamspathsecret456/run?sig=smteamsquerysecret789"),
+        "servicenow_token": "sm-servicenow-token-secret-def",
+        "webhook_url": "http://127.0.0.1:9/hook/smwebhookpathsecret000",
+        "webhook_signing_secret": signing,
+    });
+    let bundle = emulator_secret("cavra-cli-providers", &providers.to_string());
+    let jira = emulator_secret("cavra-cli-jira", "sm-jira-token-secret-abc");
+    let mut run = Run::new();
+    run.env.extend(
+        cavra_e2e::emulator::child_env()
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let field = |name: &str| format!("{bundle}#{name}");
+    let config = run.write(
+        "providers.json",
+        &json!({"notify_on": ["requested"], "approval_providers": {
+            "slack": {"url_secret": field("slack_webhook_url")},
+            "teams": {"url_secret": field("teams_webhook_url")},
+            "jira": {"url": ok.url("/rest/api/3/issue"), "token_secret": jira},
+            "servicenow": {"url": failing.base.clone(), "token_secret": field("servicenow_token"), "authorization_scheme": "Basic"},
+            "webhook": {"url_secret": field("webhook_url"), "signing_secret_secret": field("webhook_signing_secret")},
+        }}),
+    );
+    run.env
+        .push(("CAVRA_APPROVAL_PROVIDER_CONFIG".into(), config.clone()));
+
+    // WHEN a request is created (automatic notification) and delivered again explicitly
+    let (created, delivered, id) = create_and_deliver(&run, "dec_sm");
+
+    // THEN the secrets were resolved and used…
+    assert_eq!(
+        delivered.status.code(),
+        Some(3),
+        "{}",
+        text(&delivered.stderr)
+    );
+    let (result, _) = split_deliver(&delivered.stdout);
+    let outcome: Vec<(String, bool)> = result["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["provider"].as_str().unwrap().to_owned(),
+                d["success"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcome,
+        vec![
+            ("jira".to_owned(), true),
+            ("servicenow".to_owned(), false),
+            ("slack".to_owned(), true),
+            ("teams".to_owned(), false),
+            ("webhook".to_owned(), false),
+        ]
+    );
+    let seen = ok.seen();
+    assert!(seen.iter().any(|s| s.path.contains("smslackpathsecret123")));
+    assert!(
+        seen.iter()
+            .any(|s| s.headers.get("authorization").map(String::as_str)
+                == Some("Bearer sm-jira-token-secret-abc"))
+    );
+    assert!(
+        failing
+            .seen()
+            .iter()
+            .any(|s| s.headers.get("authorization").map(String::as_str)
+                == Some("Basic sm-servicenow-token-secret-def"))
+    );
+    assert!(
+        failing
+            .seen()
+            .iter()
+            .any(|s| s.path.contains("smteamsquerysecret789"))
+    );
+
+    // …and appear nowhere the CLI prints or keeps
+    assert_nothing_leaked(
+        &run,
+        &id,
+        &created,
+        &delivered,
+        &[
+            "smslackpathsecret123",
+            "smteamspathsecret456",
+            "smteamsquerysecret789",
+            "sm-jira-token-secret-abc",
+            "sm-servicenow-token-secret-def",
+            "smwebhookpathsecret000",
+            signing,
+            "c2VjcmV0cy1tYW5hZ2VyLXNpZ25pbmcta2V5",
+        ],
+    );
 }

@@ -1,5 +1,6 @@
-//! CLI transcripts: the product page's seed flow, run as written, on SQLite and on the JSON
-//! store, plus the CLI's error conventions.
+//! CLI transcripts: the product page's seed flow, run as written, on SQLite, on the JSON store
+//! and on a DynamoDB table (`--dynamodb-table`, on the emulator), plus the CLI's error
+//! conventions.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,16 +10,42 @@ use serde_json::{Value, json};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/oidc");
 
+/// Which store a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sqlite,
+    Json,
+    DynamoDb,
+}
+
 struct Run {
     dir: tempfile::TempDir,
-    /// `--sqlite PATH` or `--store PATH`.
+    /// `--sqlite PATH`, `--store PATH` or `--dynamodb-table NAME`.
     store: Vec<String>,
+}
+
+/// A fresh table on the emulator (started if needed).
+fn fresh_table() -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let client = cavra_e2e::emulator::dynamodb_client();
+            cavra_e2e::emulator::fresh_table(&client, "cli-seed").await
+        })
 }
 
 impl Run {
     fn new(sqlite: bool) -> Self {
+        Self::of(if sqlite { Kind::Sqlite } else { Kind::Json })
+    }
+
+    fn of(kind: Kind) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = if sqlite {
+        let store = if kind == Kind::DynamoDb {
+            vec!["--dynamodb-table".to_owned(), fresh_table()]
+        } else if kind == Kind::Sqlite {
             vec![
                 "--sqlite".to_owned(),
                 dir.path().join(".cavra/approvals.db").display().to_string(),
@@ -40,10 +67,13 @@ impl Run {
     }
 
     fn raw(&self, args: &[&str]) -> Output {
+        // The AWS settings reach the emulator (they matter only to --dynamodb-table runs).
         Command::new(env!("CARGO_BIN_EXE_cavra"))
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("CAVRA_APPROVAL_DB")
+            .env_remove("CAVRA_APPROVAL_TABLE")
+            .envs(cavra_e2e::emulator::child_env())
             .output()
             .expect("run cavra")
     }
@@ -119,8 +149,8 @@ fn s(v: &Value) -> &str {
         .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
-fn seed_flow(sqlite: bool) {
-    let run = Run::new(sqlite);
+fn seed_flow(kind: Kind) {
+    let run = Run::of(kind);
     // cavra evaluate write_file iam/admin-role.tf --json > /tmp/cavra-decision.json
     let decision_file = run.evaluate("write_file", "iam/admin-role.tf", "cavra-decision.json");
     let decision: Value = serde_json::from_slice(&std::fs::read(&decision_file).unwrap()).unwrap();
@@ -128,7 +158,7 @@ fn seed_flow(sqlite: bool) {
     assert_eq!(decision["rule_id"], "filesystem.write.require_approval");
     let decision_arg = decision_file.to_str().unwrap();
 
-    if sqlite {
+    if kind == Kind::Sqlite {
         // cavra approval migrate --sqlite .cavra/approvals.db (twice: idempotent)
         let first = run.json(&["approval", "migrate", "--sqlite", &run.store[1]]);
         assert!(!first["applied"].as_array().unwrap().is_empty());
@@ -346,12 +376,47 @@ fn seed_flow(sqlite: bool) {
 
 #[test]
 fn the_seed_flow_runs_as_written_on_sqlite() {
-    seed_flow(true);
+    seed_flow(Kind::Sqlite);
 }
 
 #[test]
 fn the_seed_flow_runs_as_written_on_the_json_store() {
-    seed_flow(false);
+    seed_flow(Kind::Json);
+}
+
+#[test]
+fn the_seed_flow_runs_as_written_on_a_dynamodb_table() {
+    seed_flow(Kind::DynamoDb);
+}
+
+#[test]
+fn the_dynamodb_table_comes_from_the_environment_and_wins_over_sqlite() {
+    // GIVEN CAVRA_APPROVAL_TABLE and --sqlite both set
+    let run = Run::new(true);
+    let table = fresh_table();
+    let decision = run.evaluate("write_file", "iam/admin-role.tf", "d.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_cavra"))
+        .args(["approval", "create", decision.to_str().unwrap()])
+        .args(&run.store)
+        .current_dir(run.dir.path())
+        .envs(cavra_e2e::emulator::child_env())
+        .env("CAVRA_APPROVAL_TABLE", &table)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // THEN the record went to the table, not the SQLite file
+    let id = s(&created["approval_id"]).to_owned();
+    let from_table = Run {
+        dir: tempfile::tempdir().unwrap(),
+        store: vec!["--dynamodb-table".to_owned(), table],
+    };
+    assert_eq!(from_table.approval(&["get", &id])["state"], "pending");
+    assert_eq!(run.approval(&["list"])["total"], 0);
 }
 
 #[test]

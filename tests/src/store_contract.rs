@@ -27,7 +27,8 @@ impl Clock for FixedClock {
     }
 }
 
-fn approve(actor: &str) -> DecideInput {
+/// An approval by `actor` with a fixed reason.
+pub fn approve(actor: &str) -> DecideInput {
     DecideInput {
         target: ApprovalState::Approved,
         actor: actor.to_owned(),

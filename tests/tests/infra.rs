@@ -455,18 +455,38 @@ fn the_table_has_the_keys_and_indexes_of_localstack_table_json() {
     assert_eq!(props["SSESpecification"]["SSEEnabled"], true);
 
     let local = root().join("localstack/table.json");
-    let Ok(text) = std::fs::read_to_string(&local) else {
-        println!(
-            "SKIPPED: {} does not exist yet (it comes with the DynamoDB adapter); the template's \
-             table was not compared with it",
-            local.display()
-        );
-        return;
-    };
+    let text = std::fs::read_to_string(&local)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", local.display()));
     let local: serde_json::Value = serde_json::from_str(&text).expect("localstack/table.json");
     assert_eq!(
         table_shape(&props),
         table_shape(&local),
         "infra/template.yaml ApprovalsTable vs localstack/table.json"
     );
+}
+
+#[test]
+fn the_provider_secret_has_the_keys_of_localstack_secrets_json() {
+    let template = template();
+    let secret = &resources(&template)["ProviderSecret"];
+    let text = render(&secret["Properties"]["SecretString"]);
+    let deployed: serde_json::Value =
+        serde_json::from_str(&text).expect("ProviderSecret's SecretString is a JSON object");
+    let local: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("localstack/secrets.json"))
+            .expect("localstack/secrets.json"),
+    )
+    .expect("localstack/secrets.json is JSON");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object().expect("an object").keys().cloned().collect()
+    };
+    assert_eq!(keys(&deployed), keys(&local));
+    // the local values are placeholders, never real endpoints or keys
+    for (key, value) in local.as_object().unwrap() {
+        let value = value.as_str().expect("string values");
+        assert!(
+            value.contains("placeholder") || value.starts_with("whsec_cGxhY2Vob2xkZXI"),
+            "{key} looks real: {value}"
+        );
+    }
 }
