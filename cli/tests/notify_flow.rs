@@ -3,90 +3,11 @@
 //! automatic notifications from `CAVRA_APPROVAL_PROVIDER_CONFIG`, and the secret-leak check on
 //! everything the CLI prints or writes.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use cavra_test_receiver::Receiver;
 use serde_json::{Value, json};
-
-// ---- a loopback receiver, on its own runtime so the tests can run the CLI synchronously ----
-
-#[derive(Debug, Clone)]
-struct Seen {
-    path: String,
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-#[derive(Default)]
-struct Inner {
-    statuses: Vec<u16>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-struct Receiver {
-    base: String,
-    inner: Arc<Inner>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Receiver {
-    /// Answers `statuses[n]` to the n-th request (the last one after that).
-    fn start(statuses: &[u16]) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let inner = Arc::new(Inner {
-            statuses: statuses.to_vec(),
-            seen: Mutex::new(Vec::new()),
-        });
-        let app = axum::Router::new()
-            .fallback(
-                async |State(inner): State<Arc<Inner>>,
-                       uri: Uri,
-                       headers: HeaderMap,
-                       body: Bytes| {
-                    let mut seen = inner.seen.lock().unwrap();
-                    seen.push(Seen {
-                        path: uri.to_string(),
-                        headers: headers
-                            .iter()
-                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-                            .collect(),
-                        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-                    });
-                    let n = seen.len() - 1;
-                    let status = inner.statuses.get(n).or(inner.statuses.last()).copied();
-                    StatusCode::from_u16(status.unwrap_or(201)).unwrap()
-                },
-            )
-            .with_state(inner.clone());
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self {
-            base,
-            inner,
-            _runtime: runtime,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.inner.seen.lock().unwrap().clone()
-    }
-}
 
 // ---- running the CLI ----------------------------------------------------------------------
 
@@ -323,7 +244,7 @@ fn unknown_providers_and_requests_get_the_original_messages() {
 
 #[test]
 fn deliver_prints_the_result_writes_evidence_and_keeps_it_in_history() {
-    let receiver = Receiver::start(&[201]);
+    let receiver = Receiver::statuses(&[201]);
     let run = Run::new();
     let id = run.create()["approval_id"].as_str().unwrap().to_owned();
     let config = run.path("providers.yaml");
@@ -376,7 +297,7 @@ fn deliver_prints_the_result_writes_evidence_and_keeps_it_in_history() {
 
 #[test]
 fn a_failed_delivery_still_writes_evidence_and_exits_3() {
-    let receiver = Receiver::start(&[500]);
+    let receiver = Receiver::statuses(&[500]);
     let run = Run::new();
     let id = run.create()["approval_id"].as_str().unwrap().to_owned();
     let config = run.write(
@@ -457,7 +378,7 @@ fn deliver_needs_a_config_and_a_configured_provider() {
 
 #[test]
 fn state_changes_notify_when_the_provider_config_asks_and_break_glass_always() {
-    let receiver = Receiver::start(&[200]);
+    let receiver = Receiver::statuses(&[200]);
     let mut run = Run::new();
     let config = run.write(
         "providers.json",
@@ -515,12 +436,12 @@ fn state_changes_notify_when_the_provider_config_asks_and_break_glass_always() {
         .into_iter()
         .find(|s| s.path == "/hook")
         .unwrap();
-    assert_eq!(hook.body["event_type"], "cavra.approval.break_glass");
+    assert_eq!(hook.json()["event_type"], "cavra.approval.break_glass");
 }
 
 #[test]
 fn a_failing_notification_warns_but_the_state_change_stands() {
-    let receiver = Receiver::start(&[503]);
+    let receiver = Receiver::statuses(&[503]);
     let mut run = Run::new();
     let config = run.write(
         "providers.json",
@@ -612,8 +533,8 @@ fn assert_nothing_leaked(
 
 #[test]
 fn secrets_from_env_never_appear_in_stdout_stderr_evidence_or_history() {
-    let ok = Receiver::start(&[201]);
-    let failing = Receiver::start(&[500]);
+    let ok = Receiver::statuses(&[201]);
+    let failing = Receiver::statuses(&[500]);
     let mut run = Run::new();
     let secrets = [
         (
@@ -714,8 +635,8 @@ fn emulator_secret(prefix: &str, value: &str) -> String {
 fn secrets_from_secrets_manager_never_appear_in_stdout_stderr_evidence_or_history() {
     // GIVEN provider credentials in Secrets Manager (the emulator): one JSON secret with a
     // field per credential, and one plain secret
-    let ok = Receiver::start(&[201]);
-    let failing = Receiver::start(&[500]);
+    let ok = Receiver::statuses(&[201]);
+    let failing = Receiver::statuses(&[500]);
     let signing = "whsec_c2VjcmV0cy1tYW5hZ2VyLXNpZ25pbmcta2V5";
     let providers = json!({
         "slack_webhook_url": ok.url("/services/T1/B1/smslackpathsecret123"),

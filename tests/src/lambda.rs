@@ -19,6 +19,7 @@ use cavra_api::Route;
 
 use crate::deployment::{CONFIG_VARIABLES, Setup};
 use crate::emulator::repo_root;
+use crate::workspace::workspace_binaries;
 
 /// The function crates that are built and started: the nine routes and the sweeper.
 pub fn function_names() -> Vec<&'static str> {
@@ -27,49 +28,16 @@ pub fn function_names() -> Vec<&'static str> {
     names
 }
 
-/// Builds every function binary once per test process (debug profile, the workspace's
-/// `target/`) and returns each binary's path by name.
+/// The function binaries by name (see [`workspace_binaries`]).
 ///
 /// # Panics
-/// The build fails.
+/// The build fails or a function binary is missing.
 pub fn function_binaries() -> &'static HashMap<String, PathBuf> {
-    static BINARIES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut command = Command::new(cargo);
-        command.current_dir(repo_root()).args([
-            "build",
-            "--locked",
-            "--message-format=json-render-diagnostics",
-        ]);
-        for name in function_names() {
-            command.args(["-p", name]);
-        }
-        let output = command
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building the function binaries failed"
-        );
-        let mut binaries = HashMap::new();
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            if let (Some(name), Some(exe)) = (
-                message["target"]["name"].as_str(),
-                message["executable"].as_str(),
-            ) {
-                binaries.insert(name.to_owned(), PathBuf::from(exe));
-            }
-        }
-        for name in function_names() {
-            assert!(binaries.contains_key(name), "cargo built no binary {name}");
-        }
-        binaries
-    })
+    let binaries = workspace_binaries();
+    for name in function_names() {
+        assert!(binaries.contains_key(name), "cargo built no binary {name}");
+    }
+    binaries
 }
 
 /// The cargo-lambda executable, installed into `.venv-tools` when missing.

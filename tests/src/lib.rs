@@ -12,3 +12,4 @@ pub mod http_suite;
 pub mod lambda;
 pub mod original_cases;
 pub mod store_contract;
+pub mod workspace;

@@ -1,4 +1,4 @@
-//! Original §13 cases 23–34 over real HTTP, with the contract's results where CONTRACT.md
+//! Original §13 cases 23–34 over real HTTP (case 31 with a webhook receiver on loopback), with the contract's results where CONTRACT.md
 //! changes them (201 on creation, 403 for authorisation failures, claims refused under OIDC).
 //!
 //! Each case starts its own deployment through `launch`, so totals are exact and one case's
@@ -8,6 +8,7 @@
 use std::future::Future;
 
 use cavra_api::Route;
+use cavra_test_receiver::Receiver;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -121,6 +122,16 @@ where
     )
     .await;
     case_30(&launch(Setup::local()).await).await;
+    let hook = Receiver::statuses(&[201]);
+    case_31(
+        &launch(Setup {
+            providers: Some(json!({"approval_providers": {"webhook": {"url": hook.url("/hook")}}})),
+            ..Setup::local()
+        })
+        .await,
+        &hook,
+    )
+    .await;
     case_32(&launch(Setup::local()).await).await;
     case_33(&launch(Setup::local()).await).await;
     case_34(&launch(Setup::local()).await).await;
@@ -381,6 +392,47 @@ async fn case_30(d: &Deployment) {
         .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST);
     assert_eq!(answer.detail(), "approval OIDC config is not configured");
+}
+
+/// Deliver with a provider config: 200 with the redacted result, the webhook received the
+/// envelope once, and the evidence is kept in the request's history.
+async fn case_31(d: &Deployment, hook: &Receiver) {
+    let id = id_of(&create(d, json!({"decision": iam_decision("dec_31")}), None).await);
+    let answer = d
+        .api
+        .call(
+            Route::Deliver,
+            &format!("/approvals/{id}/deliver"),
+            Some(json!({"provider": "webhook", "retries": 1, "timeout_seconds": 3})),
+            None,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "case 31: {}", answer.body);
+    assert_eq!(answer.body["schema_version"], "cavra.approval.delivery.v1");
+    assert_eq!(answer.body["success"], true);
+    let delivery = &answer.body["deliveries"][0];
+    assert_eq!(delivery["provider"], "webhook");
+    assert_eq!(delivery["status_code"], 201);
+    assert_eq!(delivery["attempt_count"], 1);
+    let seen = hook.seen();
+    assert_eq!(seen.len(), 1, "one POST reached the webhook");
+    assert_eq!(seen[0].path, "/hook");
+    assert_eq!(seen[0].json()["event_type"], "cavra.approval.pending");
+    assert_eq!(seen[0].json()["payload"]["approval_id"], id.as_str());
+    let record = d
+        .api
+        .call(Route::Get, &format!("/approvals/{id}"), None, None)
+        .await;
+    let history = record.body["history"].as_array().expect("history");
+    assert_eq!(
+        history.last().map(|e| &e["event"]),
+        Some(&json!("delivered")),
+        "{}",
+        record.body
+    );
+    if let Some(config) = console_get(d, "/console/config", None).await {
+        assert_eq!(config["approval_provider_delivery"], "configured");
+    }
 }
 
 /// Deliver: unknown id 404 first; without a provider config 400.

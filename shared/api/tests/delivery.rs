@@ -2,70 +2,17 @@
 //! provider config loaded from `CAVRA_APPROVAL_PROVIDER_CONFIG` as in production and a real
 //! HTTP receiver on loopback. Original §13 case 31 (case 32 is in `handlers.rs`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
 use cavra_api::config::{Config, StoreConfig};
 use cavra_api::{AppState, dispatch};
 use cavra_core::ids::SequentialIds;
 use cavra_core::memory::MemoryStore;
 use cavra_core::time::SystemClock;
+use cavra_test_receiver::Receiver;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request};
 use serde_json::{Value, json};
-
-/// `(path, body, authorization)` of one request.
-type Request3 = (String, Value, Option<String>);
-
-/// Records every request and answers from a script by request index.
-#[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<Request3>>>);
-
-struct Receiver {
-    base: String,
-    seen: Seen,
-}
-
-async fn receiver(statuses: Vec<u16>) -> Receiver {
-    let seen = Seen::default();
-    let script = Arc::new(statuses);
-    let state = (seen.clone(), script);
-    let app = axum::Router::new()
-        .fallback(
-            async |State((seen, script)): State<(Seen, Arc<Vec<u16>>)>,
-                   uri: axum::http::Uri,
-                   headers: HeaderMap,
-                   body: Bytes| {
-                let mut list = seen.0.lock().unwrap();
-                list.push((
-                    uri.path().to_owned(),
-                    serde_json::from_slice(&body).unwrap_or(Value::Null),
-                    headers
-                        .get("authorization")
-                        .map(|v| v.to_str().unwrap().to_owned()),
-                ));
-                let status = script
-                    .get(list.len() - 1)
-                    .or(script.last())
-                    .copied()
-                    .unwrap_or(201);
-                axum::http::StatusCode::from_u16(status).unwrap()
-            },
-        )
-        .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Receiver { base, seen }
-}
-
-impl Receiver {
-    fn seen(&self) -> Vec<Request3> {
-        self.seen.0.lock().unwrap().clone()
-    }
-}
 
 struct Api {
     state: AppState,
@@ -143,7 +90,7 @@ fn events(history: &Value) -> Vec<String> {
 #[tokio::test]
 async fn case_31_deliver_with_a_provider_config_sends_and_keeps_the_evidence_in_history() {
     // 503 first: with retries 1 the second attempt gets the 201.
-    let hook = receiver(vec![503, 201]).await;
+    let hook = Receiver::statuses(&[503, 201]);
     let api = api(Some(json!({"approval_providers": {
         "webhook": {"url": format!("{}/cavra", hook.base)}
     }})));
@@ -167,9 +114,9 @@ async fn case_31_deliver_with_a_provider_config_sends_and_keeps_the_evidence_in_
     assert_eq!(entry["status_code"], 201);
     let seen = hook.seen();
     assert_eq!(seen.len(), 2);
-    assert_eq!(seen[1].1["event_type"], "cavra.approval.pending");
+    assert_eq!(seen[1].json()["event_type"], "cavra.approval.pending");
     assert_eq!(
-        seen[1].1["console_url"],
+        seen[1].json()["console_url"],
         format!("https://console.cavra.example/approvals/{id}")
     );
 
@@ -185,7 +132,7 @@ async fn case_31_deliver_with_a_provider_config_sends_and_keeps_the_evidence_in_
 
 #[tokio::test]
 async fn deliver_refuses_unconfigured_providers_and_bad_options_with_400() {
-    let hook = receiver(vec![201]).await;
+    let hook = Receiver::statuses(&[201]);
     let api = api(Some(json!({"webhook": {"url": hook.base.clone()}})));
     let id = api.create("dec_400").await["approval_id"]
         .as_str()
@@ -246,8 +193,8 @@ async fn a_failed_delivery_is_still_200_with_success_false_and_recorded() {
 
 #[tokio::test]
 async fn state_changes_notify_the_providers_that_asked_and_break_glass_goes_to_all() {
-    let slack = receiver(vec![200]).await;
-    let hook = receiver(vec![204]).await;
+    let slack = Receiver::statuses(&[200]);
+    let hook = Receiver::statuses(&[204]);
     let api = api(Some(json!({
         "notify_on": ["approved", "denied"],
         "approval_providers": {
@@ -265,7 +212,7 @@ async fn state_changes_notify_the_providers_that_asked_and_break_glass_goes_to_a
     assert_eq!(slack.seen().len(), 1);
     assert!(hook.seen().is_empty());
     assert_eq!(
-        slack.seen()[0].1["blocks"][0]["text"]["text"],
+        slack.seen()[0].json()["blocks"][0]["text"]["text"],
         "CAVRA approval pending for dec_auto"
     );
 
@@ -284,7 +231,10 @@ async fn state_changes_notify_the_providers_that_asked_and_break_glass_goes_to_a
     );
     assert_eq!(slack.seen().len(), 2);
     assert_eq!(hook.seen().len(), 1);
-    assert_eq!(hook.seen()[0].1["event_type"], "cavra.approval.approved");
+    assert_eq!(
+        hook.seen()[0].json()["event_type"],
+        "cavra.approval.approved"
+    );
     assert!(
         cavra_core::history::verify(
             &serde_json::from_value::<Vec<cavra_core::approval::HistoryEntry>>(
@@ -317,14 +267,14 @@ async fn state_changes_notify_the_providers_that_asked_and_break_glass_goes_to_a
         .collect();
     assert_eq!(providers, vec!["slack", "webhook"]);
     assert_eq!(
-        hook.seen().last().unwrap().1["event_type"],
+        hook.seen().last().unwrap().json()["event_type"],
         "cavra.approval.break_glass"
     );
 }
 
 #[tokio::test]
 async fn without_notify_on_state_changes_send_nothing() {
-    let hook = receiver(vec![201]).await;
+    let hook = Receiver::statuses(&[201]);
     let api = api(Some(json!({"webhook": {"url": hook.base.clone()}})));
     let created = api.create("dec_quiet").await;
     assert_eq!(events(&created["history"]), vec!["requested"]);
@@ -353,7 +303,7 @@ fn a_malformed_provider_config_fails_the_cold_start_with_its_message() {
 
 #[tokio::test]
 async fn the_provider_config_variable_may_hold_the_json_document_itself() {
-    let hook = receiver(vec![201]).await;
+    let hook = Receiver::statuses(&[201]);
     let mut config = Config::from_lookup(|_| None);
     config.provider_config = Some(
         json!({"approval_providers": {"webhook": {"url": format!("{}/inline", hook.base)}}})
@@ -379,5 +329,5 @@ async fn the_provider_config_variable_may_hold_the_json_document_itself() {
         .await;
     assert_eq!(status, StatusCode::OK, "{result}");
     assert_eq!(result["success"], true);
-    assert_eq!(hook.seen()[0].0, "/inline");
+    assert_eq!(hook.seen()[0].path, "/inline");
 }

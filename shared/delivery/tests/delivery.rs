@@ -55,7 +55,7 @@ fn fast_backoff() -> cavra_delivery::Backoff {
 
 #[tokio::test]
 async fn given_a_receiver_answering_201_when_delivering_then_one_attempt_succeeds() {
-    let receiver = Receiver::always(201).await;
+    let receiver = Receiver::always(201);
     let result = deliver_webhook(
         &receiver.url("/hook"),
         options(2, 2000),
@@ -86,7 +86,7 @@ async fn given_a_receiver_answering_201_when_delivering_then_one_attempt_succeed
 
 #[tokio::test]
 async fn given_500_then_201_when_delivering_then_the_second_attempt_succeeds_after_the_backoff() {
-    let receiver = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 201 })).await;
+    let receiver = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 201 }));
     let deliverer = http_deliverer(no_secrets()).with_backoff(fast_backoff());
     let result = deliver_webhook(&receiver.url("/hook"), options(2, 2000), &deliverer).await;
     assert!(result.success);
@@ -113,8 +113,7 @@ async fn given_429_with_retry_after_when_delivering_then_the_server_wait_is_hono
         } else {
             Reply::status(201)
         }
-    })
-    .await;
+    });
     let deliverer = http_deliverer(no_secrets()).with_backoff(fast_backoff());
     let result = deliver_webhook(&receiver.url("/hook"), options(2, 2000), &deliverer).await;
     let entry = &result.deliveries[0];
@@ -133,7 +132,7 @@ async fn given_429_with_retry_after_when_delivering_then_the_server_wait_is_hono
 
 #[tokio::test]
 async fn given_a_retry_after_beyond_the_limit_when_delivering_then_retries_stop_at_once() {
-    let receiver = Receiver::start(|_| Reply::status(503).retry_after("3600")).await;
+    let receiver = Receiver::start(|_| Reply::status(503).retry_after("3600"));
     let deliverer = http_deliverer(no_secrets()).with_backoff(fast_backoff());
     let started = Instant::now();
     let result = deliver_webhook(&receiver.url("/hook"), options(2, 2000), &deliverer).await;
@@ -151,7 +150,7 @@ async fn given_a_retry_after_beyond_the_limit_when_delivering_then_retries_stop_
 
 #[tokio::test]
 async fn given_a_receiver_slower_than_the_timeout_when_delivering_then_each_attempt_times_out() {
-    let receiver = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(3))).await;
+    let receiver = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(3)));
     let deliverer = http_deliverer(no_secrets()).with_backoff(fast_backoff());
     let started = Instant::now();
     let result = deliver_webhook(&receiver.url("/hook"), options(1, 300), &deliverer).await;
@@ -171,7 +170,7 @@ async fn given_a_receiver_slower_than_the_timeout_when_delivering_then_each_atte
 
 #[tokio::test]
 async fn given_connection_refused_when_delivering_then_every_attempt_fails_with_status_0() {
-    let url = refused_url("/hook").await;
+    let url = refused_url("/hook");
     let sleeper = Arc::new(RecordingSleeper::default());
     let deliverer = http_deliverer(no_secrets()).with_sleeper(sleeper.clone());
     let result = deliver_webhook(&url, options(2, 1000), &deliverer).await;
@@ -191,7 +190,7 @@ async fn given_connection_refused_when_delivering_then_every_attempt_fails_with_
 
 #[tokio::test]
 async fn given_a_4xx_other_than_429_when_delivering_then_it_is_not_retried() {
-    let receiver = Receiver::always(400).await;
+    let receiver = Receiver::always(400);
     let result = deliver_webhook(
         &receiver.url("/hook"),
         options(3, 1000),
@@ -206,7 +205,7 @@ async fn given_a_4xx_other_than_429_when_delivering_then_it_is_not_retried() {
 
 #[tokio::test]
 async fn the_default_jitter_keeps_each_wait_between_half_and_all_of_the_backoff() {
-    let url = refused_url("/hook").await;
+    let url = refused_url("/hook");
     let sleeper = Arc::new(RecordingSleeper::default());
     let deliverer = Deliverer::new(
         Arc::new(cavra_delivery::ReqwestTransport::new().unwrap()),
@@ -228,8 +227,8 @@ async fn the_default_jitter_keeps_each_wait_between_half_and_all_of_the_backoff(
 
 #[tokio::test]
 async fn five_providers_are_sent_concurrently_and_one_misconfigured_provider_fails_alone() {
-    let fast = Receiver::always(201).await;
-    let hanging = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(5))).await;
+    let fast = Receiver::always(201);
+    let hanging = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(5)));
     let cfg = config(json!({"approval_providers": {
         "jira": {"url": fast.url("/rest/api/3/issue")},
         "servicenow": {"url": fast.base.clone(), "token": "sn-token-value", "authorization_scheme": "Basic", "table": "incident"},
@@ -295,7 +294,7 @@ async fn five_providers_are_sent_concurrently_and_one_misconfigured_provider_fai
 
 #[tokio::test]
 async fn a_signed_webhook_verifies_with_an_independent_implementation_and_keeps_its_id_on_retry() {
-    let receiver = Receiver::start(|n| Reply::status(if n == 0 { 502 } else { 204 })).await;
+    let receiver = Receiver::start(|n| Reply::status(if n == 0 { 502 } else { 204 }));
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let cfg = config(json!({"approval_providers": {"webhook": {
         "url": receiver.url("/hook"), "signing_secret_env": "CAVRA_WEBHOOK_SECRET"
@@ -365,7 +364,7 @@ print("valid" if any(hmac.compare_digest(expected, s) for s in header.split(" ")
 
 #[tokio::test]
 async fn a_malformed_signing_secret_fails_only_its_provider_without_echoing_it() {
-    let receiver = Receiver::always(201).await;
+    let receiver = Receiver::always(201);
     let cfg = config(json!({"approval_providers": {
         "webhook": {"url": receiver.url("/hook"), "signing_secret": "not-a-whsec-value"},
         "slack": {"url": receiver.url("/slack")},

@@ -78,10 +78,10 @@ struct Planted {
 }
 
 async fn run(source: Source) {
-    let ok = Receiver::always(201).await;
-    let failing = Receiver::start(|_| Reply::status(500)).await;
-    let hanging = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(5))).await;
-    let refused = refused_url("/hook/webhookpathsecret000?token=webhookquerysecret111").await;
+    let ok = Receiver::always(201);
+    let failing = Receiver::start(|_| Reply::status(500));
+    let hanging = Receiver::start(|_| Reply::status(201).after(Duration::from_secs(5)));
+    let refused = refused_url("/hook/webhookpathsecret000?token=webhookquerysecret111");
     let signing_key =
         base64::engine::general_purpose::STANDARD.encode(b"signing-key-bytes-0123456789");
     let signing = format!("whsec_{signing_key}");

@@ -77,38 +77,17 @@ pub fn console_dist() -> &'static Path {
     })
 }
 
-/// The `cavra` binary: `CAVRA_BIN` when set, else the one `cargo test --workspace` builds.
-///
-/// It is asked of cargo with the same selection as the workspace test run (`cargo test
-/// --workspace --no-run`), so inside that run it is already fresh and nothing is rebuilt with
-/// other features; run alone, this builds the workspace's tests once.
+/// The `cavra` binary: `CAVRA_BIN` when set, else the workspace's own build of it.
 ///
 /// # Panics
 /// The build fails.
 pub fn cavra_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Some(path) = std::env::var_os("CAVRA_BIN") {
-            return PathBuf::from(path);
-        }
-        let out = run(
-            Command::new(env!("CARGO")).current_dir(root()).args([
-                "build",
-                "--locked",
-                "-p",
-                "cavra-cli",
-                "--bin",
-                "cavra",
-                "--message-format=json-render-diagnostics",
-            ]),
-            "cargo build -p cavra-cli",
+        std::env::var_os("CAVRA_BIN").map_or_else(
+            || cavra_e2e::workspace::cavra_binary().clone(),
+            PathBuf::from,
         )
-        .expect("cavra builds");
-        out.lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "cavra")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the cavra executable")
     })
 }
 
