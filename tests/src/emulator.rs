@@ -85,6 +85,20 @@ pub fn child_env() -> [(&'static str, &'static str); 4] {
     ]
 }
 
+/// What a child process (a function binary, the CLI) needs to keep approvals in `table` on
+/// the emulator: [`child_env`] plus `CAVRA_APPROVAL_TABLE`.
+#[must_use]
+pub fn table_env(table: &str) -> Vec<(String, String)> {
+    child_env()
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .chain(std::iter::once((
+            "CAVRA_APPROVAL_TABLE".to_owned(),
+            table.to_owned(),
+        )))
+        .collect()
+}
+
 fn credentials() -> Credentials {
     Credentials::new("test", "test", None, None, "cavra-emulator")
 }

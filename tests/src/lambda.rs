@@ -83,6 +83,10 @@ fn wait_for_port(address: SocketAddr, process: &mut Child, what: &str, log: &Pat
 pub struct LambdaFunctions {
     /// `http://127.0.0.1:<port>`: function URLs are `<base>/lambda-url/<function>/<path>`.
     pub base: String,
+    /// The emulator's loopback port (the runtime API is `127.0.0.1:<port>/.rt/<function>`).
+    pub port: u16,
+    /// The deployment's configuration variables, files in a directory this value owns.
+    pub config: Vec<(String, String)>,
     emulator: Child,
     instances: Vec<Child>,
     _config_dir: tempfile::TempDir,
@@ -102,14 +106,37 @@ impl Drop for LambdaFunctions {
 }
 
 impl LambdaFunctions {
-    /// Starts the emulator and `instances` processes of each route's function, configured by
-    /// `setup` plus `store_env` (where approvals live, e.g. `CAVRA_APPROVAL_TABLE` and the
-    /// AWS endpoint settings).
+    /// Starts the emulator and `instances` processes of each route's function (the debug
+    /// builds of [`function_binaries`]), configured by `setup` plus `store_env` (where
+    /// approvals live, e.g. `CAVRA_APPROVAL_TABLE` and the AWS endpoint settings).
     ///
     /// # Panics
     /// The emulator or a function cannot be started.
     pub fn start(setup: &Setup, store_env: &[(String, String)], instances: usize) -> Self {
         let binaries = function_binaries();
+        let mut functions = Self::emulator(setup);
+        for route in Route::ALL {
+            let name = route.function_name();
+            for _ in 0..instances {
+                let child = spawn_function(
+                    &binaries[name],
+                    name,
+                    functions.port,
+                    &functions.config,
+                    store_env,
+                );
+                functions.instances.push(child);
+            }
+        }
+        functions
+    }
+
+    /// Starts the runtime emulator alone, with `setup`'s configuration files written; the
+    /// caller attaches instances with [`spawn_function`] on [`Self::port`].
+    ///
+    /// # Panics
+    /// The emulator cannot be started.
+    pub fn emulator(setup: &Setup) -> Self {
         let config_dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let address = SocketAddr::from(([127, 0, 0, 1], port));
@@ -130,25 +157,12 @@ impl LambdaFunctions {
             .spawn()
             .expect("cargo lambda watch starts");
         wait_for_port(address, &mut emulator, "cargo lambda watch", &log);
-
-        let config = setup.environment(config_dir.path());
-        let mut children = Vec::new();
-        for route in Route::ALL {
-            let name = route.function_name();
-            for _ in 0..instances {
-                children.push(spawn_function(
-                    &binaries[name],
-                    name,
-                    port,
-                    &config,
-                    store_env,
-                ));
-            }
-        }
         Self {
             base: format!("http://{address}"),
+            port,
+            config: setup.environment(config_dir.path()),
             emulator,
-            instances: children,
+            instances: Vec::new(),
             _config_dir: config_dir,
         }
     }

@@ -25,6 +25,50 @@ fn is_test_process_variable(name: &str) -> bool {
         .any(|prefix| name.starts_with(prefix))
 }
 
+/// Runs `cargo build <args> --message-format=json-render-diagnostics` in the workspace, with
+/// the test process's own cargo variables removed, and returns each built binary's path by
+/// name.
+///
+/// # Panics
+/// The build fails.
+pub fn build_binaries(args: &[&str]) -> HashMap<String, PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(repo_root())
+        .arg("build")
+        .args(args)
+        .arg("--message-format=json-render-diagnostics");
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_test_process_variable) {
+            command.env_remove(&name);
+        }
+    }
+    let output = command
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo build {args:?} failed");
+    let mut binaries = HashMap::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let is_binary = message["profile"]["test"] == false
+            && message["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
+        if let (true, Some(name), Some(exe)) = (
+            is_binary,
+            message["target"]["name"].as_str(),
+            message["executable"].as_str(),
+        ) {
+            binaries.insert(name.to_owned(), PathBuf::from(exe));
+        }
+    }
+    binaries
+}
+
 /// Builds every binary of the workspace once per test process (debug profile, the
 /// workspace's `target/`) and returns each one's path by name.
 ///
@@ -36,49 +80,7 @@ fn is_test_process_variable(name: &str) -> bool {
 /// The build fails.
 pub fn workspace_binaries() -> &'static HashMap<String, PathBuf> {
     static BINARIES: OnceLock<HashMap<String, PathBuf>> = OnceLock::new();
-    BINARIES.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut command = Command::new(cargo);
-        command.current_dir(repo_root()).args([
-            "build",
-            "--locked",
-            "--workspace",
-            "--bins",
-            "--tests",
-            "--message-format=json-render-diagnostics",
-        ]);
-        for (name, _) in std::env::vars_os() {
-            if name.to_str().is_some_and(is_test_process_variable) {
-                command.env_remove(&name);
-            }
-        }
-        let output = command
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cargo runs");
-        assert!(
-            output.status.success(),
-            "building the workspace binaries failed"
-        );
-        let mut binaries = HashMap::new();
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-                continue;
-            };
-            let is_binary = message["profile"]["test"] == false
-                && message["target"]["kind"]
-                    .as_array()
-                    .is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
-            if let (true, Some(name), Some(exe)) = (
-                is_binary,
-                message["target"]["name"].as_str(),
-                message["executable"].as_str(),
-            ) {
-                binaries.insert(name.to_owned(), PathBuf::from(exe));
-            }
-        }
-        binaries
-    })
+    BINARIES.get_or_init(|| build_binaries(&["--locked", "--workspace", "--bins", "--tests"]))
 }
 
 /// The `cavra` binary.

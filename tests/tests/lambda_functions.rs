@@ -15,11 +15,7 @@ const INSTANCES: usize = 3;
 async fn deploy(setup: Setup) -> Deployment {
     let client = emulator::dynamodb_client();
     let table = emulator::fresh_table(&client, "lambda").await;
-    let mut store_env: Vec<(String, String)> = emulator::child_env()
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    store_env.push(("CAVRA_APPROVAL_TABLE".to_owned(), table));
+    let store_env = emulator::table_env(&table);
     let functions = LambdaFunctions::start(&setup, &store_env, INSTANCES);
     Deployment {
         api: Api::new(FunctionUrls(functions.base.clone())),
