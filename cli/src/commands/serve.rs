@@ -5,7 +5,8 @@
 //!
 //! The console's own addresses (`/`, `/approvals/{id}`, `/break-glass`, `/session`) are
 //! single-page routes: a browser navigation (`Accept: text/html`) to any path that is not a
-//! file gets `index.html`; the console's API calls ask for JSON and reach the handlers.
+//! file gets `index.html` (and so does `/` itself, whatever it accepts); the console's API
+//! calls ask for JSON and reach the handlers.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -262,9 +263,18 @@ fn not_built_page(looked_in: &Path) -> AxumResponse {
         .into_response()
 }
 
+/// Whether a request that names no console file gets the console's page: browser navigations
+/// to any path (the single-page routes), and `/` itself whatever it accepts (`curl` included).
+fn wants_index(uri_path: &str, navigation: bool) -> bool {
+    navigation || uri_path == "/"
+}
+
 /// Everything outside the API: the console's files, its single-page routes, or a 404.
 async fn console(State(served): State<Served>, request: AxumRequest) -> AxumResponse {
-    let navigation = is_navigation(request.method(), request.headers());
+    let wants_index = wants_index(
+        request.uri().path(),
+        is_navigation(request.method(), request.headers()),
+    );
     let readable = request.method() == Method::GET || request.method() == Method::HEAD;
     match &*served.console {
         ConsoleFiles::Built(dir) if readable => {
@@ -273,14 +283,12 @@ async fn console(State(served): State<Served>, request: AxumRequest) -> AxumResp
             {
                 return response;
             }
-            if navigation {
+            if wants_index {
                 return index(dir).await;
             }
             json_not_found()
         }
-        ConsoleFiles::Missing(looked_in) if navigation || request.uri().path() == "/" => {
-            not_built_page(looked_in)
-        }
+        ConsoleFiles::Missing(looked_in) if wants_index => not_built_page(looked_in),
         _ => json_not_found(),
     }
 }
@@ -393,6 +401,23 @@ mod tests {
         );
         assert!(is_navigation(&Method::GET, &headers));
         assert!(!is_navigation(&Method::POST, &headers));
+    }
+
+    #[test]
+    fn the_root_and_navigations_get_the_page_other_unknown_paths_do_not() {
+        assert!(
+            wants_index("/", false),
+            "`/` is the console, whatever it accepts"
+        );
+        assert!(
+            wants_index("/approvals/apr_1", true),
+            "a navigation to a console route"
+        );
+        assert!(
+            !wants_index("/approvals/apr_1", false),
+            "a script asking for JSON"
+        );
+        assert!(!wants_index("/missing.js", false));
     }
 
     #[test]
