@@ -4,8 +4,10 @@
 //! Prints figures, asserts nothing.
 //!
 //! `cargo bench -p cavra-e2e --bench lambda_cold_start` (`BENCH_ROUNDS`, default 10, cold
-//! starts per function). It builds the functions with `--profile lambda` first (full LTO:
-//! several minutes cold).
+//! starts per function). It builds the functions with `--profile lambda` for the host's
+//! target first (full LTO: several minutes cold). The explicit `--target` puts them under
+//! `target/<host>/lambda/`, so they never collide with `cargo lambda build`'s
+//! `target/lambda/<function>/bootstrap` directories, which the SAM template deploys.
 //!
 //! A cold start here is: spawn the binary (which reads its configuration files, builds the
 //! SDK client, the OIDC verifier and the RBAC policy, then polls the runtime API), and the
@@ -28,6 +30,19 @@ fn rounds() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10)
+}
+
+/// The host's target triple, as `rustc -vV` reports it.
+fn host_target() -> String {
+    let output = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_owned()
 }
 
 struct Killed(Child);
@@ -53,7 +68,8 @@ fn summary(times: &mut [Duration]) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mut args = vec!["--locked", "--profile", "lambda"];
+    let host = host_target();
+    let mut args = vec!["--locked", "--profile", "lambda", "--target", &host];
     let names = function_names();
     for name in &names {
         args.extend(["-p", name]);
