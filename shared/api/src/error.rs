@@ -82,6 +82,7 @@ impl From<ApprovalError> for ApiError {
     fn from(error: ApprovalError) -> Self {
         let status = match error.kind() {
             ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,

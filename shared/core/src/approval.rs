@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::decision::Decision;
+use crate::identity::PersonKeys;
 use crate::time::Timestamp;
 
 /// The record's schema tag.
@@ -156,6 +157,16 @@ impl HistoryEntry {
     }
 }
 
+/// The requester as established at creation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequesterIdentity {
+    /// `oidc` when a verified token created the request, else `unverified`.
+    pub identity: IdentityKind,
+    /// Subject, normalised email, `act.sub`.
+    #[serde(flatten)]
+    pub person: PersonKeys,
+}
+
 /// One approver's vote on a quorum request (CONTRACT §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
@@ -173,6 +184,9 @@ pub struct Review {
     pub timestamp: Timestamp,
     /// How the actor was identified.
     pub identity: IdentityKind,
+    /// Who the reviewer is across tokens (issue E §3): subject, normalised email, `act.sub`.
+    #[serde(default, flatten)]
+    pub person: PersonKeys,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -210,6 +224,10 @@ pub struct Approval {
     pub approver_group: String,
     /// Who asked.
     pub requested_by: String,
+    /// Who asked, as established when the request was made (issue E §3): the identity level
+    /// and the person keys separation of duties compares. Absent on records written before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by_identity: Option<RequesterIdentity>,
     /// When it was asked.
     pub requested_at: Timestamp,
     /// When it stops being decidable.

@@ -8,6 +8,9 @@ use crate::store::StoreError;
 pub enum ErrorKind {
     /// Bad input (HTTP 400).
     Invalid,
+    /// Well-formed input the gate will not accept: an unknown or look-alike approver group, a
+    /// lifetime beyond the configured maximum (HTTP 422).
+    Unprocessable,
     /// No or bad identity (HTTP 401).
     Unauthenticated,
     /// Identity known, not allowed (HTTP 403).
@@ -26,9 +29,39 @@ pub enum ApprovalError {
     /// Original §2.4.
     #[error("decision must include decision_id")]
     MissingDecisionId,
-    /// Original §2.4.
-    #[error("approval request must include approver_group")]
+    /// Original §2.4; issue E: only when no routing rule matches, and then it says how to name
+    /// one.
+    #[error(
+        "approval request must include approver_group: no routing rule matches this decision; name a group with --approver-group (approver_group in the request body)"
+    )]
     MissingApproverGroup,
+    /// Issue E §2: a caller-supplied group that is empty, mixes scripts, imitates a known
+    /// group, or (verified callers) is unknown.
+    #[error(transparent)]
+    ApproverGroup(#[from] crate::groups::GroupNameError),
+    /// Issue E §6: a request lifetime beyond the configured maximum.
+    #[error("ttl_hours must be at most {max} (got {given})")]
+    TtlTooLong {
+        /// The limit.
+        max: i64,
+        /// What was asked.
+        given: i64,
+    },
+    /// Issue E §6: a break-glass lifetime beyond the configured maximum.
+    #[error("break-glass ttl_hours must be at most {max} (got {given})")]
+    BreakGlassTtlTooLong {
+        /// The limit.
+        max: i64,
+        /// What was asked.
+        given: i64,
+    },
+    /// Issue E §3: `system` is the expiry sweeper's name; no caller may act as it.
+    #[error("actor name {0:?} is reserved for automated expiry")]
+    ReservedActor(String),
+    /// Issue E §4: rules with `required_approvals > 1` or `required_groups` count only
+    /// verified identities.
+    #[error("quorum rules need verified identities")]
+    QuorumNeedsVerified,
     /// CONTRACT §4: outcomes that need no human are refused.
     #[error("decision does not require approval: {0}")]
     DoesNotRequireApproval(String),
@@ -120,6 +153,11 @@ impl ApprovalError {
             | Self::ReasonRequired
             | Self::BreakGlassReasonRequired
             | Self::DecisionMismatch { .. } => ErrorKind::Invalid,
+            Self::ApproverGroup(_)
+            | Self::TtlTooLong { .. }
+            | Self::BreakGlassTtlTooLong { .. }
+            | Self::ReservedActor(_) => ErrorKind::Unprocessable,
+            Self::QuorumNeedsVerified => ErrorKind::Forbidden,
             Self::NotAuthorized
             | Self::NotAuthorizedBreakGlass
             | Self::SelfApproval

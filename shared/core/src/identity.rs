@@ -21,6 +21,71 @@ pub struct ActorContext {
     pub repository: Option<String>,
     /// How it was established.
     pub identity: IdentityKind,
+    /// The `email` claim, trimmed and lowercased ([`normalize_email`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// RFC 8693 `act.sub`: the party acting on behalf of `subject` (a delegated token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act_subject: Option<String>,
+}
+
+/// An email address as compared for separation of duties: trimmed and lowercased, so
+/// `Dev@Example.com␠` and `dev@example.com` are one person.
+pub fn normalize_email(email: &str) -> Option<String> {
+    let trimmed = email.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_lowercase())
+}
+
+/// A declared actor name as compared for separation of duties: trimmed and lowercased.
+pub fn normalize_name(name: &str) -> String {
+    name.trim().to_lowercase()
+}
+
+/// The keys that identify one human across tokens: `(issuer, subject)`, the normalised email,
+/// the delegated actor `act.sub`, and for unverified actors the normalised declared name. Two
+/// identities are the same person when their key sets meet.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PersonKeys {
+    /// `issuer` + `subject` of a verified token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The token subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Normalised email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// RFC 8693 `act.sub` of the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act_subject: Option<String>,
+}
+
+impl PersonKeys {
+    /// Whether `self` and `other` name the same person by any key.
+    pub fn same_person(&self, other: &Self) -> bool {
+        let subject = |keys: &Self| {
+            keys.subject
+                .as_ref()
+                .map(|s| (keys.issuer.clone().unwrap_or_default(), s.clone()))
+        };
+        let acting = |keys: &Self| {
+            keys.act_subject
+                .as_ref()
+                .map(|s| (keys.issuer.clone().unwrap_or_default(), s.clone()))
+        };
+        let ids = |keys: &Self| [subject(keys), acting(keys)];
+        let shared_id = ids(self)
+            .iter()
+            .flatten()
+            .any(|mine| ids(other).iter().flatten().any(|theirs| mine == theirs));
+        let shared_email = self.email.is_some() && self.email == other.email;
+        shared_id || shared_email
+    }
+
+    /// Whether no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.subject.is_none() && self.email.is_none() && self.act_subject.is_none()
+    }
 }
 
 fn claim_text(claims: &Map<String, Value>, key: &str) -> Option<String> {
@@ -70,19 +135,40 @@ impl ActorContext {
             .or_else(|| claim_text(claims, "preferred_username"))
             .or_else(|| claim_text(claims, "sub"))
             .unwrap_or_else(|| "unknown".to_owned());
+        let act_subject = match claims.get("act") {
+            Some(Value::Object(act)) => claim_text(act, "sub"),
+            _ => None,
+        };
         Self {
-            actor,
+            actor: actor.trim().to_owned(),
             subject: claim_text(claims, "sub"),
             issuer: claim_text(claims, "iss"),
             groups,
             repository: claim_text(claims, "repository").or_else(|| claim_text(claims, "repo")),
             identity,
+            email: claim_text(claims, "email").and_then(|e| normalize_email(&e)),
+            act_subject,
         }
     }
 
-    /// Whether the actor is in `group`.
+    /// Whether the actor is in `group` (names compared after Unicode NFKC, see
+    /// [`crate::groups::same_group`]).
     pub fn in_group(&self, group: &str) -> bool {
-        self.groups.iter().any(|g| g == group)
+        self.groups
+            .iter()
+            .any(|g| crate::groups::same_group(g, group))
+    }
+
+    /// The keys that identify this person (see [`PersonKeys`]). Only a verified identity
+    /// contributes its subject; claims files are self-declared and only give their email.
+    pub fn person_keys(&self) -> PersonKeys {
+        let verified = self.identity == IdentityKind::Oidc;
+        PersonKeys {
+            issuer: self.issuer.clone().filter(|_| verified),
+            subject: self.subject.clone().filter(|_| verified),
+            email: self.email.clone(),
+            act_subject: self.act_subject.clone().filter(|_| verified),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod digest;
 pub mod error;
 pub mod evidence;
 pub mod files;
+pub mod groups;
 pub mod history;
 pub mod identity;
 pub mod ids;

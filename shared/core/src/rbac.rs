@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::approval::{CHANGE_ADVISORY_BOARD, SYSTEM_ACTOR};
+use crate::approval::CHANGE_ADVISORY_BOARD;
 use crate::files::{FileError, read_structured};
 use crate::identity::ActorContext;
 
@@ -174,7 +174,7 @@ impl RepositoryPermission {
             && self
                 .approver_group
                 .as_deref()
-                .is_none_or(|g| g == subject.approver_group)
+                .is_none_or(|g| crate::groups::same_group(g, subject.approver_group))
             && self.actions.contains(&action)
             && self.groups.iter().any(|g| ctx.in_group(g))
     }
@@ -246,9 +246,6 @@ impl RbacPolicy {
         subject: &AuthzSubject<'_>,
         action: RbacAction,
     ) -> bool {
-        if action == RbacAction::Expired && ctx.in_group(SYSTEM_ACTOR) {
-            return true;
-        }
         if subject.break_glass && !ctx.in_group(CHANGE_ADVISORY_BOARD) {
             return false;
         }
@@ -261,6 +258,20 @@ impl RbacPolicy {
         }
         ctx.in_group(subject.approver_group)
             || subject.required_groups.iter().any(|g| ctx.in_group(g))
+    }
+
+    /// Every group the policy names: mapping targets, grant groups and grant approver groups.
+    pub fn group_names(&self) -> Vec<String> {
+        self.group_mappings
+            .values()
+            .cloned()
+            .chain(self.repository_permissions.iter().flat_map(|rule| {
+                rule.groups
+                    .iter()
+                    .cloned()
+                    .chain(rule.approver_group.clone())
+            }))
+            .collect()
     }
 
     /// The grants that share a group with `ctx` (for the console session view).
@@ -296,6 +307,8 @@ mod tests {
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             repository: None,
             identity: IdentityKind::Oidc,
+            email: None,
+            act_subject: None,
         }
     }
 
@@ -370,18 +383,22 @@ mod tests {
     }
 
     #[test]
-    fn the_system_group_may_always_expire_the_originals_dead_code_fixed() {
+    fn regression_an_idp_group_named_system_cannot_expire_any_request() {
+        // Issue E §3: the `system` actor is the sweeper's alone; a token or claims file that
+        // carries a group called `system` gets no rights from it.
+        for action in [RbacAction::Expired, RbacAction::Approved, RbacAction::Denied] {
+            assert!(!RbacPolicy::authorize(
+                None,
+                &ctx(&["system"]),
+                &subject("IAM", None),
+                action
+            ));
+        }
         assert!(RbacPolicy::authorize(
             None,
-            &ctx(&["system"]),
+            &ctx(&["IAM"]),
             &subject("IAM", None),
             RbacAction::Expired
-        ));
-        assert!(!RbacPolicy::authorize(
-            None,
-            &ctx(&["system"]),
-            &subject("IAM", None),
-            RbacAction::Approved
         ));
     }
 

@@ -56,7 +56,7 @@ pub struct RoutingRule {
     /// Exact `policy_pack`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_pack: Option<String>,
-    /// Case-sensitive substring of `target`.
+    /// Substring of `target`, compared case-insensitively.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_contains: Option<String>,
     /// The group the decision goes to.
@@ -70,6 +70,10 @@ pub struct RoutingRule {
     /// Whether the requester may approve their own request.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_self_approval: bool,
+    /// Whether a requester-supplied `approver_group` may replace this rule's group (issue E:
+    /// routing is authoritative; by default a supplied group is only added as a required one).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_requester_group: bool,
 }
 
 impl RoutingRule {
@@ -103,16 +107,8 @@ impl RoutingRule {
             approver_group,
             required_approvals: required_approvals(map)?,
             required_groups: required_groups(map)?,
-            allow_self_approval: match map.get("allow_self_approval") {
-                None | Some(Value::Null) => false,
-                Some(Value::Bool(b)) => *b,
-                Some(_) => {
-                    return Err(RoutingError::BadKey {
-                        key: "allow_self_approval",
-                        expected: "must be true or false",
-                    });
-                }
-            },
+            allow_self_approval: flag(map, "allow_self_approval")?,
+            allow_requester_group: flag(map, "allow_requester_group")?,
         })
     }
 
@@ -134,7 +130,25 @@ impl RoutingRule {
             && self
                 .target_contains
                 .as_ref()
-                .is_none_or(|needle| decision.text_field("target").contains(needle.as_str()))
+                .is_none_or(|needle| {
+                    // Case-insensitive (issue E §1: `IAM/x.tf` is `iam/x.tf`), so a respelling
+                    // never escapes a rule.
+                    decision
+                        .text_field("target")
+                        .to_lowercase()
+                        .contains(&needle.to_lowercase())
+                })
+    }
+}
+
+fn flag(map: &Map<String, Value>, key: &'static str) -> Result<bool, RoutingError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(RoutingError::BadKey {
+            key,
+            expected: "must be true or false",
+        }),
     }
 }
 
@@ -199,6 +213,14 @@ impl Default for RoutingTable {
                 ),
                 RoutingRule::simple("commands.block", Some("terraform"), None, "Cloud Security"),
                 RoutingRule::simple("mcp.", None, None, "AI Governance"),
+                // Issue E §2: every decision the baseline pack can produce has a routed group,
+                // blocked ones included (the original routed these nowhere, so a requester had
+                // to name a group and could name any).
+                RoutingRule::simple("commands.block", Some("git"), None, "Repository Owners"),
+                RoutingRule::simple("commands.block", None, None, "Cloud Security"),
+                RoutingRule::simple("commands.", None, None, "Repository Owners"),
+                RoutingRule::simple("filesystem.", None, None, "Platform Security"),
+                RoutingRule::simple("git.", None, None, "Repository Owners"),
             ],
         }
     }
@@ -247,6 +269,15 @@ impl RoutingTable {
             },
         })?;
         Self::from_value(&value)
+    }
+
+    /// Every group a rule routes to or requires.
+    pub fn group_names(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .flat_map(|r| std::iter::once(&r.approver_group).chain(&r.required_groups))
+            .cloned()
+            .collect()
     }
 
     /// The first rule matching `decision`.
@@ -304,20 +335,45 @@ mod tests {
             .as_deref(),
             Some("AI Governance")
         );
-        assert_eq!(
-            group(
-                &t,
-                json!({"rule_id": "filesystem.write.require_approval", "target": "security/x.tf"})
-            ),
-            None
-        );
-        assert_eq!(
-            group(
-                &t,
-                json!({"rule_id": "commands.block", "target": "kubectl delete ns"})
-            ),
-            None
-        );
+    }
+
+    #[test]
+    fn every_baseline_decision_has_a_routed_group_blocked_ones_included() {
+        // The original routed these nowhere (§3.1); issue E §2 gives each a group so a
+        // requester never has to (and never gets to) choose one.
+        let t = RoutingTable::default();
+        let table: &[(&str, &str, &str)] = &[
+            ("filesystem.write.require_approval", "security/x.tf", "Platform Security"),
+            ("filesystem.write.require_approval", "policies/p.yaml", "Platform Security"),
+            ("filesystem.write.block", "infra/main.tf", "Platform Security"),
+            ("filesystem.read.block", ".env", "Platform Security"),
+            ("commands.block", "kubectl delete ns", "Cloud Security"),
+            ("commands.block", "aws iam create-access-key", "Cloud Security"),
+            ("commands.block", "git push origin main", "Repository Owners"),
+            ("commands.block", "terraform apply", "Cloud Security"),
+            ("commands.default.require_approval", "make deploy", "Repository Owners"),
+            ("git.protected_branch.block_direct_push", "origin/main", "Repository Owners"),
+        ];
+        for (rule_id, target, want) in table {
+            assert_eq!(
+                group(&t, json!({"rule_id": rule_id, "target": target})).as_deref(),
+                Some(*want),
+                "{rule_id} {target}"
+            );
+        }
+    }
+
+    #[test]
+    fn regression_a_respelled_iam_target_still_routes_to_iam() {
+        let t = RoutingTable::default();
+        for target in ["IAM/admin-role.tf", "Iam/x.tf", "src/IAM/x.tf"] {
+            assert_eq!(
+                group(&t, json!({"rule_id": "filesystem.write.require_approval", "target": target}))
+                    .as_deref(),
+                Some("IAM"),
+                "{target}"
+            );
+        }
     }
 
     #[test]
@@ -431,12 +487,11 @@ mod tests {
     }
 
     #[test]
-    fn matching_is_case_sensitive_and_a_rule_without_criteria_matches_everything() {
+    fn target_contains_ignores_case_and_a_rule_without_criteria_matches_everything() {
         let t = RoutingTable::from_value(&json!([{"target_contains": "IAM/", "approver_group": "X"}, {"approver_group": "Catch-all"}])).unwrap();
-        assert_eq!(
-            t.route(&iam_decision()).unwrap().approver_group,
-            "Catch-all"
-        );
+        assert_eq!(t.route(&iam_decision()).unwrap().approver_group, "X");
+        let other = Decision::from_value(json!({"decision_id": "d", "target": "src/lib.rs"})).unwrap();
+        assert_eq!(t.route(&other).unwrap().approver_group, "Catch-all");
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {

@@ -15,7 +15,10 @@ use crate::rbac::RbacPolicy;
 use crate::routing::RoutingTable;
 use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
 use crate::time::{Clock, Timestamp};
-use crate::workflow::{self, BreakGlassInput, CheckReport, DecideInput, DecideOutcome, NewRequest};
+use crate::workflow::{
+    self, BreakGlassInput, CheckReport, CreatePolicy, DecideInput, DecideOutcome, Limits,
+    NewRequest,
+};
 
 /// How many times a compare-and-set is retried before giving up.
 const MAX_CAS_ATTEMPTS: usize = 256;
@@ -39,6 +42,7 @@ pub struct ApprovalService {
     ids: Arc<dyn IdGenerator>,
     routing: RoutingTable,
     rbac: Option<RbacPolicy>,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -63,6 +67,7 @@ impl ApprovalService {
             ids,
             routing: RoutingTable::default(),
             rbac: None,
+            limits: Limits::default(),
         }
     }
 
@@ -78,6 +83,29 @@ impl ApprovalService {
     pub fn with_rbac(mut self, rbac: Option<RbacPolicy>) -> Self {
         self.rbac = rbac;
         self
+    }
+
+    /// Sets the lifetime limits (issue E §6).
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The lifetime limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Every group the deployment knows: the routing table's, the RBAC policy's and the
+    /// built-in ones. A verified caller may name only these.
+    pub fn known_groups(&self) -> Vec<String> {
+        let mut known = self.routing.group_names();
+        known.extend(workflow::builtin_groups());
+        known.extend(self.rbac.as_ref().map(RbacPolicy::group_names).unwrap_or_default());
+        known.sort();
+        known.dedup();
+        known
     }
 
     /// The routing table in force.
@@ -132,7 +160,13 @@ impl ApprovalService {
                 created: false,
             });
         }
-        let record = workflow::create_request(req, &self.routing, &id, now)?;
+        let known = self.known_groups();
+        let policy = CreatePolicy {
+            routing: &self.routing,
+            known_groups: &known,
+            limits: self.limits,
+        };
+        let record = workflow::create_request_with(req, &policy, &id, now)?;
         for _ in 0..MAX_CAS_ATTEMPTS {
             if let Some(existing) = self
                 .store
@@ -241,6 +275,7 @@ impl ApprovalService {
             input,
             &self.routing,
             self.rbac.as_ref(),
+            self.limits,
             &self.ids.approval_id(),
             self.clock.now(),
         )?;

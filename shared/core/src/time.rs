@@ -32,16 +32,55 @@ impl Timestamp {
         self.0.timestamp()
     }
 
-    /// This instant plus `hours` hours.
+    /// This instant plus `hours` hours, or `None` when that is beyond the representable range
+    /// (or beyond year 9999, which RFC 3339 cannot write).
     #[must_use]
-    pub fn plus_hours(self, hours: i64) -> Self {
-        Self(self.0 + Duration::hours(hours))
+    pub fn checked_plus_hours(self, hours: i64) -> Option<Self> {
+        let delta = Duration::try_hours(hours)?;
+        self.checked_plus(delta)
     }
 
-    /// This instant plus `millis` milliseconds.
+    /// This instant plus `millis` milliseconds, or `None` out of range (see
+    /// [`Timestamp::checked_plus_hours`]).
+    #[must_use]
+    pub fn checked_plus_millis(self, millis: i64) -> Option<Self> {
+        self.checked_plus(Duration::try_milliseconds(millis)?)
+    }
+
+    fn checked_plus(self, delta: Duration) -> Option<Self> {
+        let at = self.0.checked_add_signed(delta)?;
+        (at <= Self::latest().0 && at >= Self::earliest().0).then_some(Self(at))
+    }
+
+    /// The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999999+00:00.
+    pub fn latest() -> Self {
+        Self(
+            DateTime::from_timestamp_micros(253_402_300_799_999_999)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        )
+    }
+
+    /// The earliest instant RFC 3339 can write: 0000-01-01T00:00:00+00:00.
+    pub fn earliest() -> Self {
+        Self(
+            DateTime::from_timestamp_micros(-62_167_219_200_000_000)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        )
+    }
+
+    /// This instant plus `hours` hours, saturating at the ends of the writable range (for
+    /// tests and fixtures; the workflow uses [`Timestamp::checked_plus_hours`]).
+    #[must_use]
+    pub fn plus_hours(self, hours: i64) -> Self {
+        self.checked_plus_hours(hours)
+            .unwrap_or_else(|| if hours < 0 { Self::earliest() } else { Self::latest() })
+    }
+
+    /// This instant plus `millis` milliseconds, saturating (see [`Timestamp::plus_hours`]).
     #[must_use]
     pub fn plus_millis(self, millis: i64) -> Self {
-        Self(self.0 + Duration::milliseconds(millis))
+        self.checked_plus_millis(millis)
+            .unwrap_or_else(|| if millis < 0 { Self::earliest() } else { Self::latest() })
     }
 
     /// The wrapped chrono instant.

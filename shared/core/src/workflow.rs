@@ -6,13 +6,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::approval::{
-    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, HistoryEntry, IdentityKind, PRODUCT, Review,
-    SCHEMA_VERSION, SYSTEM_ACTOR,
+    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, HistoryEntry, IdentityKind, PRODUCT,
+    RequesterIdentity, Review, SCHEMA_VERSION, SYSTEM_ACTOR,
 };
 use crate::decision::{Decision, Outcome};
 use crate::error::ApprovalError;
 use crate::history;
-use crate::identity::ActorContext;
+use crate::groups::{self, same_group};
+use crate::identity::{ActorContext, PersonKeys, normalize_name};
 use crate::ids::ApprovalId;
 use crate::rbac::{AuthzSubject, RbacAction, RbacPolicy};
 use crate::routing::RoutingTable;
@@ -26,13 +27,56 @@ pub const DEFAULT_BREAK_GLASS_TTL_HOURS: i64 = 4;
 pub const DEFAULT_REQUESTER: &str = "ai-agent";
 /// The reason automated expiry records.
 pub const EXPIRY_REASON: &str = "approval expired";
+/// Default maximum request lifetime in hours (30 days).
+pub const DEFAULT_MAX_TTL_HOURS: i64 = 720;
+/// Default maximum break-glass lifetime in hours.
+pub const DEFAULT_MAX_BREAK_GLASS_TTL_HOURS: i64 = 24;
+
+/// Bounds on what a caller may ask for (issue E §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest request lifetime, in hours.
+    pub max_ttl_hours: i64,
+    /// Longest break-glass lifetime, in hours.
+    pub max_break_glass_ttl_hours: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_ttl_hours: DEFAULT_MAX_TTL_HOURS,
+            max_break_glass_ttl_hours: DEFAULT_MAX_BREAK_GLASS_TTL_HOURS,
+        }
+    }
+}
+
+/// What creation checks a request against: the routing table, the groups the deployment
+/// knows (for caller-supplied groups) and the lifetime limits.
+#[derive(Debug, Clone, Copy)]
+pub struct CreatePolicy<'a> {
+    /// The routing table in force.
+    pub routing: &'a RoutingTable,
+    /// Every group a routing rule, RBAC mapping or built-in role names.
+    pub known_groups: &'a [String],
+    /// Lifetime limits.
+    pub limits: Limits,
+}
+
+/// The groups every deployment knows besides its configuration: the default routing table's
+/// and the Change Advisory Board.
+pub fn builtin_groups() -> Vec<String> {
+    let mut names = RoutingTable::default().group_names();
+    names.push(CHANGE_ADVISORY_BOARD.to_owned());
+    names
+}
 
 /// A request to create an approval.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
     /// The decision to approve.
     pub decision: Decision,
-    /// Explicit approver group (wins over routing when non-empty).
+    /// Caller-supplied approver group. Routing is authoritative: this only adds a required
+    /// group, unless the matching rule sets `allow_requester_group` or no rule matches.
     pub approver_group: Option<String>,
     /// Declared requester (a verified requester wins).
     pub requested_by: Option<String>,
@@ -122,8 +166,32 @@ fn non_empty(text: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn ttl(hours: Option<i64>, default: i64) -> i64 {
-    hours.unwrap_or(default).max(1)
+/// The lifetime asked for (at least 1 hour, as the original clamps), refused above `max`.
+fn ttl(hours: Option<i64>, default: i64, max: i64) -> Result<i64, i64> {
+    let hours = hours.unwrap_or(default).max(1);
+    if hours > max { Err(hours) } else { Ok(hours) }
+}
+
+fn expiry(now: Timestamp, hours: i64, max: i64) -> Result<Timestamp, ApprovalError> {
+    now.checked_plus_hours(hours)
+        .ok_or(ApprovalError::TtlTooLong { max, given: hours })
+}
+
+/// Whether `name` spells the sweeper's reserved actor (`system`, in any case, width or
+/// look-alike script).
+fn is_reserved_actor(name: &str) -> bool {
+    let canonical = normalize_name(&groups::canonical(name));
+    canonical == SYSTEM_ACTOR
+        || unicode_security::skeleton(&canonical).collect::<String>()
+            == unicode_security::skeleton(SYSTEM_ACTOR).collect::<String>()
+}
+
+fn not_reserved(name: String) -> Result<String, ApprovalError> {
+    if is_reserved_actor(&name) {
+        Err(ApprovalError::ReservedActor(name))
+    } else {
+        Ok(name)
+    }
 }
 
 fn identify(entry: &mut HistoryEntry, context: Option<&ActorContext>) {
@@ -137,12 +205,38 @@ fn identify(entry: &mut HistoryEntry, context: Option<&ActorContext>) {
     }
 }
 
-/// The acting name: a verified identity's actor, else the declared one (required).
+/// The acting name: a verified identity's actor, else the declared one (required). Nobody
+/// acts as `system`.
 fn acting_name(declared: &str, context: Option<&ActorContext>) -> Result<String, ApprovalError> {
-    match context {
-        Some(ctx) if ctx.identity == IdentityKind::Oidc => Ok(ctx.actor.clone()),
-        _ => non_empty(Some(declared)).ok_or(ApprovalError::ActorRequired),
+    let name = match context {
+        Some(ctx) if ctx.identity == IdentityKind::Oidc => non_empty(Some(&ctx.actor))
+            .or_else(|| ctx.subject.clone())
+            .ok_or(ApprovalError::ActorRequired)?,
+        _ => non_empty(Some(declared)).ok_or(ApprovalError::ActorRequired)?,
+    };
+    not_reserved(name)
+}
+
+/// Who an actor is, for separation of duties: the person keys of their context plus their
+/// acting name.
+struct Person<'a> {
+    name: &'a str,
+    keys: PersonKeys,
+}
+
+impl Person<'_> {
+    fn is(&self, other_name: &str, other_keys: &PersonKeys) -> bool {
+        normalize_name(self.name) == normalize_name(other_name)
+            || self.keys.same_person(other_keys)
     }
+}
+
+fn requester_keys(record: &Approval) -> PersonKeys {
+    record
+        .requested_by_identity
+        .as_ref()
+        .map(|r| r.person.clone())
+        .unwrap_or_default()
 }
 
 fn check_outcome(decision: &Decision) -> Result<(), ApprovalError> {
@@ -164,7 +258,7 @@ fn blank_record(
     group: String,
     requested_by: String,
     now: Timestamp,
-    ttl_hours: i64,
+    expires_at: Timestamp,
 ) -> Approval {
     let decision_id = decision.decision_id().unwrap_or_default().to_owned();
     let mut evidence_refs = vec![format!("approval://{id}")];
@@ -182,8 +276,9 @@ fn blank_record(
         state: ApprovalState::Pending,
         approver_group: group,
         requested_by,
+        requested_by_identity: None,
         requested_at: now,
-        expires_at: now.plus_hours(ttl_hours),
+        expires_at,
         decision_digest: Some(decision.digest()),
         repository: decision.repository().map(str::to_owned),
         decision,
@@ -205,10 +300,58 @@ fn blank_record(
     }
 }
 
-/// Creates a pending request (original §2.1 and §3.4; CONTRACT §3–§5).
+/// Creates a pending request with the default limits, knowing only the routing table's and
+/// the built-in groups (see [`create_request_with`]).
 pub fn create_request(
     req: NewRequest,
     routing: &RoutingTable,
+    id: &ApprovalId,
+    now: Timestamp,
+) -> Result<Approval, ApprovalError> {
+    let mut known = routing.group_names();
+    known.extend(builtin_groups());
+    let policy = CreatePolicy {
+        routing,
+        known_groups: &known,
+        limits: Limits::default(),
+    };
+    create_request_with(req, &policy, id, now)
+}
+
+/// The approver group and extra required group of a new request (issue E §2): the routed
+/// group stands; a caller's group is added as a required group, replaces the routed one only
+/// where the rule allows it, and is the group only when nothing routes the decision.
+fn route_groups(
+    decision: &Decision,
+    requested: Option<&str>,
+    policy: &CreatePolicy<'_>,
+    verified: bool,
+) -> Result<(String, Option<String>), ApprovalError> {
+    let rule = policy.routing.route(decision);
+    let routed = rule
+        .map(|r| r.approver_group.clone())
+        .or_else(|| decision.approver_group().map(str::to_owned));
+    let requested = match requested.filter(|g| !g.trim().is_empty()) {
+        None => None,
+        Some(name) => Some(groups::check_requested(
+            name,
+            policy.known_groups,
+            verified,
+        )?),
+    };
+    Ok(match (routed, requested) {
+        (None, None) => return Err(ApprovalError::MissingApproverGroup),
+        (None, Some(group)) | (Some(group), None) => (group, None),
+        (Some(_), Some(group)) if rule.is_some_and(|r| r.allow_requester_group) => (group, None),
+        (Some(routed), Some(group)) if same_group(&routed, &group) => (routed, None),
+        (Some(routed), Some(group)) => (routed, Some(group)),
+    })
+}
+
+/// Creates a pending request (original §2.1 and §3.4; CONTRACT §3–§5; issue E §2–§3, §6).
+pub fn create_request_with(
+    req: NewRequest,
+    policy: &CreatePolicy<'_>,
     id: &ApprovalId,
     now: Timestamp,
 ) -> Result<Approval, ApprovalError> {
@@ -216,29 +359,43 @@ pub fn create_request(
         return Err(ApprovalError::MissingDecisionId);
     }
     check_outcome(&req.decision)?;
-    let rule = routing.route(&req.decision);
-    let group = non_empty(req.approver_group.as_deref())
-        .or_else(|| rule.map(|r| r.approver_group.clone()))
-        .or_else(|| req.decision.approver_group().map(str::to_owned))
-        .ok_or(ApprovalError::MissingApproverGroup)?;
+    let verified = req
+        .requester
+        .as_ref()
+        .is_some_and(|ctx| ctx.identity == IdentityKind::Oidc);
+    let (group, added_group) = route_groups(
+        &req.decision,
+        req.approver_group.as_deref(),
+        policy,
+        verified,
+    )?;
+    let max = policy.limits.max_ttl_hours;
+    let hours = ttl(req.ttl_hours, DEFAULT_TTL_HOURS, max)
+        .map_err(|given| ApprovalError::TtlTooLong { max, given })?;
+    let expires_at = expiry(now, hours, max)?;
     let requested_by = match &req.requester {
-        Some(ctx) if ctx.identity == IdentityKind::Oidc => ctx.actor.clone(),
-        _ => non_empty(req.requested_by.as_deref()).unwrap_or_else(|| DEFAULT_REQUESTER.to_owned()),
+        Some(ctx) if verified => acting_name("", Some(ctx))?,
+        _ => not_reserved(
+            non_empty(req.requested_by.as_deref()).unwrap_or_else(|| DEFAULT_REQUESTER.to_owned()),
+        )?,
     };
+    let rule = policy.routing.route(&req.decision).cloned();
     let reason = req.decision.str_field("reason").map(str::to_owned);
-    let mut record = blank_record(
-        req.decision,
-        id,
-        group,
-        requested_by.clone(),
-        now,
-        ttl(req.ttl_hours, DEFAULT_TTL_HOURS),
-    );
+    let mut record = blank_record(req.decision, id, group, requested_by.clone(), now, expires_at);
     if let Some(rule) = rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
         record.allow_self_approval = rule.allow_self_approval;
     }
+    if let Some(added) = added_group
+        && !record.required_groups.iter().any(|g| same_group(g, &added))
+    {
+        record.required_groups.push(added);
+    }
+    record.requested_by_identity = req.requester.as_ref().map(|ctx| RequesterIdentity {
+        identity: ctx.identity,
+        person: ctx.person_keys(),
+    });
     let mut entry = HistoryEntry::new("requested", &requested_by, now, reason);
     identify(&mut entry, req.requester.as_ref());
     history::append(&mut record.history, entry);
@@ -260,6 +417,12 @@ fn authorize(
     RbacPolicy::authorize(rbac, ctx, &subject, action)
 }
 
+/// Whether the record's rule is a quorum rule (more than one approval, or required groups),
+/// which only verified identities may decide (issue E §4).
+pub fn is_quorum_rule(record: &Approval) -> bool {
+    record.required_approvals > 1 || !record.required_groups.is_empty()
+}
+
 fn quorum_met(record: &Approval) -> bool {
     let approvals: Vec<&Review> = record
         .reviews
@@ -270,7 +433,7 @@ fn quorum_met(record: &Approval) -> bool {
         && record.required_groups.iter().all(|group| {
             approvals
                 .iter()
-                .any(|r| r.groups.iter().any(|g| g == group))
+                .any(|r| r.groups.iter().any(|g| same_group(g, group)))
         })
 }
 
@@ -309,7 +472,7 @@ fn finish(
     entry.external_ref = Some(external_ref);
     identify(&mut entry, context);
     history::append(&mut next.history, entry);
-    next.version += 1;
+    next.version = next.version.saturating_add(1);
 }
 
 /// Approves, denies or expires a pending request (original §6.1–§6.2, CONTRACT §2–§4).
@@ -344,9 +507,17 @@ pub fn decide(
     {
         return Err(ApprovalError::NotAuthorized);
     }
+    let verified = context.is_some_and(|c| c.identity == IdentityKind::Oidc);
+    if action != RbacAction::Expired && is_quorum_rule(current) && !verified {
+        return Err(ApprovalError::QuorumNeedsVerified);
+    }
+    let person = Person {
+        name: &actor,
+        keys: context.map(ActorContext::person_keys).unwrap_or_default(),
+    };
     if action == RbacAction::Approved
         && !current.allow_self_approval
-        && actor.eq_ignore_ascii_case(&current.requested_by)
+        && person.is(&current.requested_by, &requester_keys(current))
     {
         return Err(ApprovalError::SelfApproval);
     }
@@ -367,7 +538,7 @@ pub fn decide(
     if current
         .reviews
         .iter()
-        .any(|r| r.actor.eq_ignore_ascii_case(&actor))
+        .any(|r| person.is(&r.actor, &r.person))
     {
         return Err(ApprovalError::AlreadyReviewed);
     }
@@ -379,6 +550,7 @@ pub fn decide(
         external_ref: external_ref.clone(),
         timestamp: now,
         identity: context.map_or(IdentityKind::Unverified, |c| c.identity),
+        person: person.keys.clone(),
     });
     if action == RbacAction::Denied || quorum_met(&next) {
         finish(
@@ -395,7 +567,7 @@ pub fn decide(
         entry.external_ref = Some(external_ref);
         identify(&mut entry, context);
         history::append(&mut next.history, entry);
-        next.version += 1;
+        next.version = next.version.saturating_add(1);
     }
     Ok(DecideOutcome::Changed(next))
 }
@@ -405,6 +577,7 @@ pub fn break_glass(
     input: BreakGlassInput,
     routing: &RoutingTable,
     rbac: Option<&RbacPolicy>,
+    limits: Limits,
     id: &ApprovalId,
     now: Timestamp,
 ) -> Result<Approval, ApprovalError> {
@@ -425,9 +598,19 @@ pub fn break_glass(
             return Err(ApprovalError::BreakGlassNotAllowed(shown));
         }
     }
+    let verified = context.is_some_and(|c| c.identity == IdentityKind::Oidc);
+    let explicit = match input.approver_group.as_deref().and_then(|g| non_empty(Some(g))) {
+        None => None,
+        Some(name) => {
+            let mut known = routing.group_names();
+            known.extend(builtin_groups());
+            known.extend(rbac.map(RbacPolicy::group_names).unwrap_or_default());
+            Some(groups::check_requested(&name, &known, verified)?)
+        }
+    };
     let group = match input.approver_group.as_deref() {
         None => CHANGE_ADVISORY_BOARD.to_owned(),
-        Some(explicit) => non_empty(Some(explicit))
+        Some(_) => explicit
             .or_else(|| {
                 routing
                     .route(&input.decision)
@@ -449,8 +632,20 @@ pub fn break_glass(
     }
     let external_ref = non_empty(input.external_ref.as_deref());
     let decision_reason = input.decision.str_field("reason").map(str::to_owned);
-    let ttl_hours = ttl(input.ttl_hours, DEFAULT_BREAK_GLASS_TTL_HOURS);
-    let mut record = blank_record(input.decision, id, group, actor.clone(), now, ttl_hours);
+    let max = limits.max_break_glass_ttl_hours;
+    let ttl_hours = ttl(input.ttl_hours, DEFAULT_BREAK_GLASS_TTL_HOURS, max)
+        .map_err(|given| ApprovalError::BreakGlassTtlTooLong { max, given })?;
+    let expires_at = now
+        .checked_plus_hours(ttl_hours)
+        .ok_or(ApprovalError::BreakGlassTtlTooLong {
+            max,
+            given: ttl_hours,
+        })?;
+    let mut record = blank_record(input.decision, id, group, actor.clone(), now, expires_at);
+    record.requested_by_identity = context.map(|ctx| RequesterIdentity {
+        identity: ctx.identity,
+        person: ctx.person_keys(),
+    });
     let mut requested = HistoryEntry::new("requested", &actor, now, decision_reason);
     identify(&mut requested, context);
     history::append(&mut record.history, requested);
@@ -467,7 +662,7 @@ pub fn break_glass(
     record.break_glass = Some(true);
     record.break_glass_reason = Some(reason.clone());
     record.review_required = Some(true);
-    record.expires_at = now.plus_hours(ttl_hours);
+    record.expires_at = expires_at;
     let mut entry = HistoryEntry::new("break_glass", &actor, now, Some(reason));
     entry.external_ref = Some(external_ref);
     identify(&mut entry, context);
@@ -492,7 +687,11 @@ pub fn review_break_glass(
     if context.is_some_and(|ctx| !ctx.in_group(CHANGE_ADVISORY_BOARD)) {
         return Err(ApprovalError::NotAuthorizedReview);
     }
-    if actor.eq_ignore_ascii_case(&current.requested_by) {
+    let person = Person {
+        name: &actor,
+        keys: context.map(ActorContext::person_keys).unwrap_or_default(),
+    };
+    if person.is(&current.requested_by, &requester_keys(current)) {
         return Err(ApprovalError::SelfReview);
     }
     let mut next = current.clone();
@@ -504,7 +703,7 @@ pub fn review_break_glass(
     let mut entry = HistoryEntry::new("post_incident_review", &actor, now, Some(reason));
     identify(&mut entry, context);
     history::append(&mut next.history, entry);
-    next.version += 1;
+    next.version = next.version.saturating_add(1);
     Ok(next)
 }
 
@@ -519,7 +718,7 @@ pub fn record_delivery(
     let mut entry = HistoryEntry::new("delivered", actor, now, None);
     entry.evidence = Some(evidence);
     history::append(&mut next.history, entry);
-    next.version += 1;
+    next.version = next.version.saturating_add(1);
     next
 }
 

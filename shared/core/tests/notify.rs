@@ -34,13 +34,21 @@ fn decision(target: &str, reason: &str, decision_id: &str) -> Decision {
 fn pending(decision: Decision, group: Option<&str>) -> Approval {
     let request = NewRequest {
         requested_by: Some("developer".into()),
-        approver_group: group.map(str::to_owned),
         ..NewRequest::new(decision)
     };
     let id = ApprovalId::from_hex12("5c0e1d9b2a77").unwrap();
+    // The group comes from a routing rule (routing is authoritative; a caller-supplied group
+    // is checked and only added), so any text a routing file may hold reaches the payloads.
+    let routing = match group {
+        Some(group) => RoutingTable::new(vec![cavra_core::routing::RoutingRule {
+            approver_group: group.to_owned(),
+            ..Default::default()
+        }]),
+        None => RoutingTable::default(),
+    };
     create_request(
         request,
-        &RoutingTable::default(),
+        &routing,
         &id,
         at("2026-05-18T12:35:00+00:00"),
     )

@@ -576,12 +576,16 @@ async fn one_deny_denies_a_quorum_request() {
         .unwrap()
         .approval
         .approval_id;
+    let by = |target, email: &str, reason: &str| DecideInput {
+        context: Some(verified(&["IAM"], email)),
+        ..decide(target, "", reason)
+    };
     service
-        .decide(&id, &decide(ApprovalState::Approved, "a", "ok"))
+        .decide(&id, &by(ApprovalState::Approved, "a@example.com", "ok"))
         .await
         .unwrap();
     let denied = service
-        .decide(&id, &decide(ApprovalState::Denied, "b", "no"))
+        .decide(&id, &by(ApprovalState::Denied, "b@example.com", "no"))
         .await
         .unwrap();
     assert_eq!(denied.state, ApprovalState::Denied);
@@ -663,7 +667,7 @@ async fn sweep_expires_every_overdue_request_and_nothing_else() {
 }
 
 #[tokio::test]
-async fn the_system_group_may_expire_with_rbac_on() {
+async fn regression_a_token_group_named_system_cannot_expire_and_nobody_acts_as_system() {
     let w = world();
     let id = w
         .service
@@ -677,8 +681,24 @@ async fn the_system_group_may_expire_with_rbac_on() {
         ..decide(ApprovalState::Expired, "system", "approval expired")
     };
     assert_eq!(
-        w.service.decide(&id, &input).await.unwrap().state,
-        ApprovalState::Expired
+        w.service.decide(&id, &input).await.unwrap_err().to_string(),
+        "actor is not authorized for approval group"
+    );
+    for spelling in ["system", "System", " SYSTEM ", "ｓｙｓｔｅｍ", "ѕуѕtem"] {
+        let err = w
+            .service
+            .decide(
+                &id,
+                &decide(ApprovalState::Expired, spelling, "approval expired"),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unprocessable, "{spelling:?}");
+        assert!(err.to_string().contains("reserved"), "{err}");
+    }
+    assert_eq!(
+        w.service.get(&id).await.unwrap().state,
+        ApprovalState::Pending
     );
 }
 
@@ -754,21 +774,15 @@ async fn outcomes_that_need_no_human_are_refused_and_unknown_ones_too() {
 }
 
 #[tokio::test]
-async fn group_resolution_order_explicit_then_routing_then_decision_then_error() {
+async fn group_resolution_routing_first_a_caller_group_only_adds_then_decision_then_error() {
     let w = world();
     let explicit = NewRequest {
         approver_group: Some("AppSec".into()),
         ..NewRequest::new(iam_decision("d1"))
     };
-    assert_eq!(
-        w.service
-            .create(explicit)
-            .await
-            .unwrap()
-            .approval
-            .approver_group,
-        "AppSec"
-    );
+    let record = w.service.create(explicit).await.unwrap().approval;
+    assert_eq!(record.approver_group, "IAM", "routing is authoritative");
+    assert_eq!(record.required_groups, vec!["AppSec"], "the caller's group is added");
     let own = Decision::from_value(json!({"decision_id": "d2", "rule_id": "filesystem.write.require_approval", "target": "security/x", "approver_group": "Platform Security"})).unwrap();
     assert_eq!(
         w.service
@@ -780,13 +794,25 @@ async fn group_resolution_order_explicit_then_routing_then_decision_then_error()
         "Platform Security"
     );
     let none = Decision::from_value(json!({"decision_id": "d3", "target": "security/x"})).unwrap();
+    let err = w
+        .service
+        .create(NewRequest::new(none.clone()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("approval request must include approver_group")
+            && err.contains("--approver-group"),
+        "{err}"
+    );
+    let named = NewRequest {
+        approver_group: Some("AppSec".into()),
+        ..NewRequest::new(none)
+    };
     assert_eq!(
-        w.service
-            .create(NewRequest::new(none))
-            .await
-            .unwrap_err()
-            .to_string(),
-        "approval request must include approver_group"
+        w.service.create(named).await.unwrap().approval.approver_group,
+        "AppSec",
+        "with no rule matching, the caller's group is the group"
     );
     let no_id = Decision::from_value(json!({"target": "x"})).unwrap();
     assert_eq!(
@@ -911,7 +937,7 @@ async fn every_mutation_keeps_the_history_chain_valid() {
     w.service
         .decide(
             &id,
-            &decide(ApprovalState::Expired, "system", "approval expired"),
+            &decide(ApprovalState::Expired, "iam-admin", "approval expired"),
         )
         .await
         .unwrap();
