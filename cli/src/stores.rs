@@ -48,13 +48,21 @@ impl StoreArgs {
         )
     }
 
-    /// A service over the chosen store with the default routing table.
+    /// A service over the chosen store with the default routing table and the lifetime
+    /// limits of `CAVRA_APPROVAL_MAX_TTL_HOURS` / `CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS`.
     pub async fn service(&self) -> anyhow::Result<ApprovalService> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let limits = cavra_api::config::parse_limits(
+            var("CAVRA_APPROVAL_MAX_TTL_HOURS").as_deref(),
+            var("CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS").as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?;
         Ok(ApprovalService::new(
             self.open().await?,
             Arc::new(SystemClock),
             Arc::new(RandomIds),
-        ))
+        )
+        .with_limits(limits))
     }
 }
 

@@ -202,7 +202,8 @@ fn seed_flow(kind: Kind) {
     // cavra approval route … [--routing-file …]
     let route = run.json(&["approval", "route", decision_arg]);
     assert_eq!(route["approver_group"], "IAM");
-    assert_eq!(route["routing_rules"].as_array().unwrap().len(), 5);
+    // The original's five default rules, then issue E's five fallbacks.
+    assert_eq!(route["routing_rules"].as_array().unwrap().len(), 10);
     let route = run.json(&[
         "approval",
         "route",
@@ -611,7 +612,10 @@ fn expire_sweep_and_quorum_from_the_cli() {
     assert_eq!(run.approval(&["sweep"])["count"], 0, "not yet overdue");
     let expired = run.approval(&["expire", s(&short["approval_id"])]);
     assert_eq!(expired["state"], "expired");
-    assert_eq!(expired["decided_by"], "system");
+    assert_eq!(
+        expired["decided_by"], "anonymous",
+        "system is the sweeper's alone"
+    );
     assert_eq!(expired["decision_reason"], "approval expired");
 
     let routing = run.write(
@@ -626,12 +630,47 @@ fn expire_sweep_and_quorum_from_the_cli() {
     ]);
     let id = s(&q["approval_id"]).to_owned();
     assert_eq!(q["required_approvals"], 2);
+    // Issue E: two invented names no longer meet a quorum; only verified identities count.
+    for name in ["a", "b"] {
+        assert_eq!(
+            run.approval_fails(&["approve", &id, "--actor", name, "--reason", "ok"]),
+            (1, "error: quorum rules need verified identities".to_owned())
+        );
+    }
+    let oidc = format!("{FIXTURES}/oidc-config.json");
+    let vote = |sub: &str, email: &str| {
+        let token = signed_token(&json!({
+            "iss": "https://login.example", "aud": "cavra-approvals", "sub": sub,
+            "exp": now() + 300, "email": email, "groups": ["IAM"]
+        }));
+        let file = run.write(&format!("{sub}-{email}.jwt"), &token);
+        let mut all = vec![
+            "approval",
+            "approve",
+            &id,
+            "--actor-token",
+            &file,
+            "--oidc-config",
+            &oidc,
+            "--reason",
+            "ok",
+        ];
+        all.extend(run.store.iter().map(String::as_str));
+        let out = run.raw(&all);
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        )
+    };
+    assert_eq!(vote("u-1", "a@example.com"), (0, String::new()));
     assert_eq!(
-        run.approval(&["approve", &id, "--actor", "a", "--reason", "ok"])["state"],
-        "pending"
+        vote("u-1", "alias@example.com"),
+        (
+            1,
+            "error: actor has already reviewed this request".to_owned()
+        ),
+        "a second token for the same subject counts once"
     );
-    assert_eq!(
-        run.approval(&["approve", &id, "--actor", "b", "--reason", "ok"])["state"],
-        "approved"
-    );
+    assert_eq!(vote("u-2", "b@example.com"), (0, String::new()));
+    assert_eq!(run.approval(&["get", &id])["state"], "approved");
 }

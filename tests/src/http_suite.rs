@@ -143,9 +143,9 @@ pub fn incident_commander() -> String {
 pub fn decision(decision_id: &str) -> Value {
     json!({
         "decision_id": decision_id, "session_id": "e2e", "action_type": "write_file",
-        "target": "iam/admin-role.tf", "rule_id": "filesystem.write.require_approval",
+        "target": "security/admin-policy.rego", "rule_id": "filesystem.write.require_approval",
         "decision": "require_approval", "severity": "high",
-        "reason": "Matched approval-required path policy: iam/**",
+        "reason": "Matched approval-required path policy: security/**",
         "evidence_refs": [format!("evidence://e2e/{decision_id}")],
         "policy_pack": "cavra-ai-agent-baseline",
     })

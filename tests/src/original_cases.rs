@@ -464,11 +464,12 @@ async fn case_32(d: &Deployment) {
     );
 }
 
-/// A raw decision body creates a request with the decision's own group.
+/// A raw decision body creates a request. The original gave it the decision's own group
+/// (bypassing routing); issue E makes routing authoritative, so an IAM write goes to IAM.
 async fn case_33(d: &Deployment) {
     let created = create(d, iam_decision("dec_33"), None).await;
     assert_eq!(created["decision_id"], "dec_33");
-    assert_eq!(created["approver_group"], "Platform Security");
+    assert_eq!(created["approver_group"], "IAM");
 }
 
 /// Break-glass without a reason is 400; with actor, reason and `INC-9` it records the

@@ -132,7 +132,9 @@ pub struct IdArgs {
 pub struct CreateArgs {
     /// Decision JSON (from `cavra evaluate … --json`).
     decision_file: PathBuf,
-    /// Explicit approver group (skips routing).
+    /// An approver group to add as a required group. Routing stays authoritative: this
+    /// replaces the routed group only where the matching rule sets `allow_requester_group`,
+    /// and is the group only when no rule routes the decision.
     #[arg(long)]
     approver_group: Option<String>,
     /// Routing rules (JSON or YAML) replacing the default table.
@@ -205,8 +207,8 @@ pub struct DecideArgs {
 pub struct ExpireArgs {
     /// The approval id (apr_…).
     approval_id: String,
-    /// Who expires it.
-    #[arg(long, default_value = "system")]
+    /// Who expires it (`system` is reserved for the sweeper).
+    #[arg(long, default_value = cavra_core::approval::UNNAMED_EXPIRY_ACTOR)]
     actor: String,
     /// Why.
     #[arg(long, default_value = EXPIRY_REASON)]

@@ -1,6 +1,7 @@
 //! Configuration, read once at cold start from the original's environment variables
 //! (original §10) plus `CAVRA_APPROVAL_TABLE` for DynamoDB.
 
+use cavra_core::workflow::Limits;
 use std::path::PathBuf;
 
 /// Where approvals live.
@@ -53,6 +54,43 @@ pub struct Config {
     pub public_api_base_url: Option<String>,
     /// `CAVRA_PUBLIC_CONSOLE_URL`.
     pub public_console_url: Option<String>,
+    /// `CAVRA_APPROVAL_MAX_TTL_HOURS` (default 720), as given; checked at cold start.
+    pub max_ttl_hours: Option<String>,
+    /// `CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS` (default 24), as given.
+    pub max_break_glass_ttl_hours: Option<String>,
+}
+
+/// The lifetime limits from their two settings (issue E §6): whole numbers of hours from 1 to
+/// 87,600 (ten years); absent settings keep the defaults (720 h and 24 h).
+///
+/// # Errors
+/// A setting that is not such a number, named in the message.
+pub fn parse_limits(
+    max_ttl_hours: Option<&str>,
+    max_break_glass_ttl_hours: Option<&str>,
+) -> Result<Limits, String> {
+    let hours = |name: &str, text: Option<&str>, default: i64| match text {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|h| (1..=87_600).contains(h))
+            .ok_or_else(|| format!("{name} must be a whole number of hours from 1 to 87600")),
+    };
+    let defaults = Limits::default();
+    Ok(Limits {
+        max_ttl_hours: hours(
+            "CAVRA_APPROVAL_MAX_TTL_HOURS",
+            max_ttl_hours,
+            defaults.max_ttl_hours,
+        )?,
+        max_break_glass_ttl_hours: hours(
+            "CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS",
+            max_break_glass_ttl_hours,
+            defaults.max_break_glass_ttl_hours,
+        )?,
+    })
 }
 
 impl Config {
@@ -96,6 +134,8 @@ impl Config {
                 .unwrap_or_default(),
             public_api_base_url: var("CAVRA_PUBLIC_API_BASE_URL"),
             public_console_url: var("CAVRA_PUBLIC_CONSOLE_URL"),
+            max_ttl_hours: var("CAVRA_APPROVAL_MAX_TTL_HOURS"),
+            max_break_glass_ttl_hours: var("CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS"),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The nine `/approvals` routes. [`handle`] runs one route (what each Lambda function calls);
 //! [`dispatch`] matches method and path first (what `cavra serve` and the tests call).
 
-use cavra_core::approval::{Approval, ApprovalState, CHANGE_ADVISORY_BOARD, SYSTEM_ACTOR};
+use cavra_core::approval::{
+    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, SYSTEM_ACTOR, UNNAMED_EXPIRY_ACTOR,
+};
 use cavra_core::decision::Decision;
 use cavra_core::error::ApprovalError;
 use cavra_core::notify::NotifyEvent;
@@ -180,8 +182,11 @@ fn decision_and_options(body: Map<String, Value>) -> (Decision, Map<String, Valu
     if let Some(Value::Object(inner)) = body.get("decision") {
         (Decision::from_map(inner.clone()), body)
     } else {
-        // The raw decision is also where the options are read from (original quirk).
-        let options = body.clone();
+        // The raw decision is also where the options are read from (original quirk), except
+        // its own `approver_group`: that is the policy engine's suggestion, not a caller's
+        // request, and routing decides (issue E §2; the original let it bypass routing).
+        let mut options = body.clone();
+        options.remove("approver_group");
         (Decision::from_map(body), options)
     }
 }
@@ -306,11 +311,18 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
             ))
         };
     let (actor, reason, external_ref) = match (&body, target) {
-        // An absent or empty body expires as `system` (original §6.2).
-        (None, ApprovalState::Expired) => ("system".to_owned(), EXPIRY_REASON.to_owned(), None),
-        (Some(b), ApprovalState::Expired) if b.is_empty() => {
-            ("system".to_owned(), EXPIRY_REASON.to_owned(), None)
-        }
+        // An absent or empty body expires unnamed (the original said `system`, §6.2; that
+        // name is the sweeper's alone now, issue E §3). With OIDC the token names the actor.
+        (None, ApprovalState::Expired) => (
+            UNNAMED_EXPIRY_ACTOR.to_owned(),
+            EXPIRY_REASON.to_owned(),
+            None,
+        ),
+        (Some(b), ApprovalState::Expired) if b.is_empty() => (
+            UNNAMED_EXPIRY_ACTOR.to_owned(),
+            EXPIRY_REASON.to_owned(),
+            None,
+        ),
         (Some(b), _) => declared(b)?,
         (None, _) => (String::new(), String::new(), None),
     };

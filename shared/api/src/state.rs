@@ -105,9 +105,15 @@ impl AppState {
             }
             None => None,
         };
+        let limits = crate::config::parse_limits(
+            config.max_ttl_hours.as_deref(),
+            config.max_break_glass_ttl_hours.as_deref(),
+        )
+        .map_err(|e| fail(&e))?;
         let service = ApprovalService::new(store, clock, ids)
             .with_routing(routing)
-            .with_rbac(rbac.clone());
+            .with_rbac(rbac.clone())
+            .with_limits(limits);
         Ok(Self {
             service,
             identity: IdentitySettings { oidc, rbac },

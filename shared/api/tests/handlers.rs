@@ -499,14 +499,14 @@ async fn case_32_deliver_without_provider_config_is_400_after_the_lookup() {
 }
 
 #[tokio::test]
-async fn case_33_a_raw_decision_body_creates_with_its_own_group() {
+async fn case_33_a_raw_decision_body_is_routed_like_a_wrapped_one() {
+    // The original let a raw decision's own approver_group bypass routing; issue E makes
+    // routing authoritative, so the decision's suggestion is neither the group nor an added one.
     let api = api(Setup::default());
     let created = api.create(iam_decision("dec_33"), None).await;
     assert_eq!(created["decision_id"], "dec_33");
-    assert_eq!(
-        created["approver_group"], "Platform Security",
-        "raw decisions bypass routing (original quirk)"
-    );
+    assert_eq!(created["approver_group"], "IAM");
+    assert!(created.get("required_groups").is_none(), "{created}");
 }
 
 #[tokio::test]
@@ -532,7 +532,7 @@ async fn case_34_break_glass_needs_a_reason_then_records_the_override() {
 }
 
 #[tokio::test]
-async fn expire_with_no_body_is_system_and_a_partial_body_needs_a_reason() {
+async fn expire_with_no_body_is_unnamed_and_a_partial_body_needs_a_reason() {
     let api = api(Setup::default());
     let id = api
         .create(json!({"decision": iam_decision("dec_e")}), None)
@@ -556,7 +556,10 @@ async fn expire_with_no_body_is_system_and_a_partial_body_needs_a_reason() {
         .call("POST", &format!("/approvals/{id}/expire"), None, None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(record["decided_by"], "system");
+    assert_eq!(
+        record["decided_by"], "anonymous",
+        "system is the sweeper's name alone"
+    );
     assert_eq!(record["decision_reason"], "approval expired");
 }
 

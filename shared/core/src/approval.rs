@@ -18,8 +18,13 @@ pub const SCHEMA_VERSION: &str = "cavra.approval.v1";
 pub const PRODUCT: &str = "CAVRA";
 /// The group break-glass defaults to, and whose members review overrides.
 pub const CHANGE_ADVISORY_BOARD: &str = "Change Advisory Board";
-/// The actor (and group) automated expiry runs as.
+/// The actor automated expiry (the sweeper, and a decision that finds its request overdue)
+/// runs as. Nobody else acts as it (issue E §3).
 pub const SYSTEM_ACTOR: &str = "system";
+/// The actor recorded for a manual expiry that names nobody (`cavra approval expire` without
+/// `--actor`, an empty `POST …/expire` in local mode). The original wrote `system` here; that
+/// name is now the sweeper's alone, so the record shows the expiry was not automated.
+pub const UNNAMED_EXPIRY_ACTOR: &str = "anonymous";
 
 /// The five states a store accepts (original §2.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -104,15 +104,26 @@ mod tests {
     use proptest::prelude::*;
 
     fn known() -> Vec<String> {
-        ["IAM", "Platform Security", "Repository Owners", "Cloud Security"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        [
+            "IAM",
+            "Platform Security",
+            "Repository Owners",
+            "Cloud Security",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
     }
 
     #[test]
     fn spellings_of_a_known_group_resolve_to_its_own_spelling() {
-        for spelling in ["IAM", " IAM ", "ＩＡＭ", "Platform Security", "Ｐｌａｔｆｏｒｍ Ｓｅｃｕｒｉｔｙ"] {
+        for spelling in [
+            "IAM",
+            " IAM ",
+            "ＩＡＭ",
+            "Platform Security",
+            "Ｐｌａｔｆｏｒｍ Ｓｅｃｕｒｉｔｙ",
+        ] {
             let got = check_requested(spelling, &known(), true).unwrap();
             assert!(known().contains(&got), "{spelling:?} → {got:?}");
         }
@@ -121,10 +132,10 @@ mod tests {
     #[test]
     fn look_alikes_mixed_scripts_and_invisible_characters_are_refused() {
         let table: &[(&str, &str)] = &[
-            ("ІАМ", "looks like"),       // Cyrillic І, А, М
-            ("iam", "looks like"),       // another case of a known group
-            ("ΙΑΜ", "looks like"),       // Greek
-            ("IАM", "mixes scripts"),    // Latin I, Cyrillic А
+            ("ІАМ", "looks like"),    // Cyrillic І, А, М
+            ("iam", "looks like"),    // another case of a known group
+            ("ΙΑΜ", "looks like"),    // Greek
+            ("IАM", "mixes scripts"), // Latin I, Cyrillic А
             ("Platform Sеcurity", "mixes scripts"),
             ("I\u{200B}AM", "invisible"),
             ("IAM\u{202E}", "invisible"),
@@ -134,7 +145,9 @@ mod tests {
             ("Developers", "unknown approver group"),
         ];
         for (name, message) in table {
-            let err = check_requested(name, &known(), true).unwrap_err().to_string();
+            let err = check_requested(name, &known(), true)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(message), "{name:?}: {err}");
         }
     }

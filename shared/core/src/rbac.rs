@@ -386,7 +386,11 @@ mod tests {
     fn regression_an_idp_group_named_system_cannot_expire_any_request() {
         // Issue E §3: the `system` actor is the sweeper's alone; a token or claims file that
         // carries a group called `system` gets no rights from it.
-        for action in [RbacAction::Expired, RbacAction::Approved, RbacAction::Denied] {
+        for action in [
+            RbacAction::Expired,
+            RbacAction::Approved,
+            RbacAction::Denied,
+        ] {
             assert!(!RbacPolicy::authorize(
                 None,
                 &ctx(&["system"]),

@@ -127,17 +127,14 @@ impl RoutingRule {
                 .rule_id_prefix
                 .as_ref()
                 .is_none_or(|prefix| decision.text_field("rule_id").starts_with(prefix.as_str()))
-            && self
-                .target_contains
-                .as_ref()
-                .is_none_or(|needle| {
-                    // Case-insensitive (issue E §1: `IAM/x.tf` is `iam/x.tf`), so a respelling
-                    // never escapes a rule.
-                    decision
-                        .text_field("target")
-                        .to_lowercase()
-                        .contains(&needle.to_lowercase())
-                })
+            && self.target_contains.as_ref().is_none_or(|needle| {
+                // Case-insensitive (issue E §1: `IAM/x.tf` is `iam/x.tf`), so a respelling
+                // never escapes a rule.
+                decision
+                    .text_field("target")
+                    .to_lowercase()
+                    .contains(&needle.to_lowercase())
+            })
     }
 }
 
@@ -343,16 +340,44 @@ mod tests {
         // requester never has to (and never gets to) choose one.
         let t = RoutingTable::default();
         let table: &[(&str, &str, &str)] = &[
-            ("filesystem.write.require_approval", "security/x.tf", "Platform Security"),
-            ("filesystem.write.require_approval", "policies/p.yaml", "Platform Security"),
-            ("filesystem.write.block", "infra/main.tf", "Platform Security"),
+            (
+                "filesystem.write.require_approval",
+                "security/x.tf",
+                "Platform Security",
+            ),
+            (
+                "filesystem.write.require_approval",
+                "policies/p.yaml",
+                "Platform Security",
+            ),
+            (
+                "filesystem.write.block",
+                "infra/main.tf",
+                "Platform Security",
+            ),
             ("filesystem.read.block", ".env", "Platform Security"),
             ("commands.block", "kubectl delete ns", "Cloud Security"),
-            ("commands.block", "aws iam create-access-key", "Cloud Security"),
-            ("commands.block", "git push origin main", "Repository Owners"),
+            (
+                "commands.block",
+                "aws iam create-access-key",
+                "Cloud Security",
+            ),
+            (
+                "commands.block",
+                "git push origin main",
+                "Repository Owners",
+            ),
             ("commands.block", "terraform apply", "Cloud Security"),
-            ("commands.default.require_approval", "make deploy", "Repository Owners"),
-            ("git.protected_branch.block_direct_push", "origin/main", "Repository Owners"),
+            (
+                "commands.default.require_approval",
+                "make deploy",
+                "Repository Owners",
+            ),
+            (
+                "git.protected_branch.block_direct_push",
+                "origin/main",
+                "Repository Owners",
+            ),
         ];
         for (rule_id, target, want) in table {
             assert_eq!(
@@ -368,8 +393,11 @@ mod tests {
         let t = RoutingTable::default();
         for target in ["IAM/admin-role.tf", "Iam/x.tf", "src/IAM/x.tf"] {
             assert_eq!(
-                group(&t, json!({"rule_id": "filesystem.write.require_approval", "target": target}))
-                    .as_deref(),
+                group(
+                    &t,
+                    json!({"rule_id": "filesystem.write.require_approval", "target": target})
+                )
+                .as_deref(),
                 Some("IAM"),
                 "{target}"
             );
@@ -490,7 +518,8 @@ mod tests {
     fn target_contains_ignores_case_and_a_rule_without_criteria_matches_everything() {
         let t = RoutingTable::from_value(&json!([{"target_contains": "IAM/", "approver_group": "X"}, {"approver_group": "Catch-all"}])).unwrap();
         assert_eq!(t.route(&iam_decision()).unwrap().approver_group, "X");
-        let other = Decision::from_value(json!({"decision_id": "d", "target": "src/lib.rs"})).unwrap();
+        let other =
+            Decision::from_value(json!({"decision_id": "d", "target": "src/lib.rs"})).unwrap();
         assert_eq!(t.route(&other).unwrap().approver_group, "Catch-all");
     }
 

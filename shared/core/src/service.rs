@@ -102,7 +102,12 @@ impl ApprovalService {
     pub fn known_groups(&self) -> Vec<String> {
         let mut known = self.routing.group_names();
         known.extend(workflow::builtin_groups());
-        known.extend(self.rbac.as_ref().map(RbacPolicy::group_names).unwrap_or_default());
+        known.extend(
+            self.rbac
+                .as_ref()
+                .map(RbacPolicy::group_names)
+                .unwrap_or_default(),
+        );
         known.sort();
         known.dedup();
         known

@@ -72,15 +72,25 @@ impl Timestamp {
     /// tests and fixtures; the workflow uses [`Timestamp::checked_plus_hours`]).
     #[must_use]
     pub fn plus_hours(self, hours: i64) -> Self {
-        self.checked_plus_hours(hours)
-            .unwrap_or_else(|| if hours < 0 { Self::earliest() } else { Self::latest() })
+        self.checked_plus_hours(hours).unwrap_or_else(|| {
+            if hours < 0 {
+                Self::earliest()
+            } else {
+                Self::latest()
+            }
+        })
     }
 
     /// This instant plus `millis` milliseconds, saturating (see [`Timestamp::plus_hours`]).
     #[must_use]
     pub fn plus_millis(self, millis: i64) -> Self {
-        self.checked_plus_millis(millis)
-            .unwrap_or_else(|| if millis < 0 { Self::earliest() } else { Self::latest() })
+        self.checked_plus_millis(millis).unwrap_or_else(|| {
+            if millis < 0 {
+                Self::earliest()
+            } else {
+                Self::latest()
+            }
+        })
     }
 
     /// The wrapped chrono instant.

@@ -11,8 +11,8 @@ use crate::approval::{
 };
 use crate::decision::{Decision, Outcome};
 use crate::error::ApprovalError;
-use crate::history;
 use crate::groups::{self, same_group};
+use crate::history;
 use crate::identity::{ActorContext, PersonKeys, normalize_name};
 use crate::ids::ApprovalId;
 use crate::rbac::{AuthzSubject, RbacAction, RbacPolicy};
@@ -226,8 +226,7 @@ struct Person<'a> {
 
 impl Person<'_> {
     fn is(&self, other_name: &str, other_keys: &PersonKeys) -> bool {
-        normalize_name(self.name) == normalize_name(other_name)
-            || self.keys.same_person(other_keys)
+        normalize_name(self.name) == normalize_name(other_name) || self.keys.same_person(other_keys)
     }
 }
 
@@ -381,7 +380,14 @@ pub fn create_request_with(
     };
     let rule = policy.routing.route(&req.decision).cloned();
     let reason = req.decision.str_field("reason").map(str::to_owned);
-    let mut record = blank_record(req.decision, id, group, requested_by.clone(), now, expires_at);
+    let mut record = blank_record(
+        req.decision,
+        id,
+        group,
+        requested_by.clone(),
+        now,
+        expires_at,
+    );
     if let Some(rule) = rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
@@ -599,7 +605,11 @@ pub fn break_glass(
         }
     }
     let verified = context.is_some_and(|c| c.identity == IdentityKind::Oidc);
-    let explicit = match input.approver_group.as_deref().and_then(|g| non_empty(Some(g))) {
+    let explicit = match input
+        .approver_group
+        .as_deref()
+        .and_then(|g| non_empty(Some(g)))
+    {
         None => None,
         Some(name) => {
             let mut known = routing.group_names();
@@ -635,12 +645,12 @@ pub fn break_glass(
     let max = limits.max_break_glass_ttl_hours;
     let ttl_hours = ttl(input.ttl_hours, DEFAULT_BREAK_GLASS_TTL_HOURS, max)
         .map_err(|given| ApprovalError::BreakGlassTtlTooLong { max, given })?;
-    let expires_at = now
-        .checked_plus_hours(ttl_hours)
-        .ok_or(ApprovalError::BreakGlassTtlTooLong {
-            max,
-            given: ttl_hours,
-        })?;
+    let expires_at =
+        now.checked_plus_hours(ttl_hours)
+            .ok_or(ApprovalError::BreakGlassTtlTooLong {
+                max,
+                given: ttl_hours,
+            })?;
     let mut record = blank_record(input.decision, id, group, actor.clone(), now, expires_at);
     record.requested_by_identity = context.map(|ctx| RequesterIdentity {
         identity: ctx.identity,

@@ -42,7 +42,12 @@ fn decision(id: &str, rule_id: &str, target: &str, outcome: &str) -> Decision {
 }
 
 fn iam(id: &str) -> Decision {
-    decision(id, "filesystem.write.require_approval", "iam/admin-role.tf", "require_approval")
+    decision(
+        id,
+        "filesystem.write.require_approval",
+        "iam/admin-role.tf",
+        "require_approval",
+    )
 }
 
 /// A verified token's context built from its claims, as the API builds it.
@@ -62,7 +67,11 @@ fn by(target: ApprovalState, ctx: Option<ActorContext>, actor: &str) -> DecideIn
     }
 }
 
-async fn create_as(service: &ApprovalService, decision: Decision, requester: ActorContext) -> String {
+async fn create_as(
+    service: &ApprovalService,
+    decision: Decision,
+    requester: ActorContext,
+) -> String {
     service
         .create(NewRequest {
             requester: Some(requester),
@@ -81,7 +90,10 @@ fn quorum_service(rule: Value) -> ApprovalService {
 #[tokio::test]
 async fn regression_the_requester_cannot_choose_its_approvers() {
     let service = service();
-    for (i, group) in ["Developers", "Platform Security", "IAM "].iter().enumerate() {
+    for (i, group) in ["Developers", "Platform Security", "IAM "]
+        .iter()
+        .enumerate()
+    {
         let record = service
             .create(NewRequest {
                 approver_group: Some((*group).to_owned()),
@@ -93,7 +105,10 @@ async fn regression_the_requester_cannot_choose_its_approvers() {
             .approval;
         assert_eq!(record.approver_group, "IAM", "{group}");
         if group.trim() == "IAM" {
-            assert!(record.required_groups.is_empty(), "the same group adds nothing");
+            assert!(
+                record.required_groups.is_empty(),
+                "the same group adds nothing"
+            );
         } else {
             assert_eq!(record.required_groups, vec![(*group).to_owned()]);
         }
@@ -106,7 +121,9 @@ async fn a_developer_outside_iam_cannot_approve_an_iam_change_routed_with_their_
     let id = service
         .create(NewRequest {
             approver_group: Some("Developers".into()),
-            requester: Some(token(json!({"sub": "agent-1", "email": "agent@example.com"}))),
+            requester: Some(token(
+                json!({"sub": "agent-1", "email": "agent@example.com"}),
+            )),
             ..NewRequest::new(iam("dec_1"))
         })
         .await;
@@ -138,7 +155,14 @@ async fn regression_a_cyrillic_look_alike_group_is_refused() {
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unprocessable, "{group:?}: {err}");
     }
-    assert!(service.list(&ListQuery::new(None, None, None, None)).await.unwrap().items.is_empty());
+    assert!(
+        service
+            .list(&ListQuery::new(None, None, None, None))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -173,8 +197,16 @@ async fn regression_a_blocked_decision_gets_its_routed_group() {
     let service = service();
     for (i, (rule, target, group)) in [
         ("commands.block", "kubectl delete ns prod", "Cloud Security"),
-        ("commands.block", "git push origin main", "Repository Owners"),
-        ("filesystem.write.block", ".github/workflows/ci.yml", "Platform Security"),
+        (
+            "commands.block",
+            "git push origin main",
+            "Repository Owners",
+        ),
+        (
+            "filesystem.write.block",
+            ".github/workflows/ci.yml",
+            "Platform Security",
+        ),
         ("filesystem.read.block", ".env", "Platform Security"),
     ]
     .iter()
@@ -209,12 +241,21 @@ async fn regression_a_second_token_without_email_cannot_approve_its_own_request(
         json!({"sub": "agent-bot", "act": {"sub": "u-42"}, "groups": ["IAM"]}),
     ] {
         let err = service
-            .decide(&id, &by(ApprovalState::Approved, Some(token(claims.clone())), ""))
+            .decide(
+                &id,
+                &by(ApprovalState::Approved, Some(token(claims.clone())), ""),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, ApprovalError::SelfApproval), "{claims}: {err}");
+        assert!(
+            matches!(err, ApprovalError::SelfApproval),
+            "{claims}: {err}"
+        );
     }
-    assert_eq!(service.get(&id).await.unwrap().state, ApprovalState::Pending);
+    assert_eq!(
+        service.get(&id).await.unwrap().state,
+        ApprovalState::Pending
+    );
 }
 
 #[tokio::test]
@@ -254,10 +295,16 @@ async fn regression_one_subject_with_two_tokens_counts_once_toward_a_quorum() {
         json!({"sub": "u-9", "email": "A@example.com ", "groups": ["IAM"]}),
     ] {
         let err = service
-            .decide(&id, &by(ApprovalState::Approved, Some(token(claims.clone())), ""))
+            .decide(
+                &id,
+                &by(ApprovalState::Approved, Some(token(claims.clone())), ""),
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, ApprovalError::AlreadyReviewed), "{claims}: {err}");
+        assert!(
+            matches!(err, ApprovalError::AlreadyReviewed),
+            "{claims}: {err}"
+        );
     }
     let other = token(json!({"sub": "u-2", "email": "b@example.com", "groups": ["IAM"]}));
     let done = service
@@ -292,7 +339,9 @@ async fn regression_invented_names_do_not_meet_a_quorum() {
     }
     // Unverified claims count no more than a bare name.
     let claims = ActorContext::from_claims(
-        json!({"email": "c@example.com", "groups": ["IAM"]}).as_object().unwrap(),
+        json!({"email": "c@example.com", "groups": ["IAM"]})
+            .as_object()
+            .unwrap(),
         None,
         IdentityKind::Unverified,
     );
@@ -331,7 +380,10 @@ async fn required_groups_also_need_verified_identities() {
 #[tokio::test]
 async fn regression_nobody_acts_or_requests_as_system() {
     let service = service();
-    for (i, name) in ["system", "SYSTEM", "System ", "ｓｙｓｔｅｍ", "ѕуѕtem"].iter().enumerate() {
+    for (i, name) in ["system", "SYSTEM", "System ", "ｓｙｓｔｅｍ", "ѕуѕtem"]
+        .iter()
+        .enumerate()
+    {
         let err = service
             .create(NewRequest {
                 requested_by: Some((*name).to_owned()),
@@ -339,7 +391,10 @@ async fn regression_nobody_acts_or_requests_as_system() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, ApprovalError::ReservedActor(_)), "{name:?}: {err}");
+        assert!(
+            matches!(err, ApprovalError::ReservedActor(_)),
+            "{name:?}: {err}"
+        );
         let err = service
             .break_glass(BreakGlassInput {
                 decision: iam(&format!("dec_bg_{i}")),
@@ -352,13 +407,19 @@ async fn regression_nobody_acts_or_requests_as_system() {
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, ApprovalError::ReservedActor(_)), "{name:?}: {err}");
+        assert!(
+            matches!(err, ApprovalError::ReservedActor(_)),
+            "{name:?}: {err}"
+        );
     }
     let verified_as_system = token(json!({"sub": "s", "email": "system", "groups": ["IAM"]}));
     let id = create_as(&service, iam("dec_x"), token(json!({"sub": "agent"}))).await;
     assert!(matches!(
         service
-            .decide(&id, &by(ApprovalState::Expired, Some(verified_as_system), ""))
+            .decide(
+                &id,
+                &by(ApprovalState::Expired, Some(verified_as_system), "")
+            )
             .await
             .unwrap_err(),
         ApprovalError::ReservedActor(_)
@@ -368,7 +429,10 @@ async fn regression_nobody_acts_or_requests_as_system() {
 #[tokio::test]
 async fn regression_huge_ttls_are_refused_with_a_clear_error_and_nothing_stored() {
     let service = service();
-    for (i, hours) in [721, 70_000_000, 2_400_000_000, i64::MAX].iter().enumerate() {
+    for (i, hours) in [721, 70_000_000, 2_400_000_000, i64::MAX]
+        .iter()
+        .enumerate()
+    {
         let err = service
             .create(NewRequest {
                 ttl_hours: Some(*hours),
@@ -391,7 +455,15 @@ async fn regression_huge_ttls_are_refused_with_a_clear_error_and_nothing_stored(
         .unwrap()
         .approval;
     assert_eq!(ok.expires_at, ok.requested_at.plus_hours(720));
-    assert_eq!(service.list(&ListQuery::new(None, None, None, None)).await.unwrap().items.len(), 1);
+    assert_eq!(
+        service
+            .list(&ListQuery::new(None, None, None, None))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]

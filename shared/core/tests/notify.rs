@@ -46,13 +46,7 @@ fn pending(decision: Decision, group: Option<&str>) -> Approval {
         }]),
         None => RoutingTable::default(),
     };
-    create_request(
-        request,
-        &routing,
-        &id,
-        at("2026-05-18T12:35:00+00:00"),
-    )
-    .unwrap()
+    create_request(request, &routing, &id, at("2026-05-18T12:35:00+00:00")).unwrap()
 }
 
 fn iam_pending() -> Approval {

@@ -782,7 +782,11 @@ async fn group_resolution_routing_first_a_caller_group_only_adds_then_decision_t
     };
     let record = w.service.create(explicit).await.unwrap().approval;
     assert_eq!(record.approver_group, "IAM", "routing is authoritative");
-    assert_eq!(record.required_groups, vec!["AppSec"], "the caller's group is added");
+    assert_eq!(
+        record.required_groups,
+        vec!["AppSec"],
+        "the caller's group is added"
+    );
     let own = Decision::from_value(json!({"decision_id": "d2", "rule_id": "filesystem.write.require_approval", "target": "security/x", "approver_group": "Platform Security"})).unwrap();
     assert_eq!(
         w.service
@@ -810,7 +814,12 @@ async fn group_resolution_routing_first_a_caller_group_only_adds_then_decision_t
         ..NewRequest::new(none)
     };
     assert_eq!(
-        w.service.create(named).await.unwrap().approval.approver_group,
+        w.service
+            .create(named)
+            .await
+            .unwrap()
+            .approval
+            .approver_group,
         "AppSec",
         "with no rule matching, the caller's group is the group"
     );
