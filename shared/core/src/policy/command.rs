@@ -1262,16 +1262,15 @@ fn scan(line: &str) -> Scan {
             }
             c if is_operator(c) => {
                 scan.segments.push(std::mem::take(&mut seg));
-                while matches!(chars.get(i), Some(&o) if matches!(o, ';' | '&' | '|'))
-                    && !matches!(chars.get(i + 1), Some('>'))
-                {
-                    i += 1;
-                    if chars.get(i - 1) == Some(&'\n') {
-                        break;
+                // Always consumes the operator itself; then the rest of `&&`, `||`, `;;`, `|&`
+                // (an `&` that starts `&>` is left for the redirection).
+                i += 1;
+                if matches!(c, ';' | '&' | '|') {
+                    while matches!(chars.get(i), Some(';' | '|'))
+                        || (chars.get(i) == Some(&'&') && chars.get(i + 1) != Some(&'>'))
+                    {
+                        i += 1;
                     }
-                }
-                if matches!(chars.get(i), Some('(' | ')' | '\n')) {
-                    i += 1;
                 }
                 at_word_start = true;
                 word_start = 0;
