@@ -583,7 +583,8 @@ fn skip_options(words: &[String], mut i: usize, value_opts: &[&str], positional:
     i
 }
 
-/// Where a shell's `-c` body is, if it has one.
+/// Where a shell's `-c` body is, if it has one: `None` no `-c`, `Some(None)` `-c` without one.
+#[allow(clippy::option_option)]
 fn shell_body(words: &[String]) -> Option<Option<String>> {
     let mut i = 1;
     let mut has_c = false;
@@ -602,9 +603,7 @@ fn shell_body(words: &[String]) -> Option<Option<String>> {
             i += 2;
             continue;
         }
-        if w == "--command" {
-            has_c = true;
-        } else if !w.starts_with("--") && w[1..].contains('c') {
+        if w == "--command" || (!w.starts_with("--") && w[1..].contains('c')) {
             has_c = true;
         }
         i += 1;

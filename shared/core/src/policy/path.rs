@@ -120,8 +120,10 @@ pub(crate) fn normalise(raw: &str, repo_root: Option<&str>) -> NormalPath {
         };
     }
     let (marker, rest) = split_root(&path);
-    if let Some((root_marker, root_segs)) = &root_parts {
-        if marker.as_deref().is_none_or(|m| m == root_marker) {
+    if let Some((root_marker, root_segs)) = &root_parts
+        && marker.as_deref().is_none_or(|m| m == root_marker)
+    {
+        {
             // Absolute under the same root marker, or relative to the repository root.
             let base = if marker.is_some() {
                 Vec::new()
