@@ -1,10 +1,16 @@
-//! `cavra evaluate ACTION_TYPE TARGET [--policy-pack NAME|FILE] [--json]`.
+//! `cavra evaluate ACTION_TYPE TARGET [--policy-pack NAME|FILE] [--repo-root DIR] [--json]`.
+//!
+//! File targets are read relative to the repository root: `--repo-root DIR`, else the git top
+//! level of the working directory (the nearest ancestor holding `.git`), else the working
+//! directory. The root is resolved here; the policy engine itself never touches the filesystem.
 
 use cavra_core::ids::random_hex12;
 use cavra_core::policy::{
     ActionType, BASELINE_PACK, EvaluationContext, PolicyPack, evaluate, summary_line,
 };
 use cavra_core::time::{Clock as _, SystemClock};
+use std::path::{Path, PathBuf};
+
 use clap::Args;
 
 use crate::Exit;
@@ -13,7 +19,7 @@ use crate::output::print_json;
 /// Arguments of `cavra evaluate`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  cavra evaluate write_file iam/admin-role.tf --json > /tmp/cavra-decision.json\n  cavra evaluate execute_command 'terraform apply -auto-approve'\n  cavra evaluate write_file iam/x.tf --policy-pack ./my-pack.yaml --json"
+    after_help = "Examples:\n  cavra evaluate write_file iam/admin-role.tf --json > /tmp/cavra-decision.json\n  cavra evaluate execute_command 'terraform apply -auto-approve'\n  cavra evaluate write_file iam/x.tf --policy-pack ./my-pack.yaml --json\n  cavra evaluate write_file /abs/repo/iam/x.tf --repo-root /abs/repo"
 )]
 pub struct EvaluateArgs {
     /// read_file, write_file, execute_command, git_operation or mcp_tool_call.
@@ -29,6 +35,45 @@ pub struct EvaluateArgs {
     /// Session the decision belongs to.
     #[arg(long, default_value = "local")]
     session_id: String,
+    /// Repository root file targets are relative to (default: the git top level of the
+    /// working directory, else the working directory).
+    #[arg(long, value_name = "DIR")]
+    repo_root: Option<PathBuf>,
+}
+
+/// The nearest ancestor of `start` (itself included) holding `.git` (a directory, or the file
+/// of a worktree or submodule).
+fn git_top_level(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+}
+
+/// `--repo-root` made absolute (lexically: symlinks are kept as given), else the git top level,
+/// else the working directory.
+fn repo_root(given: Option<&Path>) -> anyhow::Result<String> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Exit::usage(format!("cannot read the working directory: {e}")))?;
+    let root = match given {
+        Some(dir) => {
+            let abs = if dir.is_absolute() {
+                dir.to_path_buf()
+            } else {
+                cwd.join(dir)
+            };
+            if !abs.is_dir() {
+                return Err(Exit::usage(format!(
+                    "--repo-root {} is not a directory",
+                    dir.display()
+                ))
+                .into());
+            }
+            abs
+        }
+        None => git_top_level(&cwd).unwrap_or(cwd),
+    };
+    Ok(root.to_string_lossy().into_owned())
 }
 
 /// Runs `cavra evaluate`.
@@ -44,6 +89,7 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
         SystemClock.now(),
     );
     context.session_id.clone_from(&args.session_id);
+    context.repo_root = Some(repo_root(args.repo_root.as_deref())?);
     let decision = evaluate(&pack, action, &args.target, &context);
     if args.json {
         print_json(&decision)
