@@ -157,8 +157,8 @@ impl ApprovalError {
             | Self::TtlTooLong { .. }
             | Self::BreakGlassTtlTooLong { .. }
             | Self::ReservedActor(_) => ErrorKind::Unprocessable,
-            Self::QuorumNeedsVerified => ErrorKind::Forbidden,
-            Self::NotAuthorized
+            Self::QuorumNeedsVerified
+            | Self::NotAuthorized
             | Self::NotAuthorizedBreakGlass
             | Self::SelfApproval
             | Self::NotAuthorizedReview
