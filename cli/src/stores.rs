@@ -3,10 +3,11 @@
 //! `--store PATH` (the JSON file, default `.cavra/approvals.json`). DynamoDB is reached through
 //! the standard AWS settings (`AWS_REGION`, credentials, `AWS_ENDPOINT_URL` for an emulator).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use cavra_core::chain_key::{self, ChainKeyRing};
 use cavra_core::ids::RandomIds;
 use cavra_core::routing::RoutingTable;
 use cavra_core::service::ApprovalService;
@@ -62,7 +63,76 @@ impl StoreArgs {
             Arc::new(SystemClock),
             Arc::new(RandomIds),
         )
-        .with_limits(limits))
+        .with_limits(limits)
+        .with_chain_keys(self.chain_keys().await?))
+    }
+
+    /// The local file the chosen store lives in (none for DynamoDB).
+    fn local_path(&self) -> Option<&Path> {
+        match (
+            self.dynamodb_table.as_deref().filter(|t| !t.is_empty()),
+            &self.sqlite,
+        ) {
+            (Some(_), _) => None,
+            (None, Some(path)) => Some(path),
+            (None, None) => Some(&self.store),
+        }
+    }
+
+    /// The chain keys (issue E §5): `CAVRA_APPROVAL_CHAIN_KEY`, else for DynamoDB the Secrets
+    /// Manager secret `CAVRA_APPROVAL_CHAIN_KEY_SECRET`, else the key file beside a local store
+    /// (`migrate` creates one for SQLite). `None` writes unkeyed records.
+    pub async fn chain_keys(&self) -> anyhow::Result<Option<ChainKeyRing>> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut text = var("CAVRA_APPROVAL_CHAIN_KEY");
+        if text.is_none()
+            && self.local_path().is_none()
+            && let Some(secret) = var("CAVRA_APPROVAL_CHAIN_KEY_SECRET")
+        {
+            use cavra_secrets::FetchSecret as _;
+            text = Some(
+                cavra_secrets::SecretsManager::from_env()
+                    .fetch(&secret)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("the chain key secret {secret} does not exist"))?,
+            );
+        }
+        chain_key::local_ring(text.as_deref(), self.local_path()).map_err(anyhow::Error::msg)
+    }
+}
+
+/// Creates the `0600` chain key file beside a local database, unless a key is configured
+/// (`CAVRA_APPROVAL_CHAIN_KEY`) or the file exists. Returns the file when it made one.
+///
+/// # Errors
+/// The OS random source or the file system failed.
+pub fn create_key_file(store: &Path) -> anyhow::Result<Option<PathBuf>> {
+    if std::env::var("CAVRA_APPROVAL_CHAIN_KEY").is_ok_and(|v| !v.trim().is_empty()) {
+        return Ok(None);
+    }
+    let path = chain_key::key_file_beside(store);
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let id = format!("local-{}", &cavra_core::digest::sha256_hex(secret)[..8]);
+    match options.open(&path) {
+        Ok(mut file) => {
+            use std::io::Write as _;
+            file.write_all(ChainKeyRing::file_text(&id, &secret).as_bytes())
+                .with_context(|| format!("writing the chain key file {}", path.display()))?;
+            file.sync_all()?;
+            Ok(Some(path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("creating the chain key file {}", path.display())))
+        }
     }
 }
 

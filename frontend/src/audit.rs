@@ -175,6 +175,7 @@ mod tests {
             external_ref: None,
             timestamp: "2026-05-18T12:40:00+00:00".parse().unwrap(),
             identity: IdentityKind::Oidc,
+            person: cavra_core::identity::PersonKeys::default(),
         }
     }
 

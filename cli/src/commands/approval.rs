@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use cavra_core::approval::ApprovalState;
+use cavra_core::integrity::Integrity;
 use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
-    BreakGlassInput, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER, DEFAULT_TTL_HOURS,
+    BreakGlassInput, CheckOptions, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER, DEFAULT_TTL_HOURS,
     DecideInput, EXPIRY_REASON, NewRequest,
 };
 use clap::{Args, Subcommand};
@@ -270,6 +271,12 @@ pub struct CheckArgs {
     /// The decision the agent is about to act on.
     #[arg(long, value_name = "FILE")]
     decision: PathBuf,
+    /// Exit 1 unless every deciding review is a verified (OIDC) identity.
+    #[arg(long)]
+    require_verified: bool,
+    /// Accept a record written without a chain key although one is configured.
+    #[arg(long)]
+    allow_unkeyed: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -307,7 +314,16 @@ async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
 /// Runs an approval subcommand.
 pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
     match command {
-        ApprovalCommand::Migrate(args) => print_json(&cavra_store_sqlite::migrate(&args.sqlite)?),
+        ApprovalCommand::Migrate(args) => {
+            let report = cavra_store_sqlite::migrate(&args.sqlite)?;
+            let mut value = serde_json::to_value(&report)?;
+            // Seal records from the start: a key the agent's database edits cannot forge.
+            let key_file = crate::stores::create_key_file(&args.sqlite)?;
+            if let Some(path) = key_file {
+                value["chain_key_file"] = json!(path.display().to_string());
+            }
+            print_json(&value)
+        }
         ApprovalCommand::Create(args) => {
             let decision = read_decision(&args.decision_file)?;
             let service = args
@@ -437,7 +453,15 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .store
                 .service()
                 .await?
-                .check(&args.approval_id, &decision)
+                .check_with(
+                    &args.approval_id,
+                    &decision,
+                    CheckOptions {
+                        require_verified: args.require_verified,
+                        allow_unkeyed: args.allow_unkeyed,
+                        keyed: false,
+                    },
+                )
                 .await?;
             print_json(&report)?;
             match report.reason {
@@ -458,8 +482,15 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .await?;
             let mut value = serde_json::to_value(&report)?;
             value["approval_id"] = json!(args.approval_id);
+            value["valid"] = json!(report.ok());
             print_json(&value)?;
-            match report.error {
+            if report.integrity == Integrity::Unkeyed {
+                eprintln!(
+                    "note: approval record {} is unkeyed: it was written without a chain key",
+                    args.approval_id
+                );
+            }
+            match report.problem() {
                 None => Ok(()),
                 Some(error) => Err(Exit {
                     message: error,

@@ -132,6 +132,14 @@ fn deliverer(console_url: Option<String>) -> anyhow::Result<Deliverer> {
     )
 }
 
+/// The record's id becomes part of a file name under `--output`: only a well-formed id
+/// (`apr_` + 12 hex) may, so a stored `../` id cannot write outside it (issue E §6).
+fn path_safe_id(approval: &Approval) -> anyhow::Result<()> {
+    cavra_core::ids::ApprovalId::parse(&approval.approval_id)
+        .map(drop)
+        .map_err(|e| anyhow::anyhow!("refusing to write files for this record: {e}"))
+}
+
 async fn export(
     approval_id: &str,
     output: &Path,
@@ -143,6 +151,7 @@ async fn export(
     let providers = notify::select_providers(&options.provider)
         .ok_or_else(|| anyhow::anyhow!("{unknown}: {}", options.provider))?;
     let approval = options.store.service().await?.get(approval_id).await?;
+    path_safe_id(&approval)?;
     let mut payload_options =
         NotifyOptions::new(SystemClock.now()).with_console_url(options.console_url.as_deref());
     if let Some(path) = &options.config {
@@ -205,6 +214,7 @@ pub async fn provider_requests(args: ProviderRequestsArgs) -> anyhow::Result<()>
 pub async fn deliver(args: DeliverArgs) -> anyhow::Result<()> {
     let service = args.store.service().await?;
     let approval = service.get(&args.approval_id).await?;
+    path_safe_id(&approval)?;
     let config_path = args.config.as_deref().ok_or_else(|| {
         anyhow::anyhow!("--config is required for live approval provider delivery")
     })?;

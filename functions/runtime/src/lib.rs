@@ -47,7 +47,18 @@ pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn Approval
 /// # Errors
 /// Any configuration file or the store fails to load.
 pub async fn state_from_env() -> anyhow::Result<AppState> {
-    let config = Config::from_env();
+    let mut config = Config::from_env();
+    if config.chain_key.is_none()
+        && let Some(secret) = config.chain_key_secret.clone()
+    {
+        // The chain key lives in Secrets Manager, out of reach of whoever asks for approval.
+        use cavra_secrets::FetchSecret as _;
+        let text = cavra_secrets::SecretsManager::from_env()
+            .fetch(&secret)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the chain key secret {secret} does not exist"))?;
+        config.chain_key = Some(text);
+    }
     let store = open_store(&config.store).await?;
     // Provider `*_secret` keys resolve in Secrets Manager (client made on first use).
     Ok(

@@ -58,6 +58,12 @@ pub struct Config {
     pub max_ttl_hours: Option<String>,
     /// `CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS` (default 24), as given.
     pub max_break_glass_ttl_hours: Option<String>,
+    /// `CAVRA_APPROVAL_CHAIN_KEY`: the chain key ring's text (issue E §5). Without it a
+    /// SQLite or JSON store uses the key file beside it, when there is one.
+    pub chain_key: Option<String>,
+    /// `CAVRA_APPROVAL_CHAIN_KEY_SECRET`: the Secrets Manager secret holding the ring (the
+    /// Lambdas read it at cold start into [`Config::chain_key`]).
+    pub chain_key_secret: Option<String>,
 }
 
 /// The lifetime limits from their two settings (issue E §6): whole numbers of hours from 1 to
@@ -136,6 +142,8 @@ impl Config {
             public_console_url: var("CAVRA_PUBLIC_CONSOLE_URL"),
             max_ttl_hours: var("CAVRA_APPROVAL_MAX_TTL_HOURS"),
             max_break_glass_ttl_hours: var("CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS"),
+            chain_key: var("CAVRA_APPROVAL_CHAIN_KEY"),
+            chain_key_secret: var("CAVRA_APPROVAL_CHAIN_KEY_SECRET"),
         }
     }
 }

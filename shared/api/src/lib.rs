@@ -53,11 +53,19 @@ pub fn body_object(request: &Request) -> Result<Option<Map<String, Value>>, ApiE
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    match serde_json::from_slice::<Value>(bytes) {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Err(ApiError::unprocessable(
+            "request body is not valid JSON: it is not UTF-8",
+        ));
+    };
+    match cavra_core::decision::parse_json_strict(text) {
         Ok(Value::Object(map)) => Ok(Some(map)),
         Ok(_) => Err(ApiError::unprocessable(
             "request body must be a JSON object",
         )),
+        Err(e) if e.is_data() => Err(ApiError::unprocessable(format!(
+            "request body is refused: {e}"
+        ))),
         Err(e) => Err(ApiError::unprocessable(format!(
             "request body is not valid JSON: {e}"
         ))),

@@ -17,7 +17,7 @@ use cavra_delivery::{
 };
 
 use crate::auth::{HttpJwksFetch, IdentitySettings, JwksFetch, OidcVerifier};
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 
 /// Everything a handler needs.
 #[derive(Debug)]
@@ -110,10 +110,17 @@ impl AppState {
             config.max_break_glass_ttl_hours.as_deref(),
         )
         .map_err(|e| fail(&e))?;
+        let local_store = match &config.store {
+            StoreConfig::Sqlite { path } | StoreConfig::Json { path } => Some(path.as_path()),
+            StoreConfig::DynamoDb { .. } => None,
+        };
+        let chain_keys = cavra_core::chain_key::local_ring(config.chain_key.as_deref(), local_store)
+            .map_err(|e| fail(&e))?;
         let service = ApprovalService::new(store, clock, ids)
             .with_routing(routing)
             .with_rbac(rbac.clone())
-            .with_limits(limits);
+            .with_limits(limits)
+            .with_chain_keys(chain_keys);
         Ok(Self {
             service,
             identity: IdentitySettings { oidc, rbac },

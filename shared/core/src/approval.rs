@@ -131,6 +131,17 @@ pub struct HistoryEntry {
     /// Redacted delivery evidence, on `delivered` entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<Value>,
+    /// When the request stops being decidable, on `requested` and `break_glass` entries
+    /// (issue E §5: the stored `expires_at` is checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    /// The reviewer's groups, on entries that record a vote (`approval_recorded`, and the
+    /// `approved` or `denied` that decides); the stored reviews are checked against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// The id of the chain key the entry was written under (absent when none was configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     /// The previous entry's hash (64 zeros for the first entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_hash: Option<String>,
@@ -155,11 +166,23 @@ impl HistoryEntry {
             issuer: None,
             subject: None,
             evidence: None,
+            expires_at: None,
+            groups: None,
+            key_id: None,
             prev_hash: None,
             hash: None,
             extra: Map::new(),
         }
     }
+}
+
+/// A record's seal: which key, and the MAC (see [`crate::integrity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainMac {
+    /// The chain key's id.
+    pub key_id: String,
+    /// Lowercase hex HMAC-SHA256.
+    pub mac: String,
 }
 
 /// The requester as established at creation.
@@ -285,6 +308,10 @@ pub struct Approval {
     /// Break-glass records stay flagged until a Change Advisory Board review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_required: Option<bool>,
+    /// The HMAC-SHA256 seal over the whole record under a chain key (issue E §5); absent on
+    /// records written without a key (reported as `unkeyed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_mac: Option<ChainMac>,
     /// Keys written by other versions, preserved.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -12,6 +12,77 @@ use crate::digest::{canonical_json, sha256_hex};
 #[serde(transparent)]
 pub struct Decision(Map<String, Value>);
 
+/// Parses JSON text like `serde_json::from_str`, but refuses an object that names a key twice
+/// (issue E §6): parsers disagree on which duplicate wins, so a gate must not guess. Numbers
+/// keep every digit (`arbitrary_precision`).
+///
+/// # Errors
+/// Invalid JSON, or `duplicate key "K"` with the position of the second occurrence.
+pub fn parse_json_strict(text: &str) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    UniqueKeys::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    serde_json::from_str(text)
+}
+
+/// Walks a JSON document and fails on the first object with a repeated key.
+struct UniqueKeys;
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_none<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    // With `arbitrary_precision` a number also arrives as a one-key map; one key never repeats.
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key {key:?}")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
 /// A decision could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
@@ -106,9 +177,9 @@ impl Decision {
         }
     }
 
-    /// Parses JSON text; `origin` names the source in errors.
+    /// Parses JSON text, refusing duplicate keys; `origin` names the source in errors.
     pub fn from_json_str(text: &str, origin: &str) -> Result<Self, DecisionError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| DecisionError::NotJson {
+        let value: Value = parse_json_strict(text).map_err(|e| DecisionError::NotJson {
             path: origin.to_owned(),
             detail: e.to_string(),
         })?;

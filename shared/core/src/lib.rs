@@ -10,6 +10,7 @@
 //! its default features `runtime` and `oidc`, as the console uses it).
 
 pub mod approval;
+pub mod chain_key;
 pub mod decision;
 pub mod digest;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod groups;
 pub mod history;
 pub mod identity;
 pub mod ids;
+pub mod integrity;
 pub mod memory;
 pub mod notify;
 #[cfg(feature = "oidc")]

@@ -309,6 +309,41 @@ pub fn slack_escape(text: &str) -> String {
     out
 }
 
+/// Escapes what Teams' Adaptive Card markdown (a CommonMark subset) treats as markup, with
+/// backslashes, so agent text cannot form links, images, emphasis or headings.
+pub fn teams_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '[' | ']' | '(' | ')' | '<' | '>' | '*' | '_' | '`' | '#' | '~' | '|' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Defuses ServiceNow's `[code]…[/code]` tags (which render HTML in journal fields): the
+/// bracket becomes a parenthesis, whatever the case.
+pub fn servicenow_escape(text: &str) -> String {
+    let opens_tag = |after: &[u8]| {
+        let after = after.strip_prefix(b"/").unwrap_or(after);
+        after.len() >= 4 && after[..4].eq_ignore_ascii_case(b"code")
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    for (at, c) in text.char_indices() {
+        if c == '[' && opens_tag(&bytes[at + 1..]) {
+            out.push('(');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `CAVRA approval {state} for {decision_id}` (original §8.1).
 pub fn title(approval: &Approval) -> String {
     format!(
@@ -425,7 +460,8 @@ pub fn slack_message(approval: &Approval, options: &NotifyOptions) -> Value {
             {"type": "button", "action_id": "cavra_open_console", "text": {"type": "plain_text", "text": CONSOLE_LABEL}, "url": link}
         ]}));
     }
-    json!({"text": truncate(&title, limits::SLACK_TEXT), "blocks": blocks})
+    // The top-level `text` (the notification line) is mrkdwn too.
+    json!({"text": truncate(&slack_escape(&title), limits::SLACK_TEXT), "blocks": blocks})
 }
 
 /// Teams Workflows webhook message carrying an Adaptive Card (1.4): title, facts, reason and
@@ -440,7 +476,7 @@ pub fn teams_message(approval: &Approval, options: &NotifyOptions) -> Value {
     let fact_set: Vec<Value> = facts
         .pairs()
         .iter()
-        .map(|(label, value)| json!({"title": label, "value": truncate(value, limits::TEAMS_FACT)}))
+        .map(|(label, value)| json!({"title": label, "value": truncate(&teams_escape(value), limits::TEAMS_FACT)}))
         .collect();
     let mut card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
@@ -448,11 +484,11 @@ pub fn teams_message(approval: &Approval, options: &NotifyOptions) -> Value {
         "version": "1.4",
         "msteams": {"width": "Full"},
         "body": [
-            {"type": "TextBlock", "text": truncate(&title(approval), limits::TEAMS_FACT), "weight": "Bolder", "size": "Medium", "color": color, "wrap": true},
+            {"type": "TextBlock", "text": truncate(&teams_escape(&title(approval)), limits::TEAMS_FACT), "weight": "Bolder", "size": "Medium", "color": color, "wrap": true},
             {"type": "FactSet", "facts": fact_set},
             {"type": "TextBlock", "text": "Reason", "weight": "Bolder", "wrap": true},
-            {"type": "TextBlock", "text": truncate(&facts.reason, limits::TEAMS_TEXT), "wrap": true},
-            {"type": "TextBlock", "text": format!("Approval {} · decision {}", facts.approval_id, truncate(&facts.decision_id, limits::TEAMS_FACT)), "isSubtle": true, "size": "Small", "wrap": true}
+            {"type": "TextBlock", "text": truncate(&teams_escape(&facts.reason), limits::TEAMS_TEXT), "wrap": true},
+            {"type": "TextBlock", "text": format!("Approval {} · decision {}", teams_escape(&facts.approval_id), truncate(&teams_escape(&facts.decision_id), limits::TEAMS_FACT)), "isSubtle": true, "size": "Small", "wrap": true}
         ]
     });
     if let Some(link) = &facts.link {
@@ -531,8 +567,8 @@ pub fn servicenow_record(approval: &Approval, options: &NotifyOptions) -> Value 
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| approval.approval_id.clone());
     json!({
-        "short_description": truncate(&single_line(&title(approval)), limits::SERVICENOW_SHORT_DESCRIPTION),
-        "description": truncate(&description, limits::SERVICENOW_DESCRIPTION),
+        "short_description": truncate(&servicenow_escape(&single_line(&title(approval))), limits::SERVICENOW_SHORT_DESCRIPTION),
+        "description": truncate(&servicenow_escape(&description), limits::SERVICENOW_DESCRIPTION),
         "assignment_group": truncate(&approval.approver_group, limits::SERVICENOW_GROUP),
         "correlation_id": truncate(&correlation, limits::SERVICENOW_CORRELATION),
         "correlation_display": PRODUCT,
@@ -630,6 +666,24 @@ mod tests {
         assert_eq!(truncate("abcd", 3), "ab…");
         assert_eq!(truncate("ééééé", 4).chars().count(), 4);
         assert_eq!(truncate("abc", 0), "");
+    }
+
+    #[test]
+    fn teams_markdown_in_agent_text_is_escaped() {
+        assert_eq!(
+            teams_escape("[click](https://evil.example) **now** _x_ ![i](u) # h"),
+            "\\[click\\]\\(https://evil.example\\) \\*\\*now\\*\\* \\_x\\_ \\!\\[i\\]\\(u\\) \\# h"
+        );
+        assert_eq!(teams_escape("plain text, 1.2"), "plain text, 1.2");
+    }
+
+    #[test]
+    fn servicenow_code_tags_are_defused_in_any_case() {
+        assert_eq!(
+            servicenow_escape("a [code]<img src=x>[/code] [CoDe] [link]"),
+            "a (code]<img src=x>(/code] (CoDe] [link]"
+        );
+        assert_eq!(servicenow_escape("İ [code]"), "İ (code]");
     }
 
     #[test]

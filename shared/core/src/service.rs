@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use crate::approval::Approval;
+use crate::chain_key::ChainKeyRing;
 use crate::decision::Decision;
 use crate::digest::sha256_hex;
 use crate::error::ApprovalError;
-use crate::history::{self, ChainReport};
+use crate::integrity::{self, RecordVerification};
 use crate::identity::ActorContext;
 use crate::ids::{ApprovalId, IdGenerator};
 use crate::rbac::RbacPolicy;
@@ -16,8 +17,8 @@ use crate::routing::RoutingTable;
 use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::{
-    self, BreakGlassInput, CheckReport, CreatePolicy, DecideInput, DecideOutcome, Limits,
-    NewRequest,
+    self, BreakGlassInput, CheckOptions, CheckReport, CreatePolicy, DecideInput, DecideOutcome,
+    Limits, NewRequest,
 };
 
 /// How many times a compare-and-set is retried before giving up.
@@ -43,6 +44,7 @@ pub struct ApprovalService {
     routing: RoutingTable,
     rbac: Option<RbacPolicy>,
     limits: Limits,
+    chain_keys: Option<Arc<ChainKeyRing>>,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -68,7 +70,34 @@ impl ApprovalService {
             routing: RoutingTable::default(),
             rbac: None,
             limits: Limits::default(),
+            chain_keys: None,
         }
+    }
+
+    /// Seals every write with the ring's current key and verifies with any of its keys
+    /// (issue E §5). Without a ring, records are written `unkeyed`.
+    #[must_use]
+    pub fn with_chain_keys(mut self, keys: Option<ChainKeyRing>) -> Self {
+        self.chain_keys = keys.map(Arc::new);
+        self
+    }
+
+    /// The chain keys, when configured.
+    pub fn chain_keys(&self) -> Option<&ChainKeyRing> {
+        self.chain_keys.as_deref()
+    }
+
+    /// `record` sealed for writing; the history entries from `first_new` on are its new ones.
+    fn sealed(&self, mut record: Approval, first_new: usize) -> Approval {
+        integrity::seal(&mut record, first_new, self.chain_keys.as_deref());
+        record
+    }
+
+    /// Inserts a new record, sealed.
+    async fn insert_sealed(&self, record: Approval) -> Result<Approval, StoreError> {
+        let record = self.sealed(record, 0);
+        self.store.insert(&record).await?;
+        Ok(record)
     }
 
     /// Replaces the routing table (a routing file replaces the defaults entirely).
@@ -181,7 +210,7 @@ impl ApprovalService {
                 if existing.is_overdue(now) {
                     // Best effort: if someone else decides it first, the next loop sees that.
                     let _ = self
-                        .persist(&workflow::expire_as_system(&existing, now), &existing)
+                        .persist(workflow::expire_as_system(&existing, now), &existing)
                         .await;
                     continue;
                 }
@@ -195,10 +224,10 @@ impl ApprovalService {
                     created: false,
                 });
             }
-            match self.store.insert(&record).await {
-                Ok(()) => {
+            match self.insert_sealed(record.clone()).await {
+                Ok(stored) => {
                     return Ok(Created {
-                        approval: record,
+                        approval: stored,
                         created: true,
                     });
                 }
@@ -229,8 +258,11 @@ impl ApprovalService {
         Ok(self.store.list(query).await?)
     }
 
-    async fn persist(&self, next: &Approval, read: &Approval) -> Result<(), StoreError> {
-        self.store.replace(next, read.version, read.state).await
+    /// Seals `next` and compare-and-sets it over `read`; returns what was stored.
+    async fn persist(&self, next: Approval, read: &Approval) -> Result<Approval, StoreError> {
+        let next = self.sealed(next, read.history.len());
+        self.store.replace(&next, read.version, read.state).await?;
+        Ok(next)
     }
 
     /// Reads, applies `change`, and compare-and-sets, retrying when someone else wrote first.
@@ -241,8 +273,8 @@ impl ApprovalService {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(approval_id).await?;
             let next = change(&current, self.clock.now())?;
-            match self.persist(&next, &current).await {
-                Ok(()) => return Ok(next),
+            match self.persist(next, &current).await {
+                Ok(stored) => return Ok(stored),
                 Err(StoreError::VersionConflict(_)) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -264,9 +296,9 @@ impl ApprovalService {
                     DecideOutcome::Changed(next) => (next, false),
                     DecideOutcome::ExpiredInstead(next) => (next, true),
                 };
-            match self.persist(&next, &current).await {
-                Ok(()) if expired => return Err(ApprovalError::Expired),
-                Ok(()) => return Ok(next),
+            match self.persist(next, &current).await {
+                Ok(_) if expired => return Err(ApprovalError::Expired),
+                Ok(stored) => return Ok(stored),
                 Err(StoreError::VersionConflict(_)) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -284,8 +316,7 @@ impl ApprovalService {
             &self.ids.approval_id(),
             self.clock.now(),
         )?;
-        self.store.insert(&record).await?;
-        Ok(record)
+        Ok(self.insert_sealed(record).await?)
     }
 
     /// Records the post-incident review of a break-glass override.
@@ -331,8 +362,8 @@ impl ApprovalService {
             }
             for record in due {
                 let next = workflow::expire_as_system(&record, now);
-                match self.persist(&next, &record).await {
-                    Ok(()) => expired.push(next),
+                match self.persist(next, &record).await {
+                    Ok(stored) => expired.push(stored),
                     // Someone decided it meanwhile; it is no longer overdue-and-pending.
                     Err(StoreError::VersionConflict(_)) => {}
                     Err(other) => return Err(other.into()),
@@ -347,13 +378,44 @@ impl ApprovalService {
         approval_id: &str,
         decision: &Decision,
     ) -> Result<CheckReport, ApprovalError> {
-        let approval = self.get(approval_id).await?;
-        Ok(workflow::check(&approval, decision, self.clock.now()))
+        self.check_with(approval_id, decision, CheckOptions::default())
+            .await
     }
 
-    /// Recomputes the request's history chain (CONTRACT §6).
-    pub async fn verify_history(&self, approval_id: &str) -> Result<ChainReport, ApprovalError> {
-        Ok(history::verify(&self.get(approval_id).await?.history))
+    /// [`ApprovalService::check`] with the integrity and identity options (issue E §4–§5);
+    /// whether a chain key is configured is this service's to say.
+    pub async fn check_with(
+        &self,
+        approval_id: &str,
+        decision: &Decision,
+        options: CheckOptions,
+    ) -> Result<CheckReport, ApprovalError> {
+        let approval = self.get(approval_id).await?;
+        let verification = integrity::verify_record(&approval, self.chain_keys.as_deref());
+        let options = CheckOptions {
+            keyed: self.chain_keys.is_some(),
+            ..options
+        };
+        Ok(workflow::check(
+            &approval,
+            decision,
+            self.clock.now(),
+            &verification,
+            &options,
+        ))
+    }
+
+    /// Recomputes the request's history chain, replays it against the stored fields and
+    /// checks the seal (CONTRACT §6, issue E §5).
+    pub async fn verify_history(
+        &self,
+        approval_id: &str,
+    ) -> Result<RecordVerification, ApprovalError> {
+        let approval = self.get(approval_id).await?;
+        Ok(integrity::verify_record(
+            &approval,
+            self.chain_keys.as_deref(),
+        ))
     }
 
     /// The decision with the request's summary attached (original §7.1), refusing a decision

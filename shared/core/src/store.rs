@@ -157,6 +157,10 @@ pub struct ApprovalPage {
     pub offset: u32,
     /// Where the next page starts; `None` on the last page.
     pub next_cursor: Option<String>,
+    /// Ids of stored records on this page that could not be read (issue E §6): left out of
+    /// `items` and reported, so one bad row never fails a whole list.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 impl ApprovalPage {
@@ -176,7 +180,25 @@ impl ApprovalPage {
             limit: query.limit,
             offset: query.offset,
             next_cursor,
+            unreadable: Vec::new(),
         }
+    }
+
+    /// A page from rows of which some could not be read: `fetched` holds the readable ones of
+    /// `rows` fetched rows (up to `limit + 1`), `unreadable` the ids of the others.
+    pub fn from_fetched_rows(
+        fetched: Vec<Approval>,
+        rows: usize,
+        unreadable: Vec<String>,
+        total: u64,
+        query: &ListQuery,
+    ) -> Self {
+        let mut page = Self::from_fetched(fetched, total, query);
+        if rows > query.limit as usize && page.next_cursor.is_none() {
+            page.next_cursor = page.items.last().map(|a| Cursor::after(a).encode());
+        }
+        page.unreadable = unreadable;
+        page
     }
 }
 

@@ -15,6 +15,7 @@ use crate::groups::{self, same_group};
 use crate::history;
 use crate::identity::{ActorContext, PersonKeys, normalize_name};
 use crate::ids::ApprovalId;
+use crate::integrity::{self, Integrity, RecordVerification};
 use crate::rbac::{AuthzSubject, RbacAction, RbacPolicy};
 use crate::routing::RoutingTable;
 use crate::time::Timestamp;
@@ -158,6 +159,26 @@ pub struct CheckReport {
     pub digest_matches: bool,
     /// Why not, when not allowed.
     pub reason: Option<String>,
+    /// How the record is sealed: `keyed`, `unkeyed` or `broken` (issue E §5).
+    pub integrity: Integrity,
+    /// The chain key that sealed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Every vote, with how its voter was identified (issue E §4).
+    pub reviews: Vec<CheckedReview>,
+    /// The votes (or the override) that made the state.
+    pub deciding: Vec<CheckedReview>,
+}
+
+/// One vote as `check` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckedReview {
+    /// Who.
+    pub actor: String,
+    /// `approved`, `denied` or `break_glass`.
+    pub decision: ApprovalState,
+    /// `oidc` or `unverified`.
+    pub identity: IdentityKind,
 }
 
 fn non_empty(text: Option<&str>) -> Option<String> {
@@ -295,6 +316,7 @@ fn blank_record(
         allow_self_approval: false,
         reviews: Vec::new(),
         review_required: None,
+        chain_mac: None,
         extra: serde_json::Map::new(),
     }
 }
@@ -403,6 +425,7 @@ pub fn create_request_with(
         person: ctx.person_keys(),
     });
     let mut entry = HistoryEntry::new("requested", &requested_by, now, reason);
+    entry.expires_at = Some(expires_at);
     identify(&mut entry, req.requester.as_ref());
     history::append(&mut record.history, entry);
     Ok(record)
@@ -448,25 +471,38 @@ pub fn expire_as_system(current: &Approval, now: Timestamp) -> Approval {
     let mut next = current.clone();
     finish(
         &mut next,
-        ApprovalState::Expired,
-        SYSTEM_ACTOR,
-        EXPIRY_REASON,
-        None,
-        None,
+        Finish {
+            state: ApprovalState::Expired,
+            actor: SYSTEM_ACTOR,
+            reason: EXPIRY_REASON,
+            external_ref: None,
+            context: None,
+            vote_groups: None,
+        },
         now,
     );
     next
 }
 
-fn finish(
-    next: &mut Approval,
+/// What a state change records: who, why, and (for a vote) the voter's groups.
+struct Finish<'a> {
     state: ApprovalState,
-    actor: &str,
-    reason: &str,
+    actor: &'a str,
+    reason: &'a str,
     external_ref: Option<String>,
-    context: Option<&ActorContext>,
-    now: Timestamp,
-) {
+    context: Option<&'a ActorContext>,
+    vote_groups: Option<Vec<String>>,
+}
+
+fn finish(next: &mut Approval, change: Finish<'_>, now: Timestamp) {
+    let Finish {
+        state,
+        actor,
+        reason,
+        external_ref,
+        context,
+        vote_groups,
+    } = change;
     next.state = state;
     next.decided_by = Some(actor.to_owned());
     next.decided_at = Some(now);
@@ -476,6 +512,7 @@ fn finish(
     }
     let mut entry = HistoryEntry::new(state.as_str(), actor, now, Some(reason.to_owned()));
     entry.external_ref = Some(external_ref);
+    entry.groups = vote_groups;
     identify(&mut entry, context);
     history::append(&mut next.history, entry);
     next.version = next.version.saturating_add(1);
@@ -532,11 +569,14 @@ pub fn decide(
     if action == RbacAction::Expired {
         finish(
             &mut next,
-            ApprovalState::Expired,
-            &actor,
-            &reason,
-            external_ref,
-            context,
+            Finish {
+                state: ApprovalState::Expired,
+                actor: &actor,
+                reason: &reason,
+                external_ref,
+                context,
+                vote_groups: None,
+            },
             now,
         );
         return Ok(DecideOutcome::Changed(next));
@@ -548,9 +588,10 @@ pub fn decide(
     {
         return Err(ApprovalError::AlreadyReviewed);
     }
+    let groups = context.map(|c| c.groups.clone()).unwrap_or_default();
     next.reviews.push(Review {
         actor: actor.clone(),
-        groups: context.map(|c| c.groups.clone()).unwrap_or_default(),
+        groups: groups.clone(),
         decision: input.target,
         reason: reason.clone(),
         external_ref: external_ref.clone(),
@@ -561,16 +602,20 @@ pub fn decide(
     if action == RbacAction::Denied || quorum_met(&next) {
         finish(
             &mut next,
-            input.target,
-            &actor,
-            &reason,
-            external_ref,
-            context,
+            Finish {
+                state: input.target,
+                actor: &actor,
+                reason: &reason,
+                external_ref,
+                context,
+                vote_groups: Some(groups),
+            },
             now,
         );
     } else {
         let mut entry = HistoryEntry::new("approval_recorded", &actor, now, Some(reason));
         entry.external_ref = Some(external_ref);
+        entry.groups = Some(groups);
         identify(&mut entry, context);
         history::append(&mut next.history, entry);
         next.version = next.version.saturating_add(1);
@@ -657,15 +702,19 @@ pub fn break_glass(
         person: ctx.person_keys(),
     });
     let mut requested = HistoryEntry::new("requested", &actor, now, decision_reason);
+    requested.expires_at = Some(expires_at);
     identify(&mut requested, context);
     history::append(&mut record.history, requested);
     finish(
         &mut record,
-        ApprovalState::Approved,
-        &actor,
-        &reason,
-        external_ref.clone(),
-        context,
+        Finish {
+            state: ApprovalState::Approved,
+            actor: &actor,
+            reason: &reason,
+            external_ref: external_ref.clone(),
+            context,
+            vote_groups: None,
+        },
         now,
     );
     record.state = ApprovalState::BreakGlass;
@@ -675,6 +724,7 @@ pub fn break_glass(
     record.expires_at = expires_at;
     let mut entry = HistoryEntry::new("break_glass", &actor, now, Some(reason));
     entry.external_ref = Some(external_ref);
+    entry.expires_at = Some(expires_at);
     identify(&mut entry, context);
     history::append(&mut record.history, entry);
     record.version = 1;
@@ -732,16 +782,66 @@ pub fn record_delivery(
     next
 }
 
-/// Whether an agent may act on `decision` under `approval` now (CONTRACT §5).
-pub fn check(approval: &Approval, decision: &Decision, now: Timestamp) -> CheckReport {
+/// How [`check`] judges a record's seal and its deciders' identities (issue E §4–§5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Refuse unless every deciding review is a verified (OIDC) identity.
+    pub require_verified: bool,
+    /// Whether a chain key is configured: an unkeyed record is then refused unless allowed.
+    pub keyed: bool,
+    /// Accept an unkeyed record although a chain key is configured.
+    pub allow_unkeyed: bool,
+}
+
+/// Whether an agent may act on `decision` under `approval` now (CONTRACT §5), given what
+/// verifying the stored record found (issue E §5).
+pub fn check(
+    approval: &Approval,
+    decision: &Decision,
+    now: Timestamp,
+    verification: &RecordVerification,
+    options: &CheckOptions,
+) -> CheckReport {
     let digest_matches = approval.decision_digest.as_deref() == Some(decision.digest().as_str())
         && decision.decision_id() == Some(approval.decision_id.as_str());
-    let reason = if !approval.state.permits_action() {
+    let replayed = integrity::replay(&approval.history).unwrap_or_default();
+    let shown = |review: &integrity::ReplayedReview| CheckedReview {
+        actor: review.actor.clone(),
+        decision: review.decision,
+        identity: review.identity.unwrap_or(IdentityKind::Unverified),
+    };
+    let reviews: Vec<CheckedReview> = replayed.reviews.iter().map(shown).collect();
+    let deciding: Vec<CheckedReview> = replayed.deciding.iter().map(shown).collect();
+    let unverified = deciding
+        .iter()
+        .find(|r| r.identity != IdentityKind::Oidc)
+        .map(|r| r.actor.clone());
+    let reason = if !verification.ok() {
+        Some(format!(
+            "approval record fails verification: {}",
+            verification
+                .problem()
+                .unwrap_or_else(|| "its seal does not hold".to_owned())
+        ))
+    } else if options.keyed
+        && !options.allow_unkeyed
+        && verification.integrity == Integrity::Unkeyed
+    {
+        Some(
+            "approval record is unkeyed (written without a chain key); --allow-unkeyed accepts it"
+                .to_owned(),
+        )
+    } else if !approval.state.permits_action() {
         Some(format!("approval is {}, not approved", approval.state))
     } else if approval.is_overdue(now) {
         Some("approval has expired".to_owned())
     } else if !digest_matches {
         Some("decision digest does not match the approval".to_owned())
+    } else if options.require_verified && (deciding.is_empty() || unverified.is_some()) {
+        Some(format!(
+            "a deciding review is not verified: {} (unverified); --require-verified needs OIDC identities",
+            unverified.unwrap_or_else(|| "no deciding review".to_owned())
+        ))
     } else {
         None
     };
@@ -752,5 +852,9 @@ pub fn check(approval: &Approval, decision: &Decision, now: Timestamp) -> CheckR
         expires_at: approval.expires_at,
         digest_matches,
         reason,
+        integrity: verification.integrity,
+        key_id: verification.key_id.clone(),
+        reviews,
+        deciding,
     }
 }

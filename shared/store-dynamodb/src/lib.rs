@@ -379,6 +379,26 @@ impl DynamoStore {
             })
     }
 
+    /// The items that decode, and the keys of those that do not (issue E §6: one bad item
+    /// never fails a whole list; it is logged and reported by id).
+    fn readable_records(&self, items: &[Item]) -> (Vec<Approval>, Vec<String>) {
+        let mut records = Vec::with_capacity(items.len());
+        let mut unreadable = Vec::new();
+        for item in items {
+            match item::from_item(&self.table, item) {
+                Ok(record) => records.push(record),
+                Err(error) => {
+                    tracing::warn!(%error, "skipping an unreadable approval item");
+                    unreadable.push(
+                        item::string(item, item::APPROVAL_ID)
+                            .map_or_else(|| item::location(&self.table, item), str::to_owned),
+                    );
+                }
+            }
+        }
+        (records, unreadable)
+    }
+
     fn records(&self, items: &[Item]) -> Result<Vec<Approval>, StoreError> {
         items
             .iter()
@@ -685,8 +705,11 @@ impl ApprovalStore for DynamoStore {
             self.collect(&index, after.as_deref(), wanted, false),
             self.count(&index)
         )?;
-        Ok(ApprovalPage::from_fetched(
-            self.records(&items)?,
+        let (records, unreadable) = self.readable_records(&items);
+        Ok(ApprovalPage::from_fetched_rows(
+            records,
+            items.len(),
+            unreadable,
             total,
             query,
         ))

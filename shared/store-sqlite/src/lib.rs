@@ -28,7 +28,7 @@ use cavra_core::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior};
 use serde::Serialize;
 
-use crate::rows::{ListSql, NewRow, read_approvals};
+use crate::rows::{ListSql, NewRow, read_approvals, read_approvals_lenient};
 
 /// The approval store in one SQLite file.
 #[derive(Debug, Clone)]
@@ -340,7 +340,7 @@ impl ApprovalStore for SqliteStore {
             let tx = conn
                 .transaction()
                 .map_err(|e| sql_error(path, "reading", e))?;
-            let items = read_approvals(
+            let (items, unreadable) = read_approvals_lenient(
                 &tx,
                 path,
                 &page.sql,
@@ -354,8 +354,11 @@ impl ApprovalStore for SqliteStore {
                 )
                 .map_err(|e| sql_error(path, "counting in", e))?;
             tx.commit().map_err(|e| sql_error(path, "reading", e))?;
-            Ok(ApprovalPage::from_fetched(
+            let rows = items.len().saturating_add(unreadable.len());
+            Ok(ApprovalPage::from_fetched_rows(
                 items,
+                rows,
+                unreadable,
                 u64::try_from(total).unwrap_or(0),
                 &query,
             ))
@@ -369,12 +372,14 @@ impl ApprovalStore for SqliteStore {
                 "{SELECT_RECORD} WHERE state = 'pending' AND expires_at_us < ?1 \
                  ORDER BY expires_at_us ASC, approval_id ASC LIMIT ?2"
             );
-            read_approvals(
+            // An unreadable row is skipped (and logged), not allowed to stop the sweeper.
+            read_approvals_lenient(
                 conn,
                 path,
                 &sql,
                 rusqlite::params![now.unix_micros(), i64::from(limit)],
             )
+            .map(|(due, _)| due)
         })
         .await
     }

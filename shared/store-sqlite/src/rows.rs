@@ -152,18 +152,51 @@ pub(crate) fn read_approvals<P: Params>(
         .map_err(|e| sql_error(path, "reading", e))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? {
-        let id: String = row
-            .get(0)
-            .map_err(|e| sql_error(path, "reading a row of", e))?;
-        let version: i64 = row
-            .get(1)
-            .map_err(|e| sql_error(path, "reading a row of", e))?;
-        let payload: String = row
-            .get(2)
-            .map_err(|e| sql_error(path, "reading a row of", e))?;
-        out.push(decode(path, &id, version, &payload)?);
+        out.push(decode_row(path, row)?);
     }
     Ok(out)
+}
+
+fn decode_row(path: &Path, row: &rusqlite::Row<'_>) -> Result<Approval, StoreError> {
+    let id: String = row
+        .get(0)
+        .map_err(|e| sql_error(path, "reading a row of", e))?;
+    let version: i64 = row
+        .get(1)
+        .map_err(|e| sql_error(path, "reading a row of", e))?;
+    let payload: String = row
+        .get(2)
+        .map_err(|e| sql_error(path, "reading a row of", e))?;
+    decode(path, &id, version, &payload)
+}
+
+/// Like [`read_approvals`] for lists: a row that does not decode is left out and its id
+/// returned (issue E §6), so one bad row never fails a whole page.
+pub(crate) fn read_approvals_lenient<P: Params>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+) -> Result<(Vec<Approval>, Vec<String>), StoreError> {
+    let mut statement = conn
+        .prepare_cached(sql)
+        .map_err(|e| sql_error(path, "preparing a read of", e))?;
+    let mut rows = statement
+        .query(params)
+        .map_err(|e| sql_error(path, "reading", e))?;
+    let mut out = Vec::new();
+    let mut unreadable = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? {
+        match decode_row(path, row) {
+            Ok(approval) => out.push(approval),
+            Err(StoreError::Corrupt { location, detail }) => {
+                tracing::warn!(%location, %detail, "skipping an unreadable approval row");
+                unreadable.push(row.get::<_, String>(0).unwrap_or(location));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((out, unreadable))
 }
 
 /// Parses a stored payload. The `version` column is authoritative (writers that only know the
