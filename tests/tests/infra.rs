@@ -251,6 +251,7 @@ const TABLE: &str = "GetAtt ApprovalsTable.Arn";
 const INDEXES: &str = "Sub ${ApprovalsTable.Arn}/index/*";
 const EXPIRY_INDEX: &str = "Sub ${ApprovalsTable.Arn}/index/gsi_expiry";
 const SECRET: &str = "Ref ProviderSecret";
+const CHAIN_KEY: &str = "Ref ChainKeySecret";
 
 /// The (action, resource) grants each function's store calls need (cavra-store-dynamodb:
 /// `get`/`find_open_by_decision` are GetItem, lists and the overdue sweep are Query on a GSI,
@@ -286,7 +287,13 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
         }
         other => panic!("no expected grants for {other}"),
     };
-    grants.into_iter().collect()
+    let mut grants: BTreeSet<(String, String)> = grants.into_iter().collect();
+    // Every function that writes records seals them with the chain key (issue E §5); readers
+    // never hold it.
+    if !matches!(binary, "list-approvals" | "get-approval" | "attach-decision") {
+        grants.insert(("secretsmanager:GetSecretValue".into(), CHAIN_KEY.into()));
+    }
+    grants
 }
 
 fn grants(name: &str, function: &Value) -> BTreeSet<(String, String)> {
@@ -352,7 +359,7 @@ fn every_function_has_least_privilege_and_readers_cannot_write() {
             assert!(
                 grants
                     .iter()
-                    .all(|(a, _)| !a.starts_with("secretsmanager:")),
+                    .all(|(a, r)| !a.starts_with("secretsmanager:") || r == CHAIN_KEY),
                 "{name}: only the deliver function reads provider secrets"
             );
         }

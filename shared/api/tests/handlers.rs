@@ -747,6 +747,23 @@ async fn attach_decision_returns_the_summary_and_list_pages_with_a_cursor() {
 }
 
 #[tokio::test]
+async fn regression_a_body_with_a_duplicate_key_is_refused_and_nothing_is_stored() {
+    let api = api(Setup::default());
+    let decision = iam_decision("dec_dup").to_string();
+    let body = format!(r#"{{"decision": {decision}, "requested_by": "dev", "requested_by": "system"}}"#);
+    let (status, error) = api
+        .call_raw("POST", "/approvals", Some(body), None, &[("content-type", "application/json")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error.to_string().contains("request body is refused: duplicate key"),
+        "{error}"
+    );
+    let (_, page) = api.call("GET", "/approvals", None, None).await;
+    assert_eq!(page["total"], 0);
+}
+
+#[tokio::test]
 async fn a_created_record_has_the_documented_shape() {
     let api = api(Setup::default());
     let created = api

@@ -285,6 +285,39 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn regression_duplicate_keys_are_refused_at_any_depth() {
+        for text in [
+            r#"{"decision":"allow","decision":"block"}"#,
+            r#"{"decision_id":"d","meta":{"a":1,"a":2}}"#,
+            r#"{"d":[{"x":1},{"y":1,"y":2}]}"#,
+            r#"{"\u0061":1,"a":2}"#,
+        ] {
+            let error = Decision::from_json_str(text, "<input>").unwrap_err();
+            assert!(
+                error.to_string().contains("duplicate key"),
+                "{text}: {error}"
+            );
+        }
+        // Same key in sibling objects, and numbers of every size, are fine.
+        let fine = r#"{"a":{"k":1},"b":{"k":9007199254740993},"c":[1e400,-0.0]}"#;
+        let decision = Decision::from_json_str(fine, "<input>").unwrap();
+        assert_eq!(
+            decision.as_map()["b"]["k"].to_string(),
+            "9007199254740993",
+            "big integers are kept exactly"
+        );
+    }
+
+    #[test]
+    fn regression_decisions_differing_beyond_2_pow_53_have_different_digests() {
+        let one = Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740992}"#, "x")
+            .unwrap();
+        let two = Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740993}"#, "x")
+            .unwrap();
+        assert_ne!(one.digest(), two.digest());
+    }
+
+    #[test]
     fn the_digest_ignores_key_order_and_whitespace() {
         let a =
             Decision::from_json_str(r#"{"decision_id": "dec_1", "target": "iam/x"}"#, "a").unwrap();

@@ -743,10 +743,14 @@ async fn a_payload_that_does_not_parse_is_reported_as_corrupt_not_a_panic() {
         .unwrap();
     let conn = Connection::open(store.path()).unwrap();
     conn.execute("UPDATE approvals SET payload = '{\"approval_id\": 7' WHERE approval_id = 'apr_000000000001'", []).unwrap();
-    // WHEN it is read, listed or found
+    // WHEN it is listed THEN the page leaves it out and reports it by id (issue E §6)
+    let page = store.list(&query(None, None, 50, 0)).await.unwrap();
+    assert!(page.items.is_empty());
+    assert_eq!(page.unreadable, ["apr_000000000001"]);
+    assert_eq!(page.total, 1);
+    // WHEN it is read or found
     let errors = [
         store.get("apr_000000000001").await.unwrap_err(),
-        store.list(&query(None, None, 50, 0)).await.unwrap_err(),
         store.find_open_by_decision("dec_1").await.unwrap_err(),
     ];
     // THEN each read says where the damage is
