@@ -94,7 +94,9 @@ impl StoreArgs {
                 cavra_secrets::SecretsManager::from_env()
                     .fetch(&secret)
                     .await?
-                    .ok_or_else(|| anyhow::anyhow!("the chain key secret {secret} does not exist"))?,
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("the chain key secret {secret} does not exist")
+                    })?,
             );
         }
         chain_key::local_ring(text.as_deref(), self.local_path()).map_err(anyhow::Error::msg)
@@ -130,9 +132,8 @@ pub fn create_key_file(store: &Path) -> anyhow::Result<Option<PathBuf>> {
             Ok(Some(path))
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("creating the chain key file {}", path.display())))
-        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("creating the chain key file {}", path.display()))),
     }
 }
 

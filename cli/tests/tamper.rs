@@ -38,7 +38,10 @@ impl Run {
     fn new(kind: Kind, key: Option<&'static str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = match kind {
-            Kind::Sqlite => vec!["--sqlite".into(), dir.path().join("a.db").display().to_string()],
+            Kind::Sqlite => vec![
+                "--sqlite".into(),
+                dir.path().join("a.db").display().to_string(),
+            ],
             Kind::Json => vec![
                 "--store".into(),
                 dir.path().join("a.json").display().to_string(),
@@ -262,7 +265,10 @@ fn tamper_flow(kind: Kind, key: Option<&'static str>) {
         unsealed.as_object_mut().unwrap().remove("chain_mac");
         run.tamper(&unsealed);
         let (_, stderr) = run.refused(&["check", &id, "--decision", decision]);
-        assert!(stderr.contains("chain_mac is missing"), "{kind:?}: {stderr}");
+        assert!(
+            stderr.contains("chain_mac is missing"),
+            "{kind:?}: {stderr}"
+        );
     }
 }
 

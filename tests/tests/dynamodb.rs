@@ -77,7 +77,7 @@ async fn a_corrupt_item_is_a_clear_error_that_names_its_key() {
     // THEN a list leaves it out and reports it by id (issue E §6: one bad item never fails
     // a whole list), and each single read is StoreError::Corrupt naming the table and key
     assert!(page.items.is_empty());
-    assert_eq!(page.unreadable, [record.approval_id.clone()]);
+    assert_eq!(page.unreadable, std::slice::from_ref(&record.approval_id));
     for error in [get, open] {
         match &error {
             StoreError::Corrupt { location, detail } => {

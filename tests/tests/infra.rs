@@ -290,7 +290,10 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
     let mut grants: BTreeSet<(String, String)> = grants.into_iter().collect();
     // Every function that writes records seals them with the chain key (issue E §5); readers
     // never hold it.
-    if !matches!(binary, "list-approvals" | "get-approval" | "attach-decision") {
+    if !matches!(
+        binary,
+        "list-approvals" | "get-approval" | "attach-decision"
+    ) {
         grants.insert(("secretsmanager:GetSecretValue".into(), CHAIN_KEY.into()));
     }
     grants

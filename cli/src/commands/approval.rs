@@ -8,8 +8,8 @@ use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
-    BreakGlassInput, CheckOptions, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER, DEFAULT_TTL_HOURS,
-    DecideInput, EXPIRY_REASON, NewRequest,
+    BreakGlassInput, CheckOptions, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER,
+    DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;

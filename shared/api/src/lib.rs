@@ -4,6 +4,17 @@
 //! The same handlers run as nine Lambda functions (`functions/`), behind `cavra serve`, and in
 //! the tests. [`AppState`] is built once per cold start from [`config::Config`].
 
+// Issue E §6: outside input never panics here. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod auth;
 pub mod config;
 pub mod console;

@@ -114,8 +114,9 @@ impl AppState {
             StoreConfig::Sqlite { path } | StoreConfig::Json { path } => Some(path.as_path()),
             StoreConfig::DynamoDb { .. } => None,
         };
-        let chain_keys = cavra_core::chain_key::local_ring(config.chain_key.as_deref(), local_store)
-            .map_err(|e| fail(&e))?;
+        let chain_keys =
+            cavra_core::chain_key::local_ring(config.chain_key.as_deref(), local_store)
+                .map_err(|e| fail(&e))?;
         let service = ApprovalService::new(store, clock, ids)
             .with_routing(routing)
             .with_rbac(rbac.clone())

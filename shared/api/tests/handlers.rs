@@ -750,13 +750,22 @@ async fn attach_decision_returns_the_summary_and_list_pages_with_a_cursor() {
 async fn regression_a_body_with_a_duplicate_key_is_refused_and_nothing_is_stored() {
     let api = api(Setup::default());
     let decision = iam_decision("dec_dup").to_string();
-    let body = format!(r#"{{"decision": {decision}, "requested_by": "dev", "requested_by": "system"}}"#);
+    let body =
+        format!(r#"{{"decision": {decision}, "requested_by": "dev", "requested_by": "system"}}"#);
     let (status, error) = api
-        .call_raw("POST", "/approvals", Some(body), None, &[("content-type", "application/json")])
+        .call_raw(
+            "POST",
+            "/approvals",
+            Some(body),
+            None,
+            &[("content-type", "application/json")],
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        error.to_string().contains("request body is refused: duplicate key"),
+        error
+            .to_string()
+            .contains("request body is refused: duplicate key"),
         "{error}"
     );
     let (_, page) = api.call("GET", "/approvals", None, None).await;

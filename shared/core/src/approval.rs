@@ -389,6 +389,7 @@ impl Approval {
     }
 
     /// The record as a JSON value with keys sorted (how files and `payload` columns hold it).
+    #[allow(clippy::expect_used)] // string-keyed maps and no floats: serialising cannot fail
     pub fn to_sorted_value(&self) -> Value {
         sort_value(serde_json::to_value(self).expect("records always serialise"))
     }

@@ -104,7 +104,7 @@ pub struct ChainKeyRing {
 fn decode_secret(id: &str, text: &str) -> Result<Vec<u8>, ChainKeyError> {
     let text = text.trim();
     if text.len() >= 2 * MIN_SECRET_BYTES
-        && text.len() % 2 == 0
+        && text.len().is_multiple_of(2)
         && text.bytes().all(|b| b.is_ascii_hexdigit())
     {
         return hex::decode(text).map_err(|_| ChainKeyError::NotEncoded(id.to_owned()));
@@ -134,16 +134,13 @@ impl ChainKeyRing {
             .map(str::trim)
             .filter(|e| !e.is_empty() && !e.starts_with('#'))
         {
-            let key = match entry.split_once(':') {
-                Some((id, secret)) => {
-                    let id = id.trim();
-                    ChainKey::new(id, decode_secret(id, secret)?)?
-                }
-                None => {
-                    let secret = decode_secret("(unnamed)", entry)?;
-                    let id = format!("k-{}", &sha256_hex(&secret)[..8]);
-                    ChainKey::new(&id, secret)?
-                }
+            let key = if let Some((id, secret)) = entry.split_once(':') {
+                let id = id.trim();
+                ChainKey::new(id, decode_secret(id, secret)?)?
+            } else {
+                let secret = decode_secret("(unnamed)", entry)?;
+                let id = format!("k-{}", &sha256_hex(&secret)[..8]);
+                ChainKey::new(&id, secret)?
             };
             if keys.iter().any(|k| k.id == key.id) {
                 return Err(ChainKeyError::DuplicateId(key.id));
@@ -191,7 +188,10 @@ impl ChainKeyRing {
 
 /// The key file kept beside a local store: `approvals.db` → `approvals.db.chain-key`.
 pub fn key_file_beside(store: &std::path::Path) -> std::path::PathBuf {
-    let mut name = store.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    let mut name = store
+        .file_name()
+        .map(std::ffi::OsStr::to_os_string)
+        .unwrap_or_default();
     name.push(".chain-key");
     store.with_file_name(name)
 }
@@ -206,7 +206,10 @@ pub fn read_key_file(path: &std::path::Path) -> Result<Option<ChainKeyRing>, Str
             .map(Some)
             .map_err(|e| format!("chain key file {}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read chain key file {}: {e}", path.display())),
+        Err(e) => Err(format!(
+            "cannot read chain key file {}: {e}",
+            path.display()
+        )),
     }
 }
 
@@ -277,7 +280,10 @@ mod tests {
     fn debug_output_redacts_the_secret() {
         let ring = ChainKeyRing::parse(&format!("k1:{HEX64}")).unwrap();
         let shown = format!("{ring:?}");
-        assert!(shown.contains("k1") && !shown.contains("0011223344"), "{shown}");
+        assert!(
+            shown.contains("k1") && !shown.contains("0011223344"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -287,7 +293,11 @@ mod tests {
         let db = dir.join("approvals.db");
         assert_eq!(key_file_beside(&db), dir.join("approvals.db.chain-key"));
         assert_eq!(local_ring(None, Some(&db)), Ok(None));
-        std::fs::write(key_file_beside(&db), ChainKeyRing::file_text("f", &[3u8; 32])).unwrap();
+        std::fs::write(
+            key_file_beside(&db),
+            ChainKeyRing::file_text("f", &[3u8; 32]),
+        )
+        .unwrap();
         assert_eq!(
             local_ring(None, Some(&db)).unwrap().unwrap().current().id(),
             "f"

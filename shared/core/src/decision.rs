@@ -273,6 +273,7 @@ impl Decision {
 
     /// SHA-256 of the canonical JSON of the decision (CONTRACT §5).
     pub fn digest(&self) -> String {
+        #[allow(clippy::expect_used)] // a parsed JSON object always serialises
         let text = canonical_json(&self.0).expect("a parsed JSON object is always serialisable");
         sha256_hex(text)
     }
@@ -310,10 +311,10 @@ mod tests {
 
     #[test]
     fn regression_decisions_differing_beyond_2_pow_53_have_different_digests() {
-        let one = Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740992}"#, "x")
-            .unwrap();
-        let two = Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740993}"#, "x")
-            .unwrap();
+        let one =
+            Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740992}"#, "x").unwrap();
+        let two =
+            Decision::from_json_str(r#"{"decision_id":"d","n":9007199254740993}"#, "x").unwrap();
         assert_ne!(one.digest(), two.digest());
     }
 

@@ -77,8 +77,8 @@ impl Decimal {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let (mantissa, exponent) = match rest.find(['e', 'E']) {
-            Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        let (mantissa, exponent) = match rest.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().ok()?),
             None => (rest, 0),
         };
         let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
@@ -89,7 +89,7 @@ impl Decimal {
         let mut exponent = exponent.checked_sub(frac_len)?;
         let all: String = int.chars().chain(frac.chars()).collect();
         let trimmed_end = all.trim_end_matches('0');
-        let zeros = i64::try_from(all.len() - trimmed_end.len()).ok()?;
+        let zeros = i64::try_from(all.len().saturating_sub(trimmed_end.len())).ok()?;
         exponent = exponent.checked_add(zeros)?;
         let digits = trimmed_end.trim_start_matches('0').to_owned();
         if digits.is_empty() {
@@ -227,7 +227,10 @@ mod tests {
             ("1e400", "1e+400"),
             ("-1e400", "-1e+400"),
             ("1.00000000000000000001", "1.00000000000000000001"),
-            ("1234567890123456789012345", "1.234567890123456789012345e+24"),
+            (
+                "1234567890123456789012345",
+                "1.234567890123456789012345e+24",
+            ),
             ("1e-400", "1e-400"),
         ] {
             let value: Value = serde_json::from_str(given).unwrap();

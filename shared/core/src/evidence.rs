@@ -25,6 +25,7 @@ pub struct BundleFile {
 
 /// Original §7.1: a copy of `decision` with `approval` = the 13-key summary and
 /// `evidence_refs` = the decision's refs, then each approval ref not already present.
+#[allow(clippy::expect_used)] // summaries and JSON values always serialise
 pub fn attach_decision(decision: &Decision, approval: &Approval) -> Decision {
     let mut out = decision.clone();
     let mut refs = decision.evidence_refs();
@@ -42,6 +43,7 @@ pub fn attach_decision(decision: &Decision, approval: &Approval) -> Decision {
     out
 }
 
+#[allow(clippy::expect_used)] // a JSON value always serialises
 fn pretty(value: &Value) -> Vec<u8> {
     let mut text =
         serde_json::to_string_pretty(&sort_value(value.clone())).expect("JSON values serialise");

@@ -13,6 +13,7 @@ use crate::digest::{canonical_json, sha256_hex};
 /// The `prev_hash` of a chain's first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+#[allow(clippy::expect_used)] // history entries always serialise
 fn entry_hash(entry: &HistoryEntry) -> String {
     let mut unhashed = entry.clone();
     unhashed.hash = None;
@@ -59,7 +60,7 @@ pub fn verify(history: &[HistoryEntry]) -> ChainReport {
     }
     let mut expected_prev = GENESIS_HASH.to_owned();
     for (index, entry) in history.iter().enumerate() {
-        let position = index + 1;
+        let position = index.saturating_add(1);
         let (Some(prev), Some(hash)) = (&entry.prev_hash, &entry.hash) else {
             return fail(format!(
                 "history entry {position} ({}) is not hash-chained",

@@ -35,6 +35,12 @@ impl ApprovalId {
         Self::parse(&format!("apr_{hex}"))
     }
 
+    /// The id an idempotency key fixes: `apr_` + the first 12 hex digits of its SHA-256.
+    pub fn from_key(key: &str) -> Self {
+        let digest = crate::digest::sha256_hex(key);
+        Self(format!("apr_{}", digest.get(..12).unwrap_or_default()))
+    }
+
     /// The id's text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -81,7 +87,8 @@ pub fn random_hex12() -> String {
 #[cfg(feature = "runtime")]
 impl IdGenerator for RandomIds {
     fn approval_id(&self) -> ApprovalId {
-        ApprovalId::from_hex12(&random_hex12()).expect("uuid simple form is lowercase hex")
+        // A UUID's simple form is lowercase hex.
+        ApprovalId(format!("apr_{}", random_hex12()))
     }
 }
 
@@ -91,8 +98,12 @@ pub struct SequentialIds(std::sync::atomic::AtomicU64);
 
 impl IdGenerator for SequentialIds {
     fn approval_id(&self) -> ApprovalId {
-        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        ApprovalId::from_hex12(&format!("{n:012x}")).expect("12 hex digits")
+        let n = self
+            .0
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .wrapping_add(1)
+            & 0xffff_ffff_ffff;
+        ApprovalId(format!("apr_{n:012x}"))
     }
 }
 

@@ -248,10 +248,7 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
         return Err("history is empty".to_owned());
     };
     if first.event != "requested" {
-        return Err(format!(
-            "history entry 1 is {}, not requested",
-            first.event
-        ));
+        return Err(format!("history entry 1 is {}, not requested", first.event));
     }
     let mut out = Replayed {
         state: Some(ApprovalState::Pending),
@@ -311,7 +308,11 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
                 out.review_required = Some(false);
             }
             "delivered" => {}
-            "approval_recorded" | "approved" | "denied" | "expired" | "break_glass"
+            "approval_recorded"
+            | "approved"
+            | "denied"
+            | "expired"
+            | "break_glass"
             | "post_incident_review" => return Err(out_of_order()),
             other => {
                 return Err(format!(

@@ -9,6 +9,17 @@
 //! configuration files users name, so the crate also builds for `wasm32-unknown-unknown` (without
 //! its default features `runtime` and `oidc`, as the console uses it).
 
+// Issue E §6: outside input never panics here. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod approval;
 pub mod chain_key;
 pub mod decision;

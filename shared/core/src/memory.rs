@@ -93,7 +93,7 @@ impl ApprovalStore for MemoryStore {
             .into_iter()
             .filter(|r| query.cursor.as_ref().is_none_or(|c| c.precedes(r)))
             .skip(query.effective_offset() as usize)
-            .take(query.limit as usize + 1)
+            .take((query.limit as usize).saturating_add(1))
             .collect();
         Ok(ApprovalPage::from_fetched(fetched, total, query))
     }

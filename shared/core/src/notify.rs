@@ -282,7 +282,7 @@ pub fn truncate(text: &str, max: usize) -> String {
     if max == 0 {
         return String::new();
     }
-    let mut out: String = text.chars().take(max - 1).collect();
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push(ELLIPSIS);
     out
 }
@@ -335,7 +335,7 @@ pub fn servicenow_escape(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     for (at, c) in text.char_indices() {
-        if c == '[' && opens_tag(&bytes[at + 1..]) {
+        if c == '[' && opens_tag(bytes[at..].get(1..).unwrap_or_default()) {
             out.push('(');
         } else {
             out.push(c);
@@ -423,7 +423,7 @@ impl Facts {
 
 fn slack_field(label: &str, value: &str) -> Value {
     let prefix = format!("*{label}:* ");
-    let budget = limits::SLACK_FIELD - prefix.chars().count();
+    let budget = limits::SLACK_FIELD.saturating_sub(prefix.chars().count());
     let escaped = slack_escape(&truncate(value, budget));
     json!({"type": "mrkdwn", "text": truncate(&format!("{prefix}{escaped}"), limits::SLACK_FIELD)})
 }
@@ -441,7 +441,9 @@ pub fn slack_message(approval: &Approval, options: &NotifyOptions) -> Value {
     let reason_prefix = "*Reason:*\n";
     let reason = slack_escape(&truncate(
         &facts.reason,
-        limits::SLACK_SECTION - reason_prefix.len() - 200,
+        limits::SLACK_SECTION
+            .saturating_sub(reason_prefix.len())
+            .saturating_sub(200),
     ));
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, limits::SLACK_HEADER), "emoji": false}}),

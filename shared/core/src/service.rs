@@ -7,11 +7,10 @@ use std::sync::Arc;
 use crate::approval::Approval;
 use crate::chain_key::ChainKeyRing;
 use crate::decision::Decision;
-use crate::digest::sha256_hex;
 use crate::error::ApprovalError;
-use crate::integrity::{self, RecordVerification};
 use crate::identity::ActorContext;
 use crate::ids::{ApprovalId, IdGenerator};
+use crate::integrity::{self, RecordVerification};
 use crate::rbac::RbacPolicy;
 use crate::routing::RoutingTable;
 use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
@@ -178,7 +177,7 @@ impl ApprovalService {
         let now = self.clock.now();
         let id = match idempotency_key {
             Some(key) => {
-                ApprovalId::from_hex12(&sha256_hex(key)[..12]).expect("sha256 hex is lowercase hex")
+                ApprovalId::from_key(key)
             }
             None => self.ids.approval_id(),
         };

@@ -89,12 +89,7 @@ async fn approved(setup: &Setup) -> Approval {
 
 /// Writes `edited` over the stored record, as a database edit would.
 async fn tamper(setup: &Setup, edited: &Approval) {
-    let stored = setup
-        .store
-        .get(&edited.approval_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = setup.store.get(&edited.approval_id).await.unwrap().unwrap();
     setup
         .store
         .replace(edited, stored.version, stored.state)
@@ -192,7 +187,10 @@ async fn a_rewritten_and_rehashed_history_does_not_verify_without_the_key() {
     assert!(history::verify(&forged.history).valid);
     tamper(&setup, &forged).await;
     let reason = refusal(&setup, &record.approval_id).await;
-    assert!(reason.contains("chain_mac does not match the record"), "{reason}");
+    assert!(
+        reason.contains("chain_mac does not match the record"),
+        "{reason}"
+    );
 }
 
 #[tokio::test]
@@ -275,7 +273,10 @@ async fn rotation_keeps_old_records_verifiable_and_seals_new_writes_with_the_new
     assert!(verification.ok(), "{verification:?}");
     assert_eq!(verification.key_id.as_deref(), Some("key-a"));
     let decided = rotated
-        .decide(&old.approval_id, &by(ApprovalState::Approved, "alice", None))
+        .decide(
+            &old.approval_id,
+            &by(ApprovalState::Approved, "alice", None),
+        )
         .await
         .unwrap();
     assert_eq!(decided.chain_mac.as_ref().unwrap().key_id, "key-b");
@@ -307,7 +308,9 @@ async fn regression_each_stored_field_edit_is_named() {
     let edits: [(&str, Edit); 6] = [
         ("expires_at", |r, t| r.expires_at = t),
         ("decided_by", |r, _| r.decided_by = Some("root".into())),
-        ("requested_by", |r, _| r.requested_by = "someone-else".into()),
+        ("requested_by", |r, _| {
+            r.requested_by = "someone-else".into();
+        }),
         ("decision_reason", |r, _| r.decision_reason = None),
         ("break_glass", |r, _| r.break_glass = Some(true)),
         ("reviews[0].actor", |r, _| r.reviews[0].actor = "bob".into()),

@@ -62,6 +62,17 @@
 //! (`AWS_ENDPOINT_URL`, `AWS_REGION`, …), so the same code runs against AWS, LocalStack and
 //! moto.
 
+// Issue E §6: outside input never panics here. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod item;
 
 use std::collections::HashMap;

@@ -12,6 +12,17 @@
 //! inode, length, modification and change times). Every write renames a fresh inode over the
 //! store, so a write by any process changes the identity and the next operation re-reads.
 
+// Issue E §6: outside input never panics here. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;

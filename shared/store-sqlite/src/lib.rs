@@ -15,6 +15,17 @@
 //! rusqlite is blocking: each operation runs on tokio's blocking pool, so the async port never
 //! stalls a runtime thread.
 
+// Issue E §6: outside input never panics here. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 mod rows;
 mod schema;
 
