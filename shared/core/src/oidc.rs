@@ -506,12 +506,12 @@ fn check_claims(
         None | Some(Value::Null) => return Err(TokenError::MissingExp),
         Some(v) => numeric_date(v, false).ok_or(TokenError::NotNumeric("exp"))?,
     };
-    if exp < now - leeway {
+    if exp < now.saturating_sub(leeway) {
         return Err(TokenError::Expired);
     }
     if let Some(v) = claims.get("nbf").filter(|v| !v.is_null()) {
         let nbf = numeric_date(v, true).ok_or(TokenError::NotNumeric("nbf"))?;
-        if nbf > now + leeway {
+        if nbf > now.saturating_add(leeway) {
             return Err(TokenError::NotYetValid);
         }
     }

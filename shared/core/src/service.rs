@@ -176,9 +176,7 @@ impl ApprovalService {
     ) -> Result<Created, ApprovalError> {
         let now = self.clock.now();
         let id = match idempotency_key {
-            Some(key) => {
-                ApprovalId::from_key(key)
-            }
+            Some(key) => ApprovalId::from_key(key),
             None => self.ids.approval_id(),
         };
         if idempotency_key.is_some()

@@ -78,7 +78,7 @@ pub fn key(pk: String) -> Item {
 /// `i64` microsecond value keeps its (reversed) order under string comparison.
 pub fn sort_key(requested_at_us: i64, approval_id: &str) -> String {
     let ordered = (requested_at_us as u64) ^ (1 << 63);
-    format!("{:020}#{approval_id}", u64::MAX - ordered)
+    format!("{:020}#{approval_id}", u64::MAX.saturating_sub(ordered))
 }
 
 /// The record as JSON text with sorted keys.

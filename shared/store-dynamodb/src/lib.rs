@@ -193,7 +193,7 @@ impl DynamoStore {
                     // Full jitter: racing writers spread out instead of colliding again.
                     let wait = backoff.mul_f64(fastrand::f64());
                     tokio::time::sleep(wait).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
                 }
                 Err(Attempt::Conflict) => break,
             }
@@ -331,7 +331,7 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         while items.len() < wanted {
-            let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
+            let remaining = i32::try_from(wanted.saturating_sub(items.len())).unwrap_or(i32::MAX);
             let mut request = self
                 .list_query(index, after)
                 .limit(remaining)
@@ -364,7 +364,7 @@ impl DynamoStore {
                         .set_exclusive_start_key(start.take()),
                 )
                 .await?;
-            total += u64::try_from(output.count()).unwrap_or(0);
+            total = total.saturating_add(u64::try_from(output.count()).unwrap_or(0));
             match output.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),
                 None => return Ok(total),
@@ -711,7 +711,7 @@ impl ApprovalStore for DynamoStore {
             }
             None => None,
         };
-        let wanted = query.limit as usize + 1;
+        let wanted = (query.limit as usize).saturating_add(1);
         let (items, total) = tokio::try_join!(
             self.collect(&index, after.as_deref(), wanted, false),
             self.count(&index)
@@ -731,7 +731,7 @@ impl ApprovalStore for DynamoStore {
         let mut start: Option<Item> = None;
         let wanted = limit as usize;
         while items.len() < wanted {
-            let remaining = i32::try_from(wanted - items.len()).unwrap_or(i32::MAX);
+            let remaining = i32::try_from(wanted.saturating_sub(items.len())).unwrap_or(i32::MAX);
             let output = self
                 .run_query(
                     self.client

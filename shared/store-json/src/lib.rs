@@ -67,14 +67,23 @@ struct FileStamp {
     ctime_ns: i128,
 }
 
+/// Seconds and nanoseconds as one nanosecond count (saturating: a file time never overflows
+/// an i128, but the arithmetic stays checked).
+#[cfg(unix)]
+fn nanos(seconds: i64, nanos: i64) -> i128 {
+    i128::from(seconds)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(i128::from(nanos))
+}
+
 impl FileStamp {
     fn of(meta: &std::fs::Metadata) -> Self {
         Self {
             dev: meta.dev(),
             ino: meta.ino(),
             len: meta.len(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
         }
     }
 }
@@ -382,7 +391,7 @@ impl ApprovalStore for JsonFileStore {
                     .into_iter()
                     .filter(|r| query.cursor.as_ref().is_none_or(|c| c.precedes(r)))
                     .skip(query.effective_offset() as usize)
-                    .take(query.limit as usize + 1)
+                    .take((query.limit as usize).saturating_add(1))
                     .collect();
                 Ok(ApprovalPage::from_fetched(fetched, total, &query))
             })

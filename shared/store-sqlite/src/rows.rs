@@ -257,7 +257,7 @@ impl ListSql {
             sql.push_str(&conditions.join(" AND "));
         }
         sql.push_str(" ORDER BY requested_at_us DESC, approval_id ASC LIMIT ? OFFSET ?");
-        params.push(Value::Integer(i64::from(query.limit) + 1));
+        params.push(Value::Integer(i64::from(query.limit).saturating_add(1)));
         params.push(Value::Integer(i64::from(query.effective_offset())));
         Self { sql, params }
     }
