@@ -54,7 +54,35 @@ pub struct JsonFileStore {
 #[derive(Debug)]
 struct Cached {
     stamp: FileStamp,
-    records: Arc<Vec<Approval>>,
+    records: Arc<Document>,
+}
+
+/// The store file's items: the records that read, and (issue E §6) the items that do not,
+/// kept verbatim so a write never drops them and a list reports them by id instead of failing.
+#[derive(Debug, Clone, Default)]
+struct Document {
+    records: Vec<Approval>,
+    unreadable: Vec<Unreadable>,
+}
+
+/// An item that is not an approval record.
+#[derive(Debug, Clone)]
+struct Unreadable {
+    /// Its `approval_id`, or `item N` when it has none.
+    id: String,
+    raw: Value,
+    detail: String,
+}
+
+impl Document {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.unreadable.is_empty()
+    }
+
+    fn unreadable(&self, id: &str) -> Option<&Unreadable> {
+        self.unreadable.iter().find(|u| u.id == id)
+    }
 }
 
 /// What changes whenever the store file is replaced or edited.
@@ -141,7 +169,7 @@ impl JsonFileStore {
     }
 
     /// The current document; the caller holds the lock.
-    fn read_records(&self) -> Result<Arc<Vec<Approval>>, StoreError> {
+    fn read_records(&self) -> Result<Arc<Document>, StoreError> {
         let stamp = match std::fs::metadata(&self.path) {
             Ok(meta) => FileStamp::of(&meta),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Arc::default()),
@@ -168,7 +196,7 @@ impl JsonFileStore {
         Ok(records)
     }
 
-    fn cached(&self, stamp: FileStamp) -> Option<Arc<Vec<Approval>>> {
+    fn cached(&self, stamp: FileStamp) -> Option<Arc<Document>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache
             .as_ref()
@@ -176,14 +204,14 @@ impl JsonFileStore {
             .map(|c| Arc::clone(&c.records))
     }
 
-    fn remember(&self, stamp: FileStamp, records: &Arc<Vec<Approval>>) {
+    fn remember(&self, stamp: FileStamp, records: &Arc<Document>) {
         *self.cache.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
             stamp,
             records: Arc::clone(records),
         });
     }
 
-    fn parse(&self, text: &str) -> Result<Vec<Approval>, StoreError> {
+    fn parse(&self, text: &str) -> Result<Document, StoreError> {
         let corrupt = |detail: String| StoreError::Corrupt {
             location: self.shown(),
             detail,
@@ -195,18 +223,41 @@ impl JsonFileStore {
                 "expected an object with an \"items\" list".to_owned(),
             ));
         };
-        items
-            .iter()
-            .enumerate()
-            .map(|(index, item)| {
-                serde_json::from_value::<Approval>(item.clone())
-                    .map_err(|e| corrupt(format!("item {index}: {e}")))
-            })
-            .collect()
+        let mut document = Document::default();
+        for (index, item) in items.iter().enumerate() {
+            match serde_json::from_value::<Approval>(item.clone()) {
+                Ok(record) => document.records.push(record),
+                Err(e) => {
+                    let id = item
+                        .get("approval_id")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| format!("item {index}"), str::to_owned);
+                    tracing::warn!(store = %self.shown(), %id, error = %e, "an unreadable approval item is kept and skipped");
+                    document.unreadable.push(Unreadable {
+                        id,
+                        raw: item.clone(),
+                        detail: format!("item {index}: {e}"),
+                    });
+                }
+            }
+        }
+        Ok(document)
     }
 
-    fn write_records(&self, records: &[Approval]) -> Result<(), StoreError> {
-        let items: Vec<Value> = records.iter().map(Approval::to_sorted_value).collect();
+    fn corrupt_item(&self, item: &Unreadable) -> StoreError {
+        StoreError::Corrupt {
+            location: format!("{} {}", self.shown(), item.id),
+            detail: item.detail.clone(),
+        }
+    }
+
+    fn write_records(&self, document: &Document) -> Result<(), StoreError> {
+        let items: Vec<Value> = document
+            .records
+            .iter()
+            .map(Approval::to_sorted_value)
+            .chain(document.unreadable.iter().map(|u| u.raw.clone()))
+            .collect();
         let mut text = serde_json::to_string_pretty(&serde_json::json!({ "items": items }))
             .context("serialising the approval store")?;
         text.push('\n');
@@ -238,7 +289,7 @@ impl JsonFileStore {
                 &std::fs::metadata(&self.path)
                     .with_context(|| format!("reading metadata of {}", self.shown()))?,
             );
-            self.remember(stamp, &Arc::new(records.to_vec()));
+            self.remember(stamp, &Arc::new(document.clone()));
             File::open(dir)
                 .and_then(|d| d.sync_all())
                 .with_context(|| format!("syncing folder {}", dir.display()))?;
@@ -253,7 +304,7 @@ impl JsonFileStore {
     fn with_lock<T>(
         &self,
         mode: LockMode,
-        work: impl FnOnce(&[Approval]) -> Result<T, StoreError>,
+        work: impl FnOnce(&Document) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let lock = self.lock_file(mode)?;
         let records = self.read_records()?;
@@ -267,15 +318,15 @@ impl JsonFileStore {
     /// (the common case under contention) from copying the document.
     fn mutate<T>(
         &self,
-        check: impl FnOnce(&[Approval]) -> Result<(), StoreError>,
+        check: impl FnOnce(&Document) -> Result<(), StoreError>,
         work: impl FnOnce(&mut Vec<Approval>) -> T,
     ) -> Result<T, StoreError> {
         let _lock = self.lock_file(LockMode::Exclusive)?;
         let current = self.read_records()?;
         check(&current)?;
-        let mut records: Vec<Approval> = current.as_ref().clone();
-        let out = work(&mut records);
-        self.write_records(&records)?;
+        let mut document: Document = current.as_ref().clone();
+        let out = work(&mut document.records);
+        self.write_records(&document)?;
         Ok(out)
     }
 
@@ -301,12 +352,14 @@ impl ApprovalStore for JsonFileStore {
                 approval.state == ApprovalState::Pending,
             );
             store.mutate(
-                |records| {
-                    if records.iter().any(|r| r.approval_id == id) {
+                |document| {
+                    if document.records.iter().any(|r| r.approval_id == id)
+                        || document.unreadable(&id).is_some()
+                    {
                         return Err(StoreError::DuplicateId(id));
                     }
                     if pending
-                        && records.iter().any(|r| {
+                        && document.records.iter().any(|r| {
                             r.state == ApprovalState::Pending && r.decision_id == decision_id
                         })
                     {
@@ -323,8 +376,11 @@ impl ApprovalStore for JsonFileStore {
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
         let id = approval_id.to_owned();
         self.blocking(move |store| {
-            store.with_lock(LockMode::Shared, |records| {
-                Ok(records.iter().find(|r| r.approval_id == id).cloned())
+            store.with_lock(LockMode::Shared, |document| {
+                if let Some(item) = document.unreadable(&id) {
+                    return Err(store.corrupt_item(item));
+                }
+                Ok(document.records.iter().find(|r| r.approval_id == id).cloned())
             })
         })
         .await
@@ -340,8 +396,12 @@ impl ApprovalStore for JsonFileStore {
         self.blocking(move |store| {
             let id = approval.approval_id.clone();
             store.mutate(
-                |records| {
-                    let stored = records
+                |document| {
+                    if let Some(item) = document.unreadable(&id) {
+                        return Err(store.corrupt_item(item));
+                    }
+                    let stored = document
+                        .records
                         .iter()
                         .find(|r| r.approval_id == id)
                         .ok_or_else(|| StoreError::NotFound(id.clone()))?;
@@ -366,8 +426,9 @@ impl ApprovalStore for JsonFileStore {
     ) -> Result<Option<Approval>, StoreError> {
         let id = decision_id.to_owned();
         self.blocking(move |store| {
-            store.with_lock(LockMode::Shared, |records| {
-                Ok(records
+            store.with_lock(LockMode::Shared, |document| {
+                Ok(document
+                    .records
                     .iter()
                     .find(|r| r.state == ApprovalState::Pending && r.decision_id == id)
                     .cloned())
@@ -379,8 +440,9 @@ impl ApprovalStore for JsonFileStore {
     async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError> {
         let query = query.clone();
         self.blocking(move |store| {
-            store.with_lock(LockMode::Shared, |records| {
-                let mut matching: Vec<Approval> = records
+            store.with_lock(LockMode::Shared, |document| {
+                let mut matching: Vec<Approval> = document
+                    .records
                     .iter()
                     .filter(|r| query.matches(r))
                     .cloned()
@@ -393,7 +455,9 @@ impl ApprovalStore for JsonFileStore {
                     .skip(query.effective_offset() as usize)
                     .take((query.limit as usize).saturating_add(1))
                     .collect();
-                Ok(ApprovalPage::from_fetched(fetched, total, &query))
+                let mut page = ApprovalPage::from_fetched(fetched, total, &query);
+                page.unreadable = document.unreadable.iter().map(|u| u.id.clone()).collect();
+                Ok(page)
             })
         })
         .await
@@ -401,8 +465,9 @@ impl ApprovalStore for JsonFileStore {
 
     async fn overdue(&self, now: Timestamp, limit: u32) -> Result<Vec<Approval>, StoreError> {
         self.blocking(move |store| {
-            store.with_lock(LockMode::Shared, |records| {
-                let mut due: Vec<Approval> = records
+            store.with_lock(LockMode::Shared, |document| {
+                let mut due: Vec<Approval> = document
+                    .records
                     .iter()
                     .filter(|r| r.state == ApprovalState::Pending && r.expires_at < now)
                     .cloned()
@@ -448,8 +513,43 @@ mod tests {
             err.contains("expected an object with an \"items\" list"),
             "{err}"
         );
-        std::fs::write(&path, r#"{"items": [{"approval_id": "apr_1"}]}"#).unwrap();
-        let err = JsonFileStore::open(&path).unwrap_err().to_string();
-        assert!(err.contains("item 0"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn regression_one_unreadable_item_is_reported_by_id_kept_and_never_fails_a_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.json");
+        std::fs::write(
+            &path,
+            r#"{"items": [{"approval_id": "apr_1", "state": "approved"}, {"no_id": true}]}"#,
+        )
+        .unwrap();
+        let store = JsonFileStore::open(&path).unwrap();
+        let page = store
+            .list(&ListQuery::new(None, None, None, None))
+            .await
+            .unwrap();
+        assert!(page.items.is_empty());
+        assert_eq!(page.unreadable, ["apr_1", "item 1"]);
+        let error = store.get("apr_1").await.unwrap_err().to_string();
+        assert!(error.contains("apr_1") && error.contains("item 0"), "{error}");
+        assert!(store.get("apr_2").await.unwrap().is_none());
+        // A write elsewhere in the file keeps both unreadable items verbatim.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let record: Approval = serde_json::from_value(serde_json::json!({
+            "schema_version": "cavra.approval.v1", "product": "CAVRA",
+            "approval_id": "apr_000000000002", "decision_id": "dec_2", "session_id": "local",
+            "correlation_id": null, "state": "pending", "approver_group": "IAM",
+            "requested_by": "dev", "requested_at": "2026-05-18T12:00:00+00:00",
+            "expires_at": "2026-05-19T12:00:00+00:00", "decision": {"decision_id": "dec_2"},
+            "history": [], "evidence_refs": []
+        }))
+        .unwrap();
+        store.insert(&record).await.unwrap();
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let items = after["items"].as_array().unwrap();
+        assert_eq!(items.len(), 3, "before: {text}");
+        assert!(items.iter().any(|i| i == &serde_json::json!({"no_id": true})));
+        assert!(items.iter().any(|i| i["approval_id"] == "apr_1" && i.get("product").is_none()));
     }
 }
