@@ -38,13 +38,15 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let sorted =
         cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null));
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::Text(
-            serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into()),
-        ))
-        .expect("a static response builds")
+    let mut response = Response::new(Body::Text(
+        serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into()),
+    ));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// The request body as a JSON object; `None` when the body is empty.
@@ -106,7 +108,7 @@ fn id_from_path(path: &str) -> Option<String> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let at = segments.iter().rposition(|s| *s == "approvals")?;
     segments
-        .get(at + 1)
+        .get(at.checked_add(1)?)
         .filter(|id| **id != "break-glass")
         .map(|id| (*id).to_owned())
 }

@@ -380,7 +380,11 @@ impl ApprovalStore for JsonFileStore {
                 if let Some(item) = document.unreadable(&id) {
                     return Err(store.corrupt_item(item));
                 }
-                Ok(document.records.iter().find(|r| r.approval_id == id).cloned())
+                Ok(document
+                    .records
+                    .iter()
+                    .find(|r| r.approval_id == id)
+                    .cloned())
             })
         })
         .await
@@ -532,7 +536,10 @@ mod tests {
         assert!(page.items.is_empty());
         assert_eq!(page.unreadable, ["apr_1", "item 1"]);
         let error = store.get("apr_1").await.unwrap_err().to_string();
-        assert!(error.contains("apr_1") && error.contains("item 0"), "{error}");
+        assert!(
+            error.contains("apr_1") && error.contains("item 0"),
+            "{error}"
+        );
         assert!(store.get("apr_2").await.unwrap().is_none());
         // A write elsewhere in the file keeps both unreadable items verbatim.
         let text = std::fs::read_to_string(&path).unwrap();
@@ -549,7 +556,15 @@ mod tests {
         let after: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let items = after["items"].as_array().unwrap();
         assert_eq!(items.len(), 3, "before: {text}");
-        assert!(items.iter().any(|i| i == &serde_json::json!({"no_id": true})));
-        assert!(items.iter().any(|i| i["approval_id"] == "apr_1" && i.get("product").is_none()));
+        assert!(
+            items
+                .iter()
+                .any(|i| i == &serde_json::json!({"no_id": true}))
+        );
+        assert!(
+            items
+                .iter()
+                .any(|i| i["approval_id"] == "apr_1" && i.get("product").is_none())
+        );
     }
 }
