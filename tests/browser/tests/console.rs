@@ -13,10 +13,12 @@ async fn a_request_created_from_the_cli_is_approved_with_a_reason_in_the_queue_a
 -> anyhow::Result<()> {
     let _one_at_a_time = serial().await;
     let server = Server::start();
-    // GIVEN requests created from the CLI, one of them decided already
-    let id = server.create_from_cli("dec_queue00001", "iam/admin-role.tf", GROUP);
-    let other = server.create_from_cli("dec_queue00002", "iam/billing-role.tf", GROUP);
-    server.create_from_cli("dec_queue00003", "security/scanner.yaml", "IAM");
+    // GIVEN requests created from the CLI, one of them decided already. Routing is
+    // authoritative (issue E §2): `security/` routes to GROUP and `iam/` to IAM, so the
+    // CLI's single unverified deny is allowed (no required group is added).
+    let id = server.create_from_cli("dec_queue00001", "security/admin-policy.rego", GROUP);
+    let other = server.create_from_cli("dec_queue00002", "security/billing-policy.rego", GROUP);
+    server.create_from_cli("dec_queue00003", "iam/scanner-role.tf", "IAM");
     server.cavra(&[
         "approval",
         "deny",
@@ -39,7 +41,7 @@ async fn a_request_created_from_the_cli_is_approved_with_a_reason_in_the_queue_a
         "Pending",
         GROUP,
         "developer@example.com",
-        "iam/admin-role.tf",
+        "security/admin-policy.rego",
         "high",
         "in 23 h",
     ] {
