@@ -33,11 +33,17 @@ pub fn pending_record(
 ) -> Approval {
     let id = ApprovalId::from_hex12(&format!("{n:012x}")).expect("12 hex digits");
     let request = NewRequest {
-        approver_group: group.map(str::to_owned),
         requested_by: Some("developer".to_owned()),
         ..NewRequest::new(iam_decision(decision_id))
     };
-    create_request(request, &RoutingTable::default(), &id, requested_at).expect("a valid request")
+    let mut record = create_request(request, &RoutingTable::default(), &id, requested_at)
+        .expect("a valid request");
+    // Store fixtures: the group is set on the record itself (routing is authoritative, so a
+    // requested group would only be added as a required one).
+    if let Some(group) = group {
+        group.clone_into(&mut record.approver_group);
+    }
+    record
 }
 
 /// A fixed instant plus `seconds`.
