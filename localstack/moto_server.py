@@ -14,7 +14,10 @@ table, on every transaction (the contract race's 32,000 transactions grew moto p
 With requests serialised, undoing a cancelled transaction needs only the items it touched, so
 this server keeps an undo log of those items instead of copying the table.
 
-    python moto_server.py -H 127.0.0.1 -p 4566
+    python moto_server.py -H 127.0.0.1 -p 4566 [--idle-exit SECONDS]
+
+With `--idle-exit`, the server exits once no request has arrived for that long: the tests
+start it detached (it outlives each test process) and rely on this to leave nothing behind.
 """
 
 import argparse
@@ -23,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
@@ -98,10 +102,11 @@ def _install_item_undo_log():
     DynamoDBBackend.transact_write_items = transact_write_items
 
 
-def serialized(app):
+def serialized(app, last_request):
     lock = threading.Lock()
 
     def serve(environ, start_response):
+        last_request[0] = time.monotonic()
         if environ.get("PATH_INFO") == "/cavra-emulator":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [MARKER]
@@ -122,7 +127,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
+    parser.add_argument("--idle-exit", type=float, default=0, help="exit after this many idle seconds (0: never)")
     args = parser.parse_args()
+    last_request = [time.monotonic()]
+    if args.idle_exit > 0:
+        def watch():
+            while time.monotonic() - last_request[0] < args.idle_exit:
+                time.sleep(1)
+            os._exit(0)
+
+        threading.Thread(target=watch, daemon=True).start()
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _install_item_undo_log()
@@ -130,7 +144,7 @@ def main():
     run_simple(
         args.host,
         args.port,
-        serialized(app),
+        serialized(app, last_request),
         threaded=True,
         request_handler=MotoRequestHandler,
     )

@@ -98,24 +98,24 @@ fn mac_input(record: &Approval) -> String {
     )
 }
 
-fn mac_hex(record: &Approval, key: &ChainKey) -> String {
-    // HMAC takes keys of any length.
-    let mut mac = <Hmac<Sha256>>::new_from_slice(key.secret())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+/// The record's HMAC under `key`, ready to finalise or verify. (HMAC accepts keys of every
+/// length, so this is `None` only in theory.)
+fn keyed_mac(record: &Approval, key: &ChainKey) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256>>::new_from_slice(key.secret()).ok()?;
     mac.update(mac_input(record).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    Some(mac)
+}
+
+fn mac_hex(record: &Approval, key: &ChainKey) -> Option<String> {
+    keyed_mac(record, key).map(|mac| hex::encode(mac.finalize().into_bytes()))
 }
 
 fn mac_matches(record: &Approval, key: &ChainKey, given: &str) -> bool {
     let Ok(given) = hex::decode(given) else {
         return false;
     };
-    let Ok(mut mac) = <Hmac<Sha256>>::new_from_slice(key.secret()) else {
-        return false;
-    };
-    mac.update(mac_input(record).as_bytes());
     // Constant-time comparison.
-    mac.verify_slice(&given).is_ok()
+    keyed_mac(record, key).is_some_and(|mac| mac.verify_slice(&given).is_ok())
 }
 
 /// Seals `record` before a write: the entries from `first_new` on are re-linked carrying the
@@ -134,9 +134,9 @@ pub fn seal(record: &mut Approval, first_new: usize, keys: Option<&ChainKeyRing>
             history::append(&mut record.history, entry);
         }
     }
-    record.chain_mac = Some(ChainMac {
+    record.chain_mac = mac_hex(record, key).map(|mac| ChainMac {
         key_id: key.id().to_owned(),
-        mac: mac_hex(record, key),
+        mac,
     });
 }
 
