@@ -27,8 +27,15 @@ pub fn root() -> PathBuf {
 }
 
 /// Where screenshots go (committed, and shown in the README).
+/// Where screenshots go: `docs/screenshots/` (the README's pictures) when
+/// `CAVRA_UPDATE_SCREENSHOTS` is set, else `target/screenshots/`, so a test run leaves the
+/// checkout as it found it.
 pub fn screenshot_dir() -> PathBuf {
-    root().join("docs/screenshots")
+    if std::env::var_os("CAVRA_UPDATE_SCREENSHOTS").is_some() {
+        root().join("docs/screenshots")
+    } else {
+        root().join("target/screenshots")
+    }
 }
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -473,7 +480,7 @@ pub fn row(id: &str) -> String {
     format!("tr[data-approval-id='{id}']")
 }
 
-/// Saves a PNG of the browser's viewport as `docs/screenshots/{name}.png`.
+/// Saves a PNG of the browser's viewport as `{name}.png` in [`screenshot_dir`].
 ///
 /// # Errors
 /// The screenshot or the file fails.

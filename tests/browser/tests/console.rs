@@ -1,6 +1,7 @@
 //! The approvers' console in headless Chromium against the real `cavra serve` on a temporary
 //! SQLite file, with tokens signed by the test key. Screenshots of the queue, the decision
-//! dialog, the break-glass form and the audit view land in `docs/screenshots/`.
+//! dialog, the break-glass form and the audit view land in `target/screenshots/`
+//! (`docs/screenshots/` with `CAVRA_UPDATE_SCREENSHOTS=1`).
 
 use cavra_console_e2e::{
     Driver, GROUP, Server, approver, attribute_is, developer, element, incident_commander, row,
