@@ -57,8 +57,9 @@ pub fn ensure_running() {
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             // Started detached so it serves every test process; it exits once idle this
-            // long, so the test command leaves no emulator behind.
-            .env("CAVRA_EMULATOR_IDLE_EXIT", "300")
+            // long (longer than any pause inside one test process), so the test command leaves no
+            // emulator behind for more than 15 minutes.
+            .env("CAVRA_EMULATOR_IDLE_EXIT", "900")
             .output()
             .map_err(|e| format!("could not run {}: {e}", script.display()))?;
         if output.status.success() {
