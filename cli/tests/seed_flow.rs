@@ -543,7 +543,7 @@ fn a_forged_or_expired_token_changes_nothing() {
         .to_owned();
     let oidc = format!("{FIXTURES}/oidc-config.json");
     let expired = signed_token(
-        &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now() - 3600, "email": "iam@example.com", "groups": ["IAM"]}),
+        &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now() - 3600, "sub": "iam-1", "email": "iam@example.com", "groups": ["IAM"]}),
     );
     let token_file = run.write("expired.jwt", &expired);
     let (code, stderr) = run.approval_fails(&[
@@ -558,7 +558,7 @@ fn a_forged_or_expired_token_changes_nothing() {
     ]);
     assert_eq!((code, stderr.as_str()), (1, "error: OIDC token is expired"));
     let wrong_group = signed_token(
-        &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now() + 300, "email": "dev@example.com", "groups": ["Developers"]}),
+        &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now() + 300, "sub": "dev-1", "email": "dev@example.com", "groups": ["Developers"]}),
     );
     let token_file = run.write("dev.jwt", &wrong_group);
     let (_, stderr) = run.approval_fails(&[
@@ -572,6 +572,25 @@ fn a_forged_or_expired_token_changes_nothing() {
         &oidc,
     ]);
     assert_eq!(stderr, "error: actor is not authorized for approval group");
+    // Issue E §3: a signed token that names no subject names nobody.
+    let no_subject = signed_token(
+        &json!({"iss": "https://login.example", "aud": "cavra-approvals", "exp": now() + 300, "email": "iam@example.com", "groups": ["IAM"]}),
+    );
+    let token_file = run.write("no-sub.jwt", &no_subject);
+    let (code, stderr) = run.approval_fails(&[
+        "approve",
+        &id,
+        "--reason",
+        "r",
+        "--actor-token",
+        &token_file,
+        "--oidc-config",
+        &oidc,
+    ]);
+    assert_eq!(
+        (code, stderr.as_str()),
+        (1, "error: OIDC token is missing sub")
+    );
     let record = run.approval(&["get", &id]);
     assert_eq!(record["state"], "pending");
     assert_eq!(record["history"].as_array().unwrap().len(), 1);

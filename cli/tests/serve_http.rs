@@ -94,3 +94,132 @@ async fn unknown_paths_and_methods_are_json_errors() {
     let body: serde_json::Value = wrong_method.json().await.unwrap();
     assert!(body["detail"].is_string());
 }
+
+/// Issue E §6: in local mode no token proves the caller, so the server refuses what a web page
+/// could make a browser send: DNS-rebound hosts, cross-origin state changes, non-JSON bodies.
+#[tokio::test]
+async fn local_mode_refuses_foreign_hosts_origins_and_non_json_state_changes() {
+    let server = serve(Setup::local()).await;
+    let base = base_of(&server);
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let decision = |id: &str| {
+        serde_json::json!({"decision": {
+            "decision_id": id, "session_id": "local", "action_type": "write_file",
+            "target": "iam/admin-role.tf", "rule_id": "filesystem.write.require_approval",
+            "decision": "require_approval", "severity": "high",
+            "reason": "Matched approval-required path policy: iam/**",
+            "evidence_refs": [format!("evidence://local/{id}")],
+            "policy_pack": "cavra-ai-agent-baseline"
+        }})
+        .to_string()
+    };
+    let post = |host: Option<String>, origin: Option<&str>, content_type: &str, body: String| {
+        let mut request = http
+            .post(format!("{base}/approvals"))
+            .header("content-type", content_type.to_owned())
+            .body(body);
+        if let Some(host) = host {
+            request = request.header("host", host);
+        }
+        if let Some(origin) = origin {
+            request = request.header("origin", origin.to_owned());
+        }
+        request.send()
+    };
+    let detail = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        (
+            status,
+            body["detail"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+
+    let (status, message) = detail(
+        post(
+            Some(format!("rebound.evil.example:{port}")),
+            None,
+            "application/json",
+            decision("dec_host"),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{message}");
+    assert!(message.starts_with("host is not this server"), "{message}");
+
+    let (status, message) = detail(
+        post(
+            None,
+            Some("http://evil.example"),
+            "application/json",
+            decision("dec_origin"),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{message}");
+    assert!(
+        message.starts_with("cross-origin request refused"),
+        "{message}"
+    );
+
+    let (status, message) = detail(
+        post(None, None, "text/plain", decision("dec_plain"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 415, "{message}");
+
+    let page: serde_json::Value = http
+        .get(format!("{base}/approvals"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["items"].as_array().map(Vec::len),
+        Some(0),
+        "nothing stored: {page}"
+    );
+
+    // The console's own origin, and no origin at all (curl, the CLI's scripts), are fine.
+    let same_origin = post(None, Some(&base), "application/json", decision("dec_same"))
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), 201);
+    let no_origin = post(
+        Some(format!("localhost:{port}")),
+        None,
+        "application/json; charset=utf-8",
+        decision("dec_curl"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(no_origin.status(), 201);
+}
+
+#[tokio::test]
+async fn a_405_names_the_allowed_methods_over_http() {
+    let server = serve(Setup::suite()).await;
+    let base = base_of(&server);
+    let response = reqwest::Client::new()
+        .put(format!("{base}/approvals/apr_000000000001/approve"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(
+        response
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+}

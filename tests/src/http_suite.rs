@@ -205,14 +205,18 @@ impl Api {
     ) -> Answer {
         let (method, _) = route.method_and_path();
         let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method");
+        let changes_state = method != reqwest::Method::GET;
         let mut request = self.http.request(method, self.endpoint.url(route, path));
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
+        // A JSON client declares JSON on every state change, body or not (local mode refuses
+        // state changes that do not, issue E §6).
+        if changes_state {
+            request = request.header("content-type", "application/json");
+        }
         if let Some(bytes) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(bytes);
+            request = request.body(bytes);
         }
         let response = request.send().await.expect("the server answers");
         let status = response.status();

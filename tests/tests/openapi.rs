@@ -278,6 +278,17 @@ fn token(claims: &Value) -> String {
     object.insert("iss".into(), json!("https://login.example"));
     object.insert("aud".into(), json!("cavra-approvals"));
     object.insert("exp".into(), json!(now + 300));
+    // A token names its subject (the document's 401 for one that does not).
+    if !object.contains_key("sub") {
+        let subject = format!(
+            "sub-{}",
+            object
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or("anyone")
+        );
+        object.insert("sub".into(), json!(subject));
+    }
     jsonwebtoken::encode(
         &header,
         &claims,
@@ -359,6 +370,13 @@ impl Call {
         let mut builder = lambda_http::http::Request::builder()
             .method(method.clone())
             .uri(&path);
+        // A state change declares JSON, as the document asks (in local mode even without a
+        // body); a request that sets its own content type (the 415 below) keeps it.
+        if method != lambda_http::http::Method::GET
+            && !self.headers.iter().any(|(name, _)| *name == "content-type")
+        {
+            builder = builder.header("content-type", "application/json");
+        }
         for (name, value) in &self.headers {
             builder = builder.header(*name, value);
         }
@@ -450,13 +468,14 @@ fn decide_body() -> Value {
 fn demonstrable(route: Route) -> &'static [u16] {
     match route {
         Route::List => &[200, 400, 401, 422, 500, 503],
-        Route::Create => &[200, 201, 400, 401, 409, 413, 422, 500, 503],
+        Route::Create => &[200, 201, 400, 401, 409, 413, 415, 422, 500, 503],
         Route::Get => &[200, 400, 401, 404, 500, 503],
         Route::Approve | Route::Deny | Route::Expire => {
-            &[200, 400, 401, 403, 404, 409, 413, 422, 500, 503]
+            &[200, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503]
         }
-        Route::Deliver | Route::AttachDecision => &[200, 400, 401, 404, 413, 422, 500, 503],
-        Route::BreakGlass => &[200, 400, 401, 403, 413, 422, 500, 503],
+        Route::Deliver => &[200, 400, 401, 403, 404, 413, 415, 422, 500, 503],
+        Route::AttachDecision => &[200, 400, 401, 404, 413, 415, 422, 500, 503],
+        Route::BreakGlass => &[200, 400, 401, 403, 413, 415, 422, 500, 503],
     }
 }
 
@@ -556,6 +575,14 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
                 .send(&local)
                 .await
         }
+        (403, Route::Deliver) => {
+            // Issue E §6: only the request's approver group may have it sent again.
+            let id = seed(&local, "dec_403").await;
+            call.id(&id)
+                .json(&json!({"actor_claims": {"email": "dev@example.com", "groups": ["Developers"]}}))
+                .send(&local)
+                .await
+        }
         (403, Route::BreakGlass) => {
             let oidc = api(Mode::Oidc);
             let iam = token(&json!({"email": "iam@example.com", "groups": ["IAM"]}));
@@ -591,6 +618,14 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
             let first = Call::new(Route::Approve).id(&id).json(&decide_body()).send(&local).await;
             assert_eq!(first.status, StatusCode::OK, "{}", first.body);
             call.id(&id).json(&decide_body()).send(&local).await
+        }
+        // -------------------------------------------------------------- 415
+        (415, _) => {
+            let id = seed(&local, "dec_415").await;
+            with_some_body(call.id(&id))
+                .header("content-type", "text/plain")
+                .send(&local)
+                .await
         }
         // -------------------------------------------------------------- 413, 422
         (413, _) => {

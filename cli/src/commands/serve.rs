@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// RBAC policy (or CAVRA_APPROVAL_RBAC_FILE).
     #[arg(long, value_name = "PATH")]
     rbac_file: Option<PathBuf>,
+    /// A host name (as browsers send it in `Host`, without the port) this server may be reached
+    /// by in local mode, besides `localhost` and IP addresses. Repeatable.
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
     /// The built console (trunk's dist folder) to serve at `/`. Default: `frontend/dist` when
     /// it holds a build (build it with `bash frontend/build.sh`).
     #[arg(long, value_name = "PATH", env = "CAVRA_CONSOLE_DIR")]
@@ -115,6 +119,7 @@ impl ConsoleFiles {
 struct Served {
     api: Arc<AppState>,
     console: Arc<ConsoleFiles>,
+    guard: Arc<LocalGuard>,
 }
 
 async fn to_lambda(request: AxumRequest) -> Result<lambda_http::Request, ApiError> {
@@ -293,9 +298,127 @@ async fn console(State(served): State<Served>, request: AxumRequest) -> AxumResp
     }
 }
 
+/// Who may reach a local-mode server from a browser (issue E §6). Without OIDC no token proves
+/// who is calling, so the server itself must refuse what a web page could make a browser send:
+/// a `Host` that is a DNS name pointing at loopback by rebinding, and state changes from a
+/// foreign `Origin`.
+#[derive(Debug, Clone, Default)]
+pub struct LocalGuard {
+    /// Extra host names (`--allow-host`), lowercased.
+    pub allowed_hosts: Vec<String>,
+}
+
+impl LocalGuard {
+    /// The host part of a `Host` header value (`name`, `name:port`, `[v6]:port`), lowercased.
+    fn host_name(value: &str) -> String {
+        let value = value.trim();
+        let name = if let Some(rest) = value.strip_prefix('[') {
+            rest.split(']').next().unwrap_or_default()
+        } else {
+            value.rsplit_once(':').map_or(value, |(name, _)| name)
+        };
+        name.trim_end_matches('.').to_ascii_lowercase()
+    }
+
+    /// Whether a `Host` value names this server: `localhost`, an IP address (a rebinding attack
+    /// needs a DNS name), or an allowed name.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let name = Self::host_name(host);
+        name == "localhost"
+            || name.parse::<std::net::IpAddr>().is_ok()
+            || self.allowed_hosts.contains(&name)
+    }
+
+    /// Whether an `Origin` value is this server as reached by `host`, or a configured CORS
+    /// origin.
+    pub fn origin_allowed(origin: &str, host: &str, cors_origins: &[String]) -> bool {
+        let origin = origin.trim().trim_end_matches('/');
+        let same = ["http://", "https://"]
+            .iter()
+            .any(|scheme| origin.eq_ignore_ascii_case(&format!("{scheme}{}", host.trim())));
+        same || cors_origins
+            .iter()
+            .any(|allowed| allowed.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    }
+}
+
+fn forbidden(detail: &str) -> AxumResponse {
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(serde_json::json!({ "detail": detail })),
+    )
+        .into_response()
+}
+
+/// Local mode only: refuses a foreign `Host` (403) and state changes whose `Origin` is not
+/// this server or a configured CORS origin (403).
+async fn local_guard(
+    State(served): State<Served>,
+    request: AxumRequest,
+    next: axum::middleware::Next,
+) -> AxumResponse {
+    if served.api.identity.required() {
+        return next.run(request).await;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    if !served.guard.host_allowed(&host) {
+        tracing::warn!(%host, "refused a request for a foreign host");
+        return forbidden(
+            "host is not this server: a local-mode server answers only to localhost, IP addresses and --allow-host names",
+        );
+    }
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if changes_state && let Some(origin) = request.headers().get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or_default();
+        if !LocalGuard::origin_allowed(origin, &host, &served.api.config.cors_origins) {
+            tracing::warn!(%origin, %host, "refused a cross-origin state change");
+            return forbidden("cross-origin request refused: this origin may not change approvals");
+        }
+    }
+    next.run(request).await
+}
+
+/// Logs every 5xx answer with the request that got it (the handlers log the cause).
+async fn log_server_errors(request: AxumRequest, next: axum::middleware::Next) -> AxumResponse {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    if response.status().is_server_error() {
+        tracing::error!(%method, %path, status = response.status().as_u16(), "request answered with a server error");
+    }
+    response
+}
+
+/// A panic in a handler becomes a 500 with the API's opaque JSON body; its message is logged.
+fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> AxumResponse {
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    tracing::error!(panic = %message, "a request handler panicked");
+    error_response(ApiError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: "internal error".into(),
+    })
+}
+
 /// The HTTP application: the API under `/approvals`, the console's config and session views
-/// under `/console`, and the console itself everywhere else.
-pub fn router(state: Arc<AppState>, console_files: ConsoleFiles) -> axum::Router {
+/// under `/console`, and the console itself everywhere else; `guard` names the extra host
+/// names local mode answers to.
+pub fn router(
+    state: Arc<AppState>,
+    console_files: ConsoleFiles,
+    guard: LocalGuard,
+) -> axum::Router {
     let origins: Vec<HeaderValue> = state
         .config
         .cors_origins
@@ -309,16 +432,31 @@ pub fn router(state: Arc<AppState>, console_files: ConsoleFiles) -> axum::Router
     let served = Served {
         api: state,
         console: Arc::new(console_files),
+        guard: Arc::new(guard),
     };
-    axum::Router::new()
+    let app = axum::Router::new()
         .route("/approvals", any(approvals))
+        .route("/approvals/", any(approvals))
         .route("/approvals/{*rest}", any(approvals))
         .route("/console/config", any(approvals))
         .route("/console/session", any(approvals))
         .route("/config.json", axum::routing::get(console_config))
         .fallback(console)
+        .layer(axum::middleware::from_fn_with_state(
+            served.clone(),
+            local_guard,
+        ))
         .with_state(served)
-        .layer(cors)
+        .layer(cors);
+    outer_layers(app)
+}
+
+/// What wraps every route: 5xx answers are logged, and a panic becomes a 500 JSON answer.
+fn outer_layers(app: axum::Router) -> axum::Router {
+    app.layer(axum::middleware::from_fn(log_server_errors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
 }
 
 /// Builds the state for `args` (environment first, flags win).
@@ -343,11 +481,30 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     )
 }
 
+/// Installs the log subscriber: `RUST_LOG` (default `info`), to stderr.
+fn install_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Fails only when a subscriber is already installed (tests calling `run` twice).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 /// Runs `cavra serve` until interrupted.
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    install_logging();
     let console_files = ConsoleFiles::locate(args.console_dir.as_deref())?;
     let described = console_files.describe();
-    let app = router(Arc::new(state(args)?), console_files);
+    let guard = LocalGuard {
+        allowed_hosts: args
+            .allow_hosts
+            .iter()
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .collect(),
+    };
+    let app = router(Arc::new(state(args)?), console_files, guard);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
         .await
         .with_context(|| format!("binding {}:{}", args.host, args.port))?;
@@ -418,6 +575,89 @@ mod tests {
             "a script asking for JSON"
         );
         assert!(!wants_index("/missing.js", false));
+    }
+
+    #[test]
+    fn local_mode_answers_only_to_its_own_hosts_and_origins() {
+        let guard = LocalGuard {
+            allowed_hosts: vec!["cavra.internal".into()],
+        };
+        for host in [
+            "localhost",
+            "localhost:8787",
+            "LOCALHOST:1",
+            "127.0.0.1:8787",
+            "[::1]:8787",
+            "10.0.0.7:8787",
+            "cavra.internal:8787",
+            "cavra.internal.",
+        ] {
+            assert!(guard.host_allowed(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:8787",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8787",
+            "cavra.internal.evil.example",
+        ] {
+            assert!(!guard.host_allowed(host), "{host}");
+        }
+        let cors = vec!["https://console.example".to_owned()];
+        assert!(LocalGuard::origin_allowed(
+            "http://127.0.0.1:8787",
+            "127.0.0.1:8787",
+            &cors
+        ));
+        assert!(LocalGuard::origin_allowed(
+            "https://console.example/",
+            "127.0.0.1:8787",
+            &cors
+        ));
+        for origin in [
+            "http://evil.example",
+            "http://127.0.0.1:9999",
+            "null",
+            "http://127.0.0.1:8787.evil.example",
+        ] {
+            assert!(
+                !LocalGuard::origin_allowed(origin, "127.0.0.1:8787", &cors),
+                "{origin}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_json_and_the_server_goes_on() {
+        use tower::ServiceExt as _;
+        let app = outer_layers(
+            axum::Router::new()
+                .route(
+                    "/boom",
+                    axum::routing::get(|| async {
+                        assert!(!std::hint::black_box(true), "boom");
+                        "never"
+                    }),
+                )
+                .route("/fine", axum::routing::get(|| async { "fine" })),
+        );
+        let request = |path: &str| {
+            axum::http::Request::builder()
+                .uri(path)
+                .body(AxumBody::empty())
+                .unwrap()
+        };
+        let response = app.clone().oneshot(request("/boom")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/json"
+        );
+        let body = to_bytes(response.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"detail":"internal error"}"#);
+        let response = app.oneshot(request("/fine")).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! verified against the OIDC config, or — only without OIDC — self-declared `actor_claims`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cavra_core::approval::IdentityKind;
@@ -11,7 +13,7 @@ use cavra_core::rbac::RbacPolicy;
 use jsonwebtoken::jwk::JwkSet;
 use lambda_http::http::{HeaderMap, StatusCode};
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 use crate::error::ApiError;
 
@@ -48,11 +50,26 @@ impl JwksFetch for HttpJwksFetch {
     }
 }
 
-/// Verifies tokens; keys from the config, or fetched from `jwks_uri`, cached, and refetched
-/// once when a token names an unknown `kid`.
+/// When the JWKS was last fetched (or a fetch was attempted) and how many fetches succeeded.
+#[derive(Debug, Default)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    generation: u64,
+}
+
+/// Verifies tokens; keys from the config, or fetched from `jwks_uri` and cached.
+///
+/// A token naming an unknown `kid` may mean the provider rotated its keys, so the key set is
+/// fetched again, but never more than once per `jwks_min_refresh_seconds` (default 60): forged
+/// `kid`s cannot make the server hammer the provider. Concurrent refreshes are coalesced: one
+/// request fetches while the others wait for its result and then verify against it.
 pub struct OidcVerifier {
     config: RwLock<OidcConfig>,
-    fetched: RwLock<bool>,
+    refresh: Mutex<RefreshState>,
+    /// Successful fetches so far; a verifier reads it before trying its token, so after waiting
+    /// for the refresh lock it knows whether the keys changed in the meantime.
+    generation: AtomicU64,
+    min_refresh: Duration,
     fetcher: Option<Arc<dyn JwksFetch>>,
 }
 
@@ -62,31 +79,56 @@ impl std::fmt::Debug for OidcVerifier {
     }
 }
 
+fn keys_unreachable() -> ApiError {
+    ApiError {
+        status: StatusCode::SERVICE_UNAVAILABLE,
+        detail: "OIDC signing keys could not be fetched".into(),
+    }
+}
+
 impl OidcVerifier {
     /// A verifier for `config`; `fetcher` is used when it has a `jwks_uri`.
     pub fn new(config: OidcConfig, fetcher: Option<Arc<dyn JwksFetch>>) -> Self {
         Self {
+            min_refresh: Duration::from_secs(config.jwks_min_refresh_seconds),
             config: RwLock::new(config),
-            fetched: RwLock::new(false),
+            refresh: Mutex::new(RefreshState::default()),
+            generation: AtomicU64::new(0),
             fetcher,
         }
     }
 
-    async fn refresh(&self) -> Result<(), ApiError> {
+    /// Makes sure keys newer than `seen` (a generation read before the caller's last attempt)
+    /// are loaded, fetching them if no one else did and the interval allows. Returns whether
+    /// the keys changed since `seen`.
+    async fn refresh_after(&self, seen: u64) -> Result<bool, ApiError> {
         let uri = self.config.read().await.jwks_uri.clone();
         let (Some(uri), Some(fetcher)) = (uri, &self.fetcher) else {
-            return Ok(());
+            return Ok(false);
         };
+        let mut state = self.refresh.lock().await;
+        if state.generation != seen {
+            return Ok(true);
+        }
+        if let Some(last) = state.last_attempt
+            && last.elapsed() < self.min_refresh
+        {
+            return if state.generation == 0 {
+                Err(keys_unreachable())
+            } else {
+                Ok(false)
+            };
+        }
+        state.last_attempt = Some(Instant::now());
+        tracing::info!(%uri, "fetching the OIDC signing keys");
         let keys = fetcher.fetch(&uri).await.map_err(|e| {
             tracing::error!(error = %format!("{e:#}"), %uri, "JWKS fetch failed");
-            ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                detail: "OIDC signing keys could not be fetched".into(),
-            }
+            keys_unreachable()
         })?;
         self.config.write().await.jwks = keys;
-        *self.fetched.write().await = true;
-        Ok(())
+        state.generation = state.generation.saturating_add(1);
+        self.generation.store(state.generation, Ordering::Release);
+        Ok(true)
     }
 
     /// Verifies `token` and builds the actor context.
@@ -96,15 +138,20 @@ impl OidcVerifier {
         now_unix: i64,
         rbac: Option<&RbacPolicy>,
     ) -> Result<ActorContext, ApiError> {
-        let has_uri = self.config.read().await.jwks_uri.is_some();
-        if has_uri && !*self.fetched.read().await {
-            self.refresh().await?;
+        let has_uri = self.config.read().await.jwks_uri.is_some() && self.fetcher.is_some();
+        let mut seen = self.generation.load(Ordering::Acquire);
+        if has_uri && seen == 0 {
+            self.refresh_after(0).await?;
+            seen = self.generation.load(Ordering::Acquire);
         }
         let first = verify_token(&*self.config.read().await, token, now_unix);
         let claims = match first {
             Err(error) if error.is_unknown_kid() && has_uri => {
-                self.refresh().await?;
-                verify_token(&*self.config.read().await, token, now_unix)
+                if self.refresh_after(seen).await? {
+                    verify_token(&*self.config.read().await, token, now_unix)
+                } else {
+                    Err(error)
+                }
             }
             other => other,
         }
@@ -122,10 +169,21 @@ pub struct IdentitySettings {
     pub rbac: Option<RbacPolicy>,
 }
 
+/// The Bearer token of the `Authorization` header. A second `Authorization` header is refused:
+/// proxies and servers disagree on which one counts, so accepting either would let a caller
+/// show one identity to a proxy and another to us.
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(lambda_http::http::header::AUTHORIZATION) else {
+    let mut values = headers
+        .get_all(lambda_http::http::header::AUTHORIZATION)
+        .iter();
+    let Some(value) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request(
+            "authorization header must appear once",
+        ));
+    }
     let text = value.to_str().unwrap_or_default().trim();
     let (scheme, token) = text.split_once(' ').unwrap_or((text, ""));
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -173,6 +231,15 @@ impl IdentitySettings {
         now_unix: i64,
     ) -> Result<Option<ActorContext>, ApiError> {
         let rbac = self.rbac.as_ref();
+        let given = |key: &str| body.and_then(|b| b.get(key)).filter(|v| !v.is_null());
+        if given("actor_token").is_some_and(|token| !token.is_string()) {
+            return Err(ApiError::bad_request("actor_token must be a string"));
+        }
+        if given("actor_claims").is_some() && given("actor_token").is_some() {
+            return Err(ApiError::bad_request(
+                "give one identity: actor_claims or actor_token, not both",
+            ));
+        }
         let context = if let Some(claims) = body
             .and_then(|b| b.get("actor_claims"))
             .filter(|v| !v.is_null())

@@ -47,6 +47,14 @@ impl ApiError {
         }
     }
 
+    /// 415: a state change whose body is not declared as JSON.
+    pub fn unsupported_media_type() -> Self {
+        Self {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            detail: "request body must be JSON: send content-type: application/json".into(),
+        }
+    }
+
     /// 413.
     pub fn too_large(limit: usize) -> Self {
         Self {

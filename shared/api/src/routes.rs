@@ -84,28 +84,50 @@ impl Route {
         }
     }
 
+    /// The routes served at a concrete path (whatever the method), and its `approval_id`.
+    fn at_path(path: &str) -> Option<(&'static [Self], Option<String>)> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        let id = |id: &&str| Some((*id).to_owned());
+        Some(match segments.as_slice() {
+            ["approvals"] => (&[Self::List, Self::Create], None),
+            ["approvals", "break-glass"] => (&[Self::BreakGlass], None),
+            ["approvals", i] => (&[Self::Get], id(i)),
+            ["approvals", i, "approve"] => (&[Self::Approve], id(i)),
+            ["approvals", i, "deny"] => (&[Self::Deny], id(i)),
+            ["approvals", i, "expire"] => (&[Self::Expire], id(i)),
+            ["approvals", i, "deliver"] => (&[Self::Deliver], id(i)),
+            ["approvals", i, "attach-decision"] => (&[Self::AttachDecision], id(i)),
+            _ => return None,
+        })
+    }
+
+    /// The methods a path answers, for the `Allow` header of a 405 (e.g. `GET, HEAD, POST`).
+    pub fn allowed_methods(path: &str) -> Option<String> {
+        let (routes, _) = Self::at_path(path)?;
+        let mut methods: Vec<String> = Vec::new();
+        for route in routes {
+            let method = route.method_and_path().0;
+            methods.push(method.to_string());
+            if method == Method::GET {
+                methods.push(Method::HEAD.to_string());
+            }
+        }
+        Some(methods.join(", "))
+    }
+
     /// Matches a concrete method and path; returns the route and its `approval_id`.
     ///
     /// # Errors
     /// 404 for unknown paths, 405 for a known path with another method.
     pub fn resolve(method: &Method, path: &str) -> Result<(Self, Option<String>), ApiError> {
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-        let (candidates, id): (&[Self], Option<String>) = match segments.as_slice() {
-            ["approvals"] => (&[Self::List, Self::Create], None),
-            ["approvals", "break-glass"] => (&[Self::BreakGlass], None),
-            ["approvals", id] => (&[Self::Get], Some((*id).to_owned())),
-            ["approvals", id, "approve"] => (&[Self::Approve], Some((*id).to_owned())),
-            ["approvals", id, "deny"] => (&[Self::Deny], Some((*id).to_owned())),
-            ["approvals", id, "expire"] => (&[Self::Expire], Some((*id).to_owned())),
-            ["approvals", id, "deliver"] => (&[Self::Deliver], Some((*id).to_owned())),
-            ["approvals", id, "attach-decision"] => {
-                (&[Self::AttachDecision], Some((*id).to_owned()))
-            }
-            _ => return Err(ApiError::no_route()),
-        };
+        let (candidates, id) = Self::at_path(path).ok_or_else(ApiError::no_route)?;
         candidates
             .iter()
-            .find(|route| route.method_and_path().0 == method)
+            .find(|route| {
+                let served = route.method_and_path().0;
+                // HEAD is GET without the body (RFC 9110 §9.3.2); the server drops the body.
+                served == method || (method == Method::HEAD && served == Method::GET)
+            })
             .map(|route| (*route, id))
             .ok_or_else(ApiError::method_not_allowed)
     }
@@ -132,12 +154,66 @@ pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
             };
             handle(route, state, request).await
         }
-        Err(error) => error.into_response(),
+        Err(error) => {
+            let allow = (error.status == StatusCode::METHOD_NOT_ALLOWED)
+                .then(|| Route::allowed_methods(request.uri().path()))
+                .flatten()
+                .and_then(|methods| header::HeaderValue::from_str(&methods).ok());
+            let mut response = error.into_response();
+            if let Some(allow) = allow {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            response
+        }
     }
+}
+
+/// Whether the request says its body is JSON: `application/json` (parameters such as
+/// `charset` allowed) or an `application/…+json` type.
+fn declares_json(request: &Request) -> bool {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let media_type = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media_type == "application/json"
+        || media_type
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// State changes carry JSON (issue E §6). A body in any other type is refused with 415 in every
+/// mode. In local mode, where no token proves who is calling, every state change must declare
+/// JSON even without a body: a browser sends such a request cross-site only after a CORS
+/// preflight, which `cavra serve` never grants, so a web page cannot act through the local API.
+fn check_content_type(state: &AppState, request: &Request) -> Result<(), ApiError> {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return Ok(());
+    }
+    let has_body = match request.body() {
+        Body::Empty => false,
+        Body::Text(text) => !text.trim().is_empty(),
+        Body::Binary(bytes) => !bytes.iter().all(u8::is_ascii_whitespace),
+        _ => true,
+    };
+    if (has_body || !state.identity.required()) && !declares_json(request) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    Ok(())
 }
 
 /// Runs one route.
 pub async fn handle(route: Route, state: &AppState, request: Request) -> Response<Body> {
+    if let Err(error) = check_content_type(state, &request) {
+        return error.into_response();
+    }
     let result = match route {
         Route::List => list(state, &request).await,
         Route::Create => create(state, &request).await,
@@ -382,7 +458,10 @@ async fn deliver(state: &AppState, request: &Request) -> Answer {
         .resolve(request.headers(), body.as_ref(), state.now_unix())
         .await?;
     let id = approval_id(request)?;
-    state.service.get(&id).await?;
+    match &context {
+        Some(ctx) => state.service.get_for_delivery(&id, ctx).await?,
+        None => state.service.get(&id).await?,
+    };
     let Some(notifications) = &state.notifications else {
         return Err(ApiError::bad_request(
             "approval provider config is not configured",

@@ -46,6 +46,7 @@ impl Api {
         let request: Request = lambda_http::http::Request::builder()
             .method(method)
             .uri(path)
+            .header("content-type", "application/json")
             .body(body.map_or(Body::Empty, |b| Body::Text(b.to_string())))
             .unwrap();
         let response = dispatch(&self.state, request).await;

@@ -74,6 +74,18 @@ fn token(claims: Value) -> String {
         .or_insert(json!("https://login.example"));
     object.entry("aud").or_insert(json!("cavra-approvals"));
     object.entry("exp").or_insert(json!(now_unix() + 300));
+    // A token names its subject; tests that are about the other claims default it.
+    if object.get("sub").is_some_and(Value::is_null) {
+        // `"sub": null` asks for a token without one.
+        object.remove("sub");
+    } else if !object.contains_key("sub") {
+        let subject = object
+            .get("email")
+            .or_else(|| object.get("preferred_username"))
+            .cloned()
+            .unwrap_or_else(|| json!("user"));
+        object.insert("sub".into(), subject);
+    }
     jsonwebtoken::encode(&header, &claims, &EncodingKey::from_rsa_pem(&pem).unwrap()).unwrap()
 }
 
@@ -115,6 +127,14 @@ impl Api {
         }
         for (k, v) in headers {
             builder = builder.header(*k, *v);
+        }
+        // A JSON API client declares its body (local mode refuses state changes that do not).
+        if method != "GET"
+            && !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            builder = builder.header("content-type", "application/json");
         }
         let request: Request = builder.body(body.map_or(Body::Empty, Body::Text)).unwrap();
         let pairs: std::collections::HashMap<String, Vec<String>> = query
@@ -955,4 +975,310 @@ async fn configuration_variables_may_hold_the_json_document_itself() {
         ),
         "{error}"
     );
+}
+
+// Issue E §3 and §6: identity at the edge, content types, 405, deliver authorisation.
+
+async fn dispatch_raw(
+    api: &Api,
+    request: Request,
+) -> (StatusCode, lambda_http::http::HeaderMap, Value) {
+    let response = dispatch(&api.state, request).await;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap(),
+        _ => Value::Null,
+    };
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn regression_e_two_authorization_headers_are_400() {
+    let api = api(Setup {
+        oidc: true,
+        ..Setup::default()
+    });
+    let iam = token(json!({"email": "iam@example.com", "groups": ["IAM"]}));
+    let developer = token(json!({"email": "dev@example.com", "groups": ["Developers"]}));
+    for (first, second) in [(&iam, &developer), (&developer, &iam), (&iam, &iam)] {
+        let request: Request = lambda_http::http::Request::builder()
+            .method("GET")
+            .uri("/approvals")
+            .header("authorization", format!("Bearer {first}"))
+            .header("authorization", format!("Bearer {second}"))
+            .body(Body::Empty)
+            .unwrap();
+        let (status, _, body) = dispatch_raw(&api, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["detail"], "authorization header must appear once");
+    }
+}
+
+#[tokio::test]
+async fn regression_e_tokens_without_sub_or_issued_in_the_future_are_401() {
+    let api = api(Setup {
+        oidc: true,
+        ..Setup::default()
+    });
+    let cases = [
+        (
+            json!({"email": "iam@example.com", "groups": ["IAM"], "sub": null}),
+            "OIDC token is missing sub",
+        ),
+        (
+            json!({"sub": "", "email": "iam@example.com", "groups": ["IAM"]}),
+            "OIDC token is missing sub",
+        ),
+        (
+            json!({"sub": "u-1", "groups": ["IAM"], "iat": now_unix() + 10 * 365 * 86_400, "exp": now_unix() + 10 * 365 * 86_400 + 300}),
+            "OIDC token is issued in the future",
+        ),
+    ];
+    for (claims, message) in cases {
+        let (status, body) = api
+            .call("GET", "/approvals", None, Some(&token(claims.clone())))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{claims}: {body}");
+        assert_eq!(body["detail"], message, "{claims}");
+    }
+}
+
+#[tokio::test]
+async fn regression_e_state_changes_must_declare_json() {
+    let local = api(Setup::default());
+    let body = json!({"decision": iam_decision("dec_plain")}).to_string();
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonp",
+        "",
+    ] {
+        let (status, error) = local
+            .call_raw(
+                "POST",
+                "/approvals",
+                Some(body.clone()),
+                None,
+                &[("content-type", content_type)],
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}: {error}"
+        );
+        assert_eq!(
+            error["detail"],
+            "request body must be JSON: send content-type: application/json"
+        );
+    }
+    let (_, page) = local.call("GET", "/approvals", None, None).await;
+    assert_eq!(page["total"], 0, "nothing was stored: {page}");
+
+    // Parameters and +json types are JSON.
+    for content_type in [
+        "application/json; charset=utf-8",
+        "Application/JSON",
+        "application/merge-patch+json",
+    ] {
+        let (status, error) = local
+            .call_raw(
+                "POST",
+                "/approvals",
+                Some(
+                    json!({"decision": iam_decision(&format!("dec_{}", content_type.len()))})
+                        .to_string(),
+                ),
+                None,
+                &[("content-type", content_type)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{content_type:?}: {error}");
+    }
+
+    // Local mode: a body-less state change (a cross-site form or `fetch` without a preflight)
+    // is refused too.
+    let id = local
+        .create(json!({"decision": iam_decision("dec_empty")}), None)
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let request: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/approvals/{id}/expire"))
+        .header("content-type", "text/plain")
+        .body(Body::Empty)
+        .unwrap();
+    let (status, _, _) = dispatch_raw(&local, request).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (_, record) = local
+        .call("GET", &format!("/approvals/{id}"), None, None)
+        .await;
+    assert_eq!(record["state"], "pending");
+
+    // With OIDC a token proves the caller; a body-less state change needs no content type.
+    let oidc = api(Setup {
+        oidc: true,
+        ..Setup::default()
+    });
+    let iam = token(json!({"email": "iam@example.com", "groups": ["IAM"]}));
+    let developer = token(json!({"email": "dev@example.com", "groups": ["Developers"]}));
+    let id = oidc
+        .create(
+            json!({"decision": iam_decision("dec_oidc_empty")}),
+            Some(&developer),
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let request: Request = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(format!("/approvals/{id}/expire"))
+        .header("authorization", format!("Bearer {iam}"))
+        .body(Body::Empty)
+        .unwrap();
+    let (status, _, body) = dispatch_raw(&oidc, request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "expired");
+}
+
+#[tokio::test]
+async fn regression_e_405_names_the_allowed_methods() {
+    let api = api(Setup::default());
+    for (method, path, allow) in [
+        ("DELETE", "/approvals", "GET, HEAD, POST"),
+        ("PUT", "/approvals/apr_000000000001", "GET, HEAD"),
+        ("GET", "/approvals/apr_000000000001/approve", "POST"),
+        ("PATCH", "/approvals/break-glass", "POST"),
+    ] {
+        let request: Request = lambda_http::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::Empty)
+            .unwrap();
+        let (status, headers, body) = dispatch_raw(&api, request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(body["detail"], "method not allowed");
+        assert_eq!(
+            headers.get("allow").and_then(|v| v.to_str().ok()),
+            Some(allow),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn regression_e_deliver_authorises_before_the_provider_config_is_looked_at() {
+    let api = api(Setup {
+        oidc: true,
+        rbac: Some(
+            r#"{"repository_permissions": [{"groups": ["release-bots"], "actions": ["delivered"]}]}"#,
+        ),
+        ..Setup::default()
+    });
+    let developer = token(json!({"email": "dev@example.com", "groups": ["Developers"]}));
+    let id = api
+        .create(
+            json!({"decision": iam_decision("dec_deliver_authz")}),
+            Some(&developer),
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deliver = format!("/approvals/{id}/deliver");
+    // A login alone is not enough: the developer (not in IAM) is refused before anything
+    // about the provider config is revealed.
+    let (status, body) = api.call("POST", &deliver, None, Some(&developer)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["detail"],
+        "actor is not authorized to deliver this request"
+    );
+    // The routed group, or an RBAC grant with the delivered action, gets as far as the config.
+    for who in [
+        token(json!({"email": "iam@example.com", "groups": ["IAM"]})),
+        token(json!({"email": "bot@example.com", "groups": ["release-bots"]})),
+    ] {
+        let (status, body) = api.call("POST", &deliver, None, Some(&who)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(body["detail"], "approval provider config is not configured");
+    }
+    // 404 before 403: an unknown id says so to anyone logged in.
+    let (status, _) = api
+        .call(
+            "POST",
+            "/approvals/apr_0000000000ff/deliver",
+            None,
+            Some(&developer),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn regression_e_an_outcome_that_is_not_text_is_refused_and_nothing_is_stored() {
+    let api = api(Setup::default());
+    for outcome in [
+        json!(["allow"]),
+        json!({}),
+        json!(1),
+        json!(true),
+        json!(["require_approval"]),
+    ] {
+        let mut decision = iam_decision("dec_not_text");
+        decision["decision"] = outcome.clone();
+        let (status, body) = api
+            .call(
+                "POST",
+                "/approvals",
+                Some(json!({"decision": decision})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{outcome}: {body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("decision must be one of:"),
+            "{body}"
+        );
+    }
+    let (_, page) = api.call("GET", "/approvals", None, None).await;
+    assert_eq!(page["total"], 0, "{page}");
+}
+
+#[tokio::test]
+async fn regression_e_claims_beside_a_token_or_a_token_that_is_not_text_are_400() {
+    let api = api(Setup::default());
+    for (extra, message) in [
+        (
+            json!({"actor_claims": {}, "actor_token": 7}),
+            "actor_token must be a string",
+        ),
+        (
+            json!({"actor_claims": {"email": "iam@example.com", "groups": ["IAM"]}, "actor_token": "x.y.z"}),
+            "give one identity: actor_claims or actor_token, not both",
+        ),
+        (
+            json!({"actor_token": {"sub": "me"}}),
+            "actor_token must be a string",
+        ),
+    ] {
+        let mut body = json!({"decision": iam_decision("dec_two_sources")});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, error) = api.call("POST", "/approvals", Some(body), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{extra}: {error}");
+        assert_eq!(error["detail"], message, "{extra}");
+    }
+    let (_, page) = api.call("GET", "/approvals", None, None).await;
+    assert_eq!(page["total"], 0, "{page}");
 }

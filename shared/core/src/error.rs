@@ -91,6 +91,9 @@ pub enum ApprovalError {
     /// Original §2.4; CONTRACT §2 makes it a 403.
     #[error("actor is not authorized for approval group")]
     NotAuthorized,
+    /// Issue E §6: only the approver group (or an RBAC `delivered` grant) may re-send a request.
+    #[error("actor is not authorized to deliver this request")]
+    NotAuthorizedDeliver,
     /// Original §6.4.
     #[error("actor is not authorized for break-glass")]
     NotAuthorizedBreakGlass,
@@ -159,6 +162,7 @@ impl ApprovalError {
             | Self::ReservedActor(_) => ErrorKind::Unprocessable,
             Self::QuorumNeedsVerified
             | Self::NotAuthorized
+            | Self::NotAuthorizedDeliver
             | Self::NotAuthorizedBreakGlass
             | Self::SelfApproval
             | Self::NotAuthorizedReview

@@ -27,6 +27,11 @@ use crate::rbac::RbacPolicy;
 /// Clock-skew allowance when the config does not set `leeway_seconds`.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
 
+/// Shortest interval between two JWKS fetches from `jwks_uri` when the config does not set
+/// `jwks_min_refresh_seconds`: tokens naming unknown `kid`s cannot make the server hammer the
+/// identity provider.
+pub const DEFAULT_JWKS_MIN_REFRESH_SECONDS: u64 = 60;
+
 /// Longest token accepted, in bytes (before trimming whitespace).
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -56,8 +61,13 @@ pub struct OidcConfig {
     /// `jwks_path`). Fetching and caching is the caller's job; on
     /// [`TokenError::is_unknown_kid`] it refetches once.
     pub jwks_uri: Option<String>,
-    /// Clock-skew allowance for `exp` and `nbf`, in seconds.
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`, in seconds.
     pub leeway_seconds: u64,
+    /// When set, a token must carry `iat` and be at most this old (plus the leeway).
+    pub max_token_age_seconds: Option<u64>,
+    /// Shortest interval between two fetches from `jwks_uri` (refetches on an unknown `kid` are
+    /// coalesced and limited to one per interval).
+    pub jwks_min_refresh_seconds: u64,
 }
 
 /// An OIDC config (or its JWKS) could not be used.
@@ -174,6 +184,18 @@ pub enum TokenError {
     /// `nbf` is further in the future than the leeway.
     #[error("OIDC token is not yet valid")]
     NotYetValid,
+    /// No `sub`: the subject is the identity, a token without one names nobody.
+    #[error("OIDC token is missing sub")]
+    MissingSub,
+    /// `iat` is further in the future than the leeway.
+    #[error("OIDC token is issued in the future")]
+    IssuedInFuture,
+    /// `max_token_age_seconds` is configured and the token has no `iat`.
+    #[error("OIDC token is missing iat")]
+    MissingIat,
+    /// `iat` is older than `max_token_age_seconds` plus the leeway.
+    #[error("OIDC token is older than max_token_age_seconds")]
+    TooOld,
 }
 
 impl TokenError {
@@ -206,11 +228,11 @@ fn text_key(
     }
 }
 
-fn leeway(value: Option<&Value>) -> Result<u64, OidcConfigError> {
-    const WRONG: OidcConfigError =
-        OidcConfigError::BadKey("leeway_seconds must be a non-negative integer");
+/// A non-negative whole number of seconds; `None` when the key is absent or null. `wrong` is
+/// the message for anything else.
+fn seconds(value: Option<&Value>, wrong: &'static str) -> Result<Option<u64>, OidcConfigError> {
     match value {
-        None | Some(Value::Null) => Ok(DEFAULT_LEEWAY_SECONDS),
+        None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_u64()
             .or_else(|| {
@@ -218,8 +240,9 @@ fn leeway(value: Option<&Value>) -> Result<u64, OidcConfigError> {
                     .filter(|f| f.is_finite() && *f >= 0.0 && f.fract() == 0.0 && *f <= 9.0e15)
                     .map(|f| f as u64)
             })
-            .ok_or(WRONG),
-        Some(_) => Err(WRONG),
+            .map(Some)
+            .ok_or(OidcConfigError::BadKey(wrong)),
+        Some(_) => Err(OidcConfigError::BadKey(wrong)),
     }
 }
 
@@ -309,7 +332,20 @@ impl OidcConfig {
         let (Some(issuer), Some(audience)) = (issuer, audience) else {
             return Err(OidcConfigError::Incomplete);
         };
-        let leeway_seconds = leeway(map.get("leeway_seconds"))?;
+        let leeway_seconds = seconds(
+            map.get("leeway_seconds"),
+            "leeway_seconds must be a non-negative integer",
+        )?
+        .unwrap_or(DEFAULT_LEEWAY_SECONDS);
+        let max_token_age_seconds = seconds(
+            map.get("max_token_age_seconds"),
+            "max_token_age_seconds must be a non-negative integer",
+        )?;
+        let jwks_min_refresh_seconds = seconds(
+            map.get("jwks_min_refresh_seconds"),
+            "jwks_min_refresh_seconds must be a non-negative integer",
+        )?
+        .unwrap_or(DEFAULT_JWKS_MIN_REFRESH_SECONDS);
         let (jwks, jwks_uri) = if let Some(inline) = inline {
             if !inline.is_object() {
                 return Err(OidcConfigError::BadKey("jwks must be an object"));
@@ -331,6 +367,8 @@ impl OidcConfig {
             jwks,
             jwks_uri,
             leeway_seconds,
+            max_token_age_seconds,
+            jwks_min_refresh_seconds,
         })
     }
 
@@ -515,7 +553,28 @@ fn check_claims(
             return Err(TokenError::NotYetValid);
         }
     }
-    Ok(())
+    let iat = match claims.get("iat").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => Some(numeric_date(v, true).ok_or(TokenError::NotNumeric("iat"))?),
+    };
+    if let Some(iat) = iat
+        && iat > now.saturating_add(leeway)
+    {
+        return Err(TokenError::IssuedInFuture);
+    }
+    if let Some(max_age) = config.max_token_age_seconds {
+        let iat = iat.ok_or(TokenError::MissingIat)?;
+        let oldest = now
+            .saturating_sub(i128::from(max_age))
+            .saturating_sub(leeway);
+        if iat < oldest {
+            return Err(TokenError::TooOld);
+        }
+    }
+    match claims.get("sub") {
+        Some(Value::String(sub)) if !sub.trim().is_empty() => Ok(()),
+        _ => Err(TokenError::MissingSub),
+    }
 }
 
 fn signature_error(error: &jsonwebtoken::errors::Error, alg_name: &str) -> TokenError {
@@ -819,6 +878,74 @@ mod tests {
     }
 
     #[test]
+    fn issued_at_is_bounded_by_the_leeway_and_the_optional_maximum_age() {
+        let config = config();
+        let at = |config: &OidcConfig, changes: Value| {
+            verify_token(config, &rs256(&claims_with(&changes)), NOW)
+        };
+        assert!(at(&config, json!({"iat": NOW + 60})).is_ok());
+        assert_eq!(
+            at(&config, json!({"iat": NOW + 61})).unwrap_err(),
+            TokenError::IssuedInFuture
+        );
+        // Without a maximum age, an old token that has not expired is fine, and iat is optional.
+        assert!(at(&config, json!({"iat": NOW - 86_400})).is_ok());
+        assert!(at(&config, json!({"iat": null})).is_ok());
+
+        let bounded = OidcConfig {
+            max_token_age_seconds: Some(3_600),
+            ..config.clone()
+        };
+        assert!(at(&bounded, json!({"iat": NOW - 3_660})).is_ok());
+        assert_eq!(
+            at(&bounded, json!({"iat": NOW - 3_661})).unwrap_err(),
+            TokenError::TooOld
+        );
+        assert_eq!(
+            at(&bounded, json!({"iat": null})).unwrap_err(),
+            TokenError::MissingIat
+        );
+        assert_eq!(
+            at(&bounded, json!({"iat": -9.0e300})).unwrap_err(),
+            TokenError::TooOld
+        );
+    }
+
+    #[test]
+    fn token_age_and_refresh_interval_are_read_from_the_config() {
+        let base = json!({"issuer": "i", "audience": "a", "jwks": {"keys": []}});
+        let load = |extra: Value| {
+            let mut value = base.clone();
+            for (k, v) in extra.as_object().unwrap() {
+                value[k] = v.clone();
+            }
+            OidcConfig::from_value(&value, Path::new(FIXTURES))
+        };
+        let defaults = load(json!({})).unwrap();
+        assert_eq!(defaults.max_token_age_seconds, None);
+        assert_eq!(
+            defaults.jwks_min_refresh_seconds,
+            DEFAULT_JWKS_MIN_REFRESH_SECONDS
+        );
+        let set =
+            load(json!({"max_token_age_seconds": 900, "jwks_min_refresh_seconds": 5})).unwrap();
+        assert_eq!(set.max_token_age_seconds, Some(900));
+        assert_eq!(set.jwks_min_refresh_seconds, 5);
+        assert_eq!(
+            load(json!({"max_token_age_seconds": -1}))
+                .unwrap_err()
+                .to_string(),
+            "approval OIDC config max_token_age_seconds must be a non-negative integer"
+        );
+        assert_eq!(
+            load(json!({"jwks_min_refresh_seconds": "soon"}))
+                .unwrap_err()
+                .to_string(),
+            "approval OIDC config jwks_min_refresh_seconds must be a non-negative integer"
+        );
+    }
+
+    #[test]
     fn verified_actor_builds_an_oidc_context_with_mapped_groups() {
         let rbac =
             RbacPolicy::from_value(&json!({"group_mappings": {"IAM": "Identity Admins"}})).unwrap();
@@ -979,6 +1106,38 @@ mod tests {
                 &ours,
                 rs256(&claims_with(&json!({"nbf": NOW + 61}))),
                 "OIDC token is not yet valid",
+            ),
+            (
+                "no subject (only an email)",
+                &ours,
+                rs256(&claims_with(&json!({"sub": null}))),
+                "OIDC token is missing sub",
+            ),
+            (
+                "blank subject",
+                &ours,
+                rs256(&claims_with(&json!({"sub": "  "}))),
+                "OIDC token is missing sub",
+            ),
+            (
+                "subject that is not a string",
+                &ours,
+                rs256(&claims_with(&json!({"sub": 42}))),
+                "OIDC token is missing sub",
+            ),
+            (
+                "issued ten years ahead",
+                &ours,
+                rs256(&claims_with(
+                    &json!({"iat": NOW + 315_360_000, "exp": NOW + 315_360_300}),
+                )),
+                "OIDC token is issued in the future",
+            ),
+            (
+                "iat that is not a number",
+                &ours,
+                rs256(&claims_with(&json!({"iat": "now"}))),
+                "OIDC token iat claim must be a number",
             ),
             (
                 "wrong issuer",

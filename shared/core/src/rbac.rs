@@ -43,6 +43,8 @@ pub enum RbacAction {
     Denied,
     /// Expire.
     Expired,
+    /// Send the request to the notification providers again (`deliver`).
+    Delivered,
 }
 
 impl RbacAction {
@@ -52,6 +54,7 @@ impl RbacAction {
             "approved" | "approve" => Some(Self::Approved),
             "denied" | "deny" => Some(Self::Denied),
             "expired" | "expire" => Some(Self::Expired),
+            "delivered" | "deliver" => Some(Self::Delivered),
             _ => None,
         }
     }
@@ -134,15 +137,17 @@ impl RepositoryPermission {
         let actions = match map.get("actions") {
             None | Some(Value::Null) => vec![RbacAction::Approved, RbacAction::Denied],
             Some(v) => {
-                let mut actions =
-                    string_list(v, "actions must be a list of approved, denied or expired")?
-                        .iter()
-                        .map(|a| {
-                            RbacAction::parse(a).ok_or(RbacError::BadKey(
-                                "actions must be a list of approved, denied or expired",
-                            ))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
+                let mut actions = string_list(
+                    v,
+                    "actions must be a list of approved, denied, expired or delivered",
+                )?
+                .iter()
+                .map(|a| {
+                    RbacAction::parse(a).ok_or(RbacError::BadKey(
+                        "actions must be a list of approved, denied, expired or delivered",
+                    ))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
                 actions.sort();
                 actions.dedup();
                 actions

@@ -330,6 +330,18 @@ impl ApprovalService {
         .await
     }
 
+    /// Reads one request for delivery by `ctx`: 404 before 403, authorisation before anything
+    /// about the provider config is revealed (see [`workflow::authorize_delivery`]).
+    pub async fn get_for_delivery(
+        &self,
+        approval_id: &str,
+        ctx: &ActorContext,
+    ) -> Result<Approval, ApprovalError> {
+        let record = self.get(approval_id).await?;
+        workflow::authorize_delivery(&record, ctx, self.rbac.as_ref())?;
+        Ok(record)
+    }
+
     /// Appends redacted delivery evidence to a request's history.
     pub async fn record_delivery(
         &self,

@@ -260,6 +260,15 @@ fn requester_keys(record: &Approval) -> PersonKeys {
 }
 
 fn check_outcome(decision: &Decision) -> Result<(), ApprovalError> {
+    // A `decision` that is there but not text (`["allow"]`, `{}`, `1`) is no outcome the engine
+    // emits: refused, never read as "no outcome given".
+    if decision
+        .as_map()
+        .get("decision")
+        .is_some_and(|v| !v.is_null() && !v.is_string())
+    {
+        return Err(ApprovalError::UnknownOutcome);
+    }
     match decision.outcome_text() {
         None => Ok(()),
         Some(text) => match Outcome::parse(text) {
@@ -765,6 +774,24 @@ pub fn review_break_glass(
     history::append(&mut next.history, entry);
     next.version = next.version.saturating_add(1);
     Ok(next)
+}
+
+/// Whether `ctx` may send `current` to the providers again (issue E §6): a member of its
+/// approver group (or a required group), or an RBAC grant with the `delivered` action. A
+/// break-glass record follows break-glass authorisation (Change Advisory Board).
+///
+/// # Errors
+/// [`ApprovalError::NotAuthorizedDeliver`].
+pub fn authorize_delivery(
+    current: &Approval,
+    ctx: &ActorContext,
+    rbac: Option<&RbacPolicy>,
+) -> Result<(), ApprovalError> {
+    if authorize(current, ctx, rbac, RbacAction::Delivered) {
+        Ok(())
+    } else {
+        Err(ApprovalError::NotAuthorizedDeliver)
+    }
 }
 
 /// Appends a `delivered` history entry carrying redacted delivery evidence (CONTRACT §8).

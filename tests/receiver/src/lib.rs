@@ -21,6 +21,8 @@ pub struct Reply {
     pub retry_after: Option<String>,
     /// How long to wait before answering.
     pub delay: Duration,
+    /// The JSON body; `{"ok":true}` when `None`.
+    pub body: Option<String>,
 }
 
 impl Reply {
@@ -30,7 +32,15 @@ impl Reply {
             status,
             retry_after: None,
             delay: Duration::ZERO,
+            body: None,
         }
+    }
+
+    /// Answers with `body` (served as `application/json`), e.g. a JWKS document.
+    #[must_use]
+    pub fn json_body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
     }
 
     /// Adds a `Retry-After` header.
@@ -185,7 +195,13 @@ async fn handle(
         tokio::time::sleep(reply.delay).await;
     }
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, "{\"ok\":true}").into_response();
+    let body = reply.body.unwrap_or_else(|| "{\"ok\":true}".to_owned());
+    let mut response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response();
     if let Some(value) = reply.retry_after.and_then(|v| v.parse().ok()) {
         response.headers_mut().insert("retry-after", value);
     }
