@@ -11,6 +11,7 @@ pub fn label(state: ApprovalState) -> &'static str {
         ApprovalState::Denied => "Denied",
         ApprovalState::Expired => "Expired",
         ApprovalState::BreakGlass => "Break-glass",
+        ApprovalState::Consumed => "Used",
     }
 }
 
@@ -22,6 +23,7 @@ pub fn symbol(state: ApprovalState) -> &'static str {
         ApprovalState::Denied => "✕",
         ApprovalState::Expired => "⌛",
         ApprovalState::BreakGlass => "⚠",
+        ApprovalState::Consumed => "●",
     }
 }
 
@@ -33,6 +35,7 @@ pub fn css_class(state: ApprovalState) -> &'static str {
         ApprovalState::Denied => "state state-denied",
         ApprovalState::Expired => "state state-expired",
         ApprovalState::BreakGlass => "state state-break-glass",
+        ApprovalState::Consumed => "state state-consumed",
     }
 }
 

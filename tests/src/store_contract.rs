@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use cavra_core::action::Presented;
 use cavra_core::approval::{Approval, ApprovalState};
 use cavra_core::error::ApprovalError;
 use cavra_core::history;
@@ -13,7 +14,7 @@ use cavra_core::ids::SequentialIds;
 use cavra_core::service::ApprovalService;
 use cavra_core::store::{ApprovalStore, Cursor, ListQuery, StoreError};
 use cavra_core::time::{Clock, Timestamp};
-use cavra_core::workflow::{DecideInput, NewRequest};
+use cavra_core::workflow::{CheckOptions, ConsumeInput, DecideInput, NewRequest};
 
 use crate::fixtures::{at, iam_decision, pending_record};
 
@@ -345,6 +346,78 @@ pub async fn concurrent_creates_of_one_decision_yield_one_request(store: Arc<dyn
     assert_eq!(created, 1, "exactly one caller created it");
 }
 
+/// Issue F §2: `consumers` concurrent consumers of a one-use grant, over `rounds` requests;
+/// exactly one succeeds each round, every other is told `approval already used`, the record is
+/// `consumed` with exactly one `consumed` entry, and it still verifies.
+pub async fn racing_consumers_spend_a_grant_once(
+    store: Arc<dyn ApprovalStore>,
+    consumers: usize,
+    rounds: usize,
+) {
+    let service = ApprovalService::new(
+        store,
+        Arc::new(FixedClock(at(0))),
+        Arc::new(SequentialIds::default()),
+    );
+    for round in 0..rounds {
+        let decision = iam_decision(&format!("dec_spend_{round}"));
+        let request = NewRequest {
+            requested_by: Some("developer".into()),
+            ..NewRequest::new(decision.clone())
+        };
+        let id = service
+            .create(request)
+            .await
+            .expect("create")
+            .approval
+            .approval_id;
+        service
+            .decide(&id, &approve("iam-lead"))
+            .await
+            .expect("approve");
+        let mut tasks = tokio::task::JoinSet::new();
+        for c in 0..consumers {
+            let service = service.clone();
+            let id = id.clone();
+            let input = ConsumeInput {
+                decision: decision.clone(),
+                presented: Presented::default(),
+                actor: format!("agent-{c}"),
+                reason: None,
+                context: None,
+            };
+            tasks.spawn(async move { service.consume(&id, &input, CheckOptions::default()).await });
+        }
+        let mut winners = 0;
+        while let Some(joined) = tasks.join_next().await {
+            match joined.expect("task") {
+                Ok(_) => winners += 1,
+                Err(ApprovalError::AlreadyUsed) => {}
+                Err(other) => panic!(
+                    "round {round}: a losing consumer got {other:?}, not `approval already used`"
+                ),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}: exactly one consumer succeeds");
+        let stored = service.get(&id).await.unwrap();
+        assert_eq!(stored.state, ApprovalState::Consumed);
+        assert_eq!(stored.grant.map(|g| g.uses), Some(1));
+        assert_eq!(
+            stored
+                .history
+                .iter()
+                .filter(|e| e.event == "consumed")
+                .count(),
+            1,
+            "round {round}: one consumed entry"
+        );
+        assert!(
+            service.verify_history(&id).await.unwrap().ok(),
+            "round {round}: the consumed record verifies"
+        );
+    }
+}
+
 /// Runs every check, each on a fresh store from `fresh`.
 pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
 where
@@ -356,4 +429,7 @@ where
     overdue_finds_only_pending_past_expiry(fresh()).await;
     concurrent_creates_of_one_decision_yield_one_request(fresh()).await;
     racing_deciders_have_exactly_one_winner(fresh(), deciders, rounds).await;
+    // The grant race: as many consumers as deciders, over a tenth of the rounds (each round
+    // also creates and approves).
+    racing_consumers_spend_a_grant_once(fresh(), deciders, rounds.div_ceil(10)).await;
 }

@@ -438,7 +438,7 @@ fn oversized() -> String {
 /// A body each route accepts as JSON object, for failures that come after body parsing.
 fn some_body(route: Route) -> Value {
     match route {
-        Route::Create => json!({"decision": iam_decision("dec_any")}),
+        Route::Create | Route::Consume => json!({"decision": iam_decision("dec_any")}),
         Route::AttachDecision => iam_decision("dec_any"),
         Route::BreakGlass => {
             json!({"decision": blocked_decision("dec_bg"), "actor": "ic", "reason": "outage"})
@@ -469,13 +469,14 @@ fn demonstrable(route: Route) -> &'static [u16] {
     match route {
         Route::List => &[200, 400, 401, 422, 500, 503],
         Route::Create => &[200, 201, 400, 401, 409, 413, 415, 422, 500, 503],
-        Route::Get => &[200, 400, 401, 404, 500, 503],
+        Route::Get => &[200, 400, 401, 404, 422, 500, 503],
         Route::Approve | Route::Deny | Route::Expire => {
             &[200, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503]
         }
         Route::Deliver => &[200, 400, 401, 403, 404, 413, 415, 422, 500, 503],
         Route::AttachDecision => &[200, 400, 401, 404, 413, 415, 422, 500, 503],
         Route::BreakGlass => &[200, 400, 401, 403, 413, 415, 422, 500, 503],
+        Route::Consume => &[200, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503],
     }
 }
 
@@ -539,7 +540,20 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
             }
             outcome
         }
+        (200, Route::Consume) => {
+            let id = seed(&local, "dec_consume").await;
+            let approved = Call::new(Route::Approve).id(&id).json(&decide_body()).send(&local).await;
+            assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+            call.id(&id)
+                .json(&json!({"decision": iam_decision("dec_consume"), "actor": "ai-agent"}))
+                .send(&local)
+                .await
+        }
         // -------------------------------------------------------------- 400
+        (400, Route::Consume) => {
+            let id = seed(&local, "dec_400").await;
+            call.id(&id).json(&json!({"reason": "no decision"})).send(&local).await
+        }
         (400, Route::List) => call.query("state", "waiting").send(&local).await,
         (400, Route::Create) => {
             call.json(&json!({"decision": {"decision": "require_approval"}})).send(&local).await
@@ -591,6 +605,32 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
                 .send(&oidc)
                 .await
         }
+        (403, Route::Consume) => {
+            // Issue F §2: a verified requester's grant is theirs alone.
+            let oidc = api(Mode::Oidc);
+            let agent = token(&json!({"email": "agent@example.com", "groups": ["Developers"]}));
+            let created = Call::new(Route::Create)
+                .json(&json!({"decision": iam_decision("dec_mine")}))
+                .bearer(&agent)
+                .send(&oidc)
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+            let id = created.body["approval_id"].as_str().expect("an id").to_owned();
+            let iam = token(&json!({"email": "iam@example.com", "groups": ["IAM"]}));
+            let approved = Call::new(Route::Approve)
+                .id(&id)
+                .json(&json!({"reason": "reviewed"}))
+                .bearer(&iam)
+                .send(&oidc)
+                .await;
+            assert_eq!(approved.status, StatusCode::OK, "{}", approved.body);
+            let other = token(&json!({"email": "other@example.com", "groups": ["Developers"]}));
+            call.id(&id)
+                .json(&json!({"decision": iam_decision("dec_mine")}))
+                .bearer(&other)
+                .send(&oidc)
+                .await
+        }
         // -------------------------------------------------------------- 404
         (404, _) => with_some_body(call).send(&local).await,
         // -------------------------------------------------------------- 409
@@ -619,6 +659,13 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
             assert_eq!(first.status, StatusCode::OK, "{}", first.body);
             call.id(&id).json(&decide_body()).send(&local).await
         }
+        (409, Route::Consume) => {
+            let id = seed(&local, "dec_unused").await;
+            call.id(&id)
+                .json(&json!({"decision": iam_decision("dec_unused")}))
+                .send(&local)
+                .await
+        }
         // -------------------------------------------------------------- 415
         (415, _) => {
             let id = seed(&local, "dec_415").await;
@@ -633,6 +680,10 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
             call.id(&id).raw(oversized()).send(&local).await
         }
         (422, Route::List) => call.query("limit", "many").send(&local).await,
+        (422, Route::Get) => {
+            let id = seed(&local, "dec_wait").await;
+            call.id(&id).query("wait", "26").send(&local).await
+        }
         (422, _) => {
             let id = seed(&local, "dec_bad").await;
             call.id(&id).raw("{not json".into()).send(&local).await

@@ -2,19 +2,20 @@
 
 use std::path::PathBuf;
 
+use cavra_core::action::Presented;
 use cavra_core::approval::ApprovalState;
 use cavra_core::integrity::Integrity;
 use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
-    BreakGlassInput, CheckOptions, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER,
+    BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER,
     DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::notify;
+use super::{agent, evaluate, notify};
 use crate::Exit;
 use crate::identity::IdentityArgs;
 use crate::output::print_json;
@@ -71,6 +72,16 @@ pub enum ApprovalCommand {
         after_help = "Example (what an agent runs before it acts):\n  cavra approval check apr_123 --decision /tmp/cavra-decision.json && terraform apply"
     )]
     Check(CheckArgs),
+    /// Spend one use of an approved request's grant for exactly this decision and content;
+    /// exits 1 (`approval already used`, a mismatch, an ended grant) without spending.
+    #[command(
+        after_help = "Examples (what an agent runs right before it acts):\n  cavra approval consume apr_123 --decision /tmp/cavra-decision.json --content new-role.tf && cp new-role.tf iam/admin-role.tf\n  cavra approval consume apr_123 --decision /tmp/cavra-decision.json && terraform apply"
+    )]
+    Consume(ConsumeArgs),
+    /// Wait for a request's decision: exit 0 approved (or break-glass), 1 denied, expired or
+    /// consumed, 4 when --timeout passes first.
+    #[command(after_help = "Example:\n  cavra approval wait apr_123 --timeout 15m")]
+    Wait(WaitArgs),
     /// Recompute a request's hash-chained history.
     #[command(name = "verify-history")]
     VerifyHistory(IdArgs),
@@ -164,7 +175,7 @@ pub struct RouteArgs {
 /// `list` arguments.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// pending, approved, denied, expired or break_glass.
+    /// pending, approved, denied, expired, break_glass or consumed.
     #[arg(long)]
     state: Option<String>,
     /// Exact approver group.
@@ -277,6 +288,53 @@ pub struct CheckArgs {
     /// Accept a record written without a chain key although one is configured.
     #[arg(long)]
     allow_unkeyed: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `consume` arguments.
+#[derive(Debug, Args)]
+pub struct ConsumeArgs {
+    /// The approval id.
+    approval_id: String,
+    /// The decision the agent is about to act on.
+    #[arg(long, value_name = "FILE")]
+    decision: PathBuf,
+    /// The content about to be written (`-` for stdin); required when the approval binds one.
+    #[arg(long, value_name = "FILE|-")]
+    content: Option<PathBuf>,
+    /// The MCP tool arguments about to be sent (JSON).
+    #[arg(long, value_name = "JSON")]
+    tool_args: Option<String>,
+    /// The plan about to be applied.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Who consumes (a verified token's identity wins).
+    #[arg(long, default_value = DEFAULT_REQUESTER)]
+    actor: String,
+    /// Why, recorded on the `consumed` entry.
+    #[arg(long)]
+    reason: Option<String>,
+    /// Refuse unless every deciding review is a verified (OIDC) identity.
+    #[arg(long)]
+    require_verified: bool,
+    /// Accept a record written without a chain key although one is configured.
+    #[arg(long)]
+    allow_unkeyed: bool,
+    #[command(flatten)]
+    identity: IdentityArgs,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// `wait` arguments.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The approval id.
+    approval_id: String,
+    /// How long to wait (`90s`, `30m`, `4h`; whole seconds); default: until decided.
+    #[arg(long, value_name = "DURATION", value_parser = agent::parse_duration)]
+    timeout: Option<std::time::Duration>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -471,6 +529,64 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                     code: 1,
                 }
                 .into()),
+            }
+        }
+        ApprovalCommand::Consume(args) => {
+            let decision = read_decision(&args.decision)?;
+            let content = args
+                .content
+                .as_deref()
+                .map(evaluate::read_input)
+                .transpose()?;
+            let tool_args = args
+                .tool_args
+                .as_deref()
+                .map(evaluate::parse_tool_args)
+                .transpose()?;
+            let plan = args.plan.as_deref().map(evaluate::read_input).transpose()?;
+            let resolved = args.identity.resolve(now_unix())?;
+            let service = args.store.service().await?.with_rbac(resolved.rbac);
+            let input = ConsumeInput {
+                decision,
+                presented: Presented::of(content.as_deref(), tool_args.as_ref(), plan.as_deref()),
+                actor: args.actor,
+                reason: args.reason,
+                context: resolved.context,
+            };
+            let options = CheckOptions {
+                require_verified: args.require_verified,
+                allow_unkeyed: args.allow_unkeyed,
+                keyed: false,
+            };
+            let record = service.consume(&args.approval_id, &input, options).await?;
+            let record = if record.state == ApprovalState::Consumed {
+                notify::announce(&service, record, NotifyEvent::Consumed).await
+            } else {
+                record
+            };
+            print_json(&record.to_sorted_value())
+        }
+        ApprovalCommand::Wait(args) => {
+            let service = args.store.service().await?;
+            let timeout = args.timeout.unwrap_or(std::time::Duration::MAX);
+            let Some(record) =
+                agent::wait_for_decision(&service, &args.approval_id, timeout).await?
+            else {
+                print_json(&service.get(&args.approval_id).await?.to_sorted_value())?;
+                return Err(Exit {
+                    message: format!(
+                        "approval {} is still pending after the timeout",
+                        args.approval_id
+                    ),
+                    code: agent::EXIT_TIMEOUT,
+                }
+                .into());
+            };
+            print_json(&record.to_sorted_value())?;
+            if record.state.permits_action() {
+                Ok(())
+            } else {
+                Err(agent::refused(&record).into())
             }
         }
         ApprovalCommand::VerifyHistory(args) => {

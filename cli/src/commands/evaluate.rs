@@ -4,6 +4,8 @@
 //! level of the working directory (the nearest ancestor holding `.git`), else the working
 //! directory. The root is resolved here; the policy engine itself never touches the filesystem.
 
+use cavra_core::action::{self, Payload};
+use cavra_core::decision::Decision;
 use cavra_core::ids::random_hex12;
 use cavra_core::policy::{
     ActionType, BASELINE_PACK, EvaluationContext, PolicyPack, evaluate, summary_line,
@@ -39,6 +41,73 @@ pub struct EvaluateArgs {
     /// working directory, else the working directory).
     #[arg(long, value_name = "DIR")]
     repo_root: Option<PathBuf>,
+    /// The new content of a write_file target (`-` for stdin): the decision binds its SHA-256
+    /// and shows a short diff against the current file (issue F §1).
+    #[arg(long, value_name = "FILE|-")]
+    content: Option<PathBuf>,
+    /// The MCP tool an mcp_tool_call calls.
+    #[arg(long, value_name = "NAME")]
+    tool: Option<String>,
+    /// The MCP tool's arguments (JSON; bound as RFC 8785 canonical JSON).
+    #[arg(long, value_name = "JSON")]
+    tool_args: Option<String>,
+    /// A Terraform plan (saved plan, or `terraform show -json` output) the command applies.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+}
+
+/// Reads `path` (`-` is stdin), with a clear error.
+pub fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read as _;
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| Exit::usage(format!("cannot read stdin: {e}")))?;
+        return Ok(bytes);
+    }
+    std::fs::read(path)
+        .map_err(|e| Exit::usage(format!("cannot read {}: {e}", path.display())).into())
+}
+
+/// Parses `--tool-args`: strict JSON (duplicate keys refused).
+pub fn parse_tool_args(text: &str) -> anyhow::Result<serde_json::Value> {
+    cavra_core::decision::parse_json_strict(text)
+        .map_err(|e| Exit::usage(format!("--tool-args is not valid JSON: {e}")).into())
+}
+
+/// Evaluates one action with its payload (issue F §1): the decision with `action` and
+/// `action_digest`. `cavra evaluate`, `cavra gate` and `cavra hook` all come here.
+pub fn evaluate_action(
+    pack: &PolicyPack,
+    action: ActionType,
+    target: &str,
+    session_id: &str,
+    repo_root: &str,
+    mut payload: Payload,
+) -> Decision {
+    let mut context = EvaluationContext::new(
+        format!("dec_{}", random_hex12()),
+        format!("corr_{}", random_hex12()),
+        SystemClock.now(),
+    );
+    session_id.clone_into(&mut context.session_id);
+    context.repo_root = Some(repo_root.to_owned());
+    let decision = evaluate(pack, action, target, &context);
+    if action == ActionType::WriteFile
+        && payload.content.is_some()
+        && payload.previous_content.is_none()
+    {
+        // The current file, for the diff approvers see (absent for a new file).
+        let path = Path::new(target);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            Path::new(repo_root).join(decision.text_field("target"))
+        };
+        payload.previous_content = std::fs::read(path).ok();
+    }
+    action::bind(decision, &payload)
 }
 
 /// The nearest ancestor of `start` (itself included) holding `.git` (a directory, or the file
@@ -52,7 +121,7 @@ fn git_top_level(start: &Path) -> Option<PathBuf> {
 
 /// `--repo-root` made absolute (lexically: symlinks are kept as given), else the git top level,
 /// else the working directory.
-fn repo_root(given: Option<&Path>) -> anyhow::Result<String> {
+pub fn repo_root(given: Option<&Path>) -> anyhow::Result<String> {
     let cwd = std::env::current_dir()
         .map_err(|e| Exit::usage(format!("cannot read the working directory: {e}")))?;
     let root = match given {
@@ -83,14 +152,22 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
         .parse()
         .map_err(|e: cavra_core::policy::PolicyError| Exit::usage(e.to_string()))?;
     let pack = PolicyPack::resolve(&args.policy_pack)?;
-    let mut context = EvaluationContext::new(
-        format!("dec_{}", random_hex12()),
-        format!("corr_{}", random_hex12()),
-        SystemClock.now(),
+    let payload = Payload {
+        content: args.content.as_deref().map(read_input).transpose()?,
+        previous_content: None,
+        tool: args.tool.clone(),
+        tool_args: args.tool_args.as_deref().map(parse_tool_args).transpose()?,
+        plan: args.plan.as_deref().map(read_input).transpose()?,
+    };
+    let root = repo_root(args.repo_root.as_deref())?;
+    let decision = evaluate_action(
+        &pack,
+        action,
+        &args.target,
+        &args.session_id,
+        &root,
+        payload,
     );
-    context.session_id.clone_from(&args.session_id);
-    context.repo_root = Some(repo_root(args.repo_root.as_deref())?);
-    let decision = evaluate(&pack, action, &args.target, &context);
     if args.json {
         print_json(&decision)
     } else {

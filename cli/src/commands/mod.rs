@@ -1,8 +1,11 @@
 //! The command tree. Each verb lives in its own module.
 
+mod agent;
 mod approval;
 mod evaluate;
 mod evidence;
+mod gate;
+mod hook;
 mod notify;
 mod serve;
 
@@ -36,6 +39,11 @@ enum Command {
     Evidence(evidence::EvidenceCommand),
     /// Serve the approvals API (and console) locally on SQLite.
     Serve(serve::ServeArgs),
+    /// Run a command (or write a file) only as the policy and its approvers allow.
+    Gate(gate::GateArgs),
+    /// Agent hooks: `cavra hook claude-code` is a Claude Code PreToolUse hook.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
 }
 
 /// Runs the parsed command.
@@ -45,5 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Approval(command) => Box::pin(approval::run(command)).await,
         Command::Evidence(command) => evidence::run(&command),
         Command::Serve(args) => serve::run(&args).await,
+        Command::Gate(args) => Box::pin(gate::run(args)).await,
+        Command::Hook(command) => Box::pin(hook::run(command)).await,
     }
 }

@@ -477,7 +477,8 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     let store = Arc::new(cavra_store_sqlite::SqliteStore::open(&args.sqlite)?);
     Ok(
         AppState::build(config, store, Arc::new(SystemClock), Arc::new(RandomIds))?
-            .with_secret_store(Arc::new(cavra_secrets::SecretsManagerResolver::from_env())),
+            .with_secret_store(Arc::new(cavra_secrets::SecretsManagerResolver::from_env()))
+            .with_change_feed(),
     )
 }
 

@@ -1,6 +1,7 @@
 //! The nine `/approvals` routes. [`handle`] runs one route (what each Lambda function calls);
 //! [`dispatch`] matches method and path first (what `cavra serve` and the tests call).
 
+use cavra_core::action::Presented;
 use cavra_core::approval::{
     Approval, ApprovalState, CHANGE_ADVISORY_BOARD, SYSTEM_ACTOR, UNNAMED_EXPIRY_ACTOR,
 };
@@ -8,7 +9,10 @@ use cavra_core::decision::Decision;
 use cavra_core::error::ApprovalError;
 use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
-use cavra_core::workflow::{BreakGlassInput, DecideInput, EXPIRY_REASON, NewRequest};
+use cavra_core::workflow::{
+    BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_REQUESTER, DecideInput, EXPIRY_REASON,
+    NewRequest,
+};
 use cavra_delivery::DeliverError;
 use cavra_delivery::deliver::{DEFAULT_RETRIES, DEFAULT_TIMEOUT, DeliveryOptions};
 use lambda_http::http::{Method, StatusCode, header};
@@ -38,11 +42,13 @@ pub enum Route {
     AttachDecision,
     /// `POST /approvals/break-glass`
     BreakGlass,
+    /// `POST /approvals/{approval_id}/consume` (issue F §2)
+    Consume,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::List,
         Self::Create,
         Self::Get,
@@ -52,6 +58,7 @@ impl Route {
         Self::Deliver,
         Self::AttachDecision,
         Self::BreakGlass,
+        Self::Consume,
     ];
 
     /// The method and API Gateway path template.
@@ -66,6 +73,7 @@ impl Route {
             Self::Deliver => (Method::POST, "/approvals/{approval_id}/deliver"),
             Self::AttachDecision => (Method::POST, "/approvals/{approval_id}/attach-decision"),
             Self::BreakGlass => (Method::POST, "/approvals/break-glass"),
+            Self::Consume => (Method::POST, "/approvals/{approval_id}/consume"),
         }
     }
 
@@ -81,6 +89,7 @@ impl Route {
             Self::Deliver => "deliver-approval",
             Self::AttachDecision => "attach-decision",
             Self::BreakGlass => "break-glass",
+            Self::Consume => "consume-approval",
         }
     }
 
@@ -97,6 +106,7 @@ impl Route {
             ["approvals", i, "expire"] => (&[Self::Expire], id(i)),
             ["approvals", i, "deliver"] => (&[Self::Deliver], id(i)),
             ["approvals", i, "attach-decision"] => (&[Self::AttachDecision], id(i)),
+            ["approvals", i, "consume"] => (&[Self::Consume], id(i)),
             _ => return None,
         })
     }
@@ -224,6 +234,7 @@ pub async fn handle(route: Route, state: &AppState, request: Request) -> Respons
         Route::Deliver => deliver(state, &request).await,
         Route::AttachDecision => attach_decision(state, &request).await,
         Route::BreakGlass => break_glass(state, &request).await,
+        Route::Consume => consume(state, &request).await,
     };
     result.unwrap_or_else(ApiError::into_response)
 }
@@ -316,13 +327,131 @@ async fn list(state: &AppState, request: &Request) -> Answer {
     }))
 }
 
+/// Longest `?wait=` a caller may ask for (under API Gateway's 29 s integration timeout).
+pub const MAX_WAIT_SECONDS: u64 = 25;
+/// How often a Lambda (which sees no other function's writes) re-reads while waiting.
+const WAIT_REREAD: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn wait_seconds(request: &Request) -> Result<Option<u64>, ApiError> {
+    let bad = || {
+        ApiError::unprocessable(format!(
+            "query parameter wait must be a whole number of seconds from 0 to {MAX_WAIT_SECONDS}"
+        ))
+    };
+    match request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first("wait"))
+    {
+        None | Some("") => Ok(None),
+        Some(value) => value
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s <= MAX_WAIT_SECONDS)
+            .map(Some)
+            .ok_or_else(bad),
+    }
+}
+
 async fn get(state: &AppState, request: &Request) -> Answer {
     state
         .identity
         .resolve(request.headers(), None, state.now_unix())
         .await?;
     let id = approval_id(request)?;
-    ok(&state.service.get(&id).await?.to_sorted_value())
+    let record = match wait_seconds(request)? {
+        Some(seconds) if seconds > 0 => wait_for_change(state, &id, seconds).await?,
+        _ => state.service.get(&id).await?,
+    };
+    ok(&record.to_sorted_value())
+}
+
+/// The record once it is no longer pending, or as it is after `seconds` (issue F §3). In
+/// `cavra serve` the change feed wakes the wait when a decision is stored; a Lambda sees no
+/// other function's writes and re-reads every [`WAIT_REREAD`] instead.
+async fn wait_for_change(
+    state: &AppState,
+    id: &str,
+    seconds: u64,
+) -> Result<Approval, ApprovalError> {
+    let now = tokio::time::Instant::now();
+    // `seconds` is at most MAX_WAIT_SECONDS, so the sums cannot overflow; checked anyway.
+    let deadline = now
+        .checked_add(std::time::Duration::from_secs(seconds))
+        .unwrap_or(now);
+    // Subscribe before the first read, so a change between the read and the wait is seen.
+    let mut changes = state.changes.as_ref().map(|feed| feed.subscribe());
+    loop {
+        let record = state.service.get(id).await?;
+        if record.state != ApprovalState::Pending {
+            return Ok(record);
+        }
+        let in_time = if let Some(feed) = changes.as_mut() {
+            tokio::time::timeout_at(deadline, crate::state::ChangeFeed::next_for(feed, id))
+                .await
+                .is_ok()
+        } else {
+            let now = tokio::time::Instant::now();
+            let next = now.checked_add(WAIT_REREAD).unwrap_or(now).min(deadline);
+            tokio::time::sleep_until(next).await;
+            next < deadline
+        };
+        if !in_time {
+            return state.service.get(id).await;
+        }
+    }
+}
+
+async fn consume(state: &AppState, request: &Request) -> Answer {
+    let body = body_object(request)?
+        .ok_or_else(|| ApiError::unprocessable("request body must be a JSON object"))?;
+    let context = state
+        .identity
+        .resolve(request.headers(), Some(&body), state.now_unix())
+        .await?;
+    let id = approval_id(request)?;
+    let Some(Value::Object(decision)) = body.get("decision") else {
+        return Err(ApiError::bad_request(
+            "decision must be the approved decision object",
+        ));
+    };
+    let digest = |key: &str| -> Result<Option<String>, ApiError> {
+        let value = text(&body, key)?;
+        match value {
+            Some(hex) if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) => Err(
+                ApiError::bad_request(format!("{key} must be 64 hexadecimal digits")),
+            ),
+            other => Ok(other.map(|h| h.to_ascii_lowercase())),
+        }
+    };
+    let mut presented = Presented {
+        content_sha256: digest("content_sha256")?,
+        tool_args_sha256: digest("tool_args_sha256")?,
+        plan_sha256: digest("plan_sha256")?,
+    };
+    if let Some(args) = body.get("tool_args") {
+        presented.tool_args_sha256 = Some(cavra_core::action::tool_args_sha256(args));
+    }
+    let input = ConsumeInput {
+        decision: Decision::from_map(decision.clone()),
+        presented,
+        actor: text(&body, "actor")?.unwrap_or_else(|| DEFAULT_REQUESTER.to_owned()),
+        reason: text(&body, "reason")?,
+        context,
+    };
+    let options = CheckOptions {
+        require_verified: body
+            .get("require_verified")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        ..CheckOptions::default()
+    };
+    let record = state.service.consume(&id, &input, options).await?;
+    let record = if record.state == ApprovalState::Consumed {
+        notify(state, record, NotifyEvent::Consumed).await
+    } else {
+        record
+    };
+    ok(&record.to_sorted_value())
 }
 
 async fn create(state: &AppState, request: &Request) -> Answer {

@@ -31,6 +31,52 @@ pub struct AppState {
     /// Provider delivery and automatic notifications, when `CAVRA_APPROVAL_PROVIDER_CONFIG`
     /// is set.
     pub notifications: Option<Notifications>,
+    /// Stored changes made through this process, for `GET /approvals/{id}?wait=` (issue F
+    /// §3). `cavra serve` has one; a Lambda function does not (it re-reads instead).
+    pub changes: Option<Arc<ChangeFeed>>,
+}
+
+/// Announces the id of every record this process stores, to whoever waits for it.
+#[derive(Debug)]
+pub struct ChangeFeed {
+    sender: tokio::sync::broadcast::Sender<String>,
+}
+
+impl Default for ChangeFeed {
+    fn default() -> Self {
+        Self {
+            sender: tokio::sync::broadcast::channel(1024).0,
+        }
+    }
+}
+
+impl ChangeFeed {
+    /// A receiver of ids changed from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.sender.subscribe()
+    }
+
+    /// Resolves when `id` changes (or when changes were missed, so the caller re-reads).
+    pub async fn next_for(receiver: &mut tokio::sync::broadcast::Receiver<String>, id: &str) {
+        loop {
+            match receiver.recv().await {
+                Ok(changed) if changed == id => return,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                // The feed lives as long as the state; if it is gone, never wake early.
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+impl cavra_core::service::ChangeListener for ChangeFeed {
+    fn changed(&self, record: &cavra_core::approval::Approval) {
+        // No receiver is not an error: nobody is waiting.
+        let _ = self.sender.send(record.approval_id.clone());
+    }
 }
 
 /// A configuration file could not be loaded at cold start.
@@ -127,7 +173,18 @@ impl AppState {
             identity: IdentitySettings { oidc, rbac },
             config,
             notifications,
+            changes: None,
         })
+    }
+
+    /// Wakes `?wait=` requests from this process's own writes instead of re-reading
+    /// (`cavra serve`, where one process serves every route).
+    #[must_use]
+    pub fn with_change_feed(mut self) -> Self {
+        let feed = Arc::new(ChangeFeed::default());
+        self.service = self.service.clone().with_listener(feed.clone());
+        self.changes = Some(feed);
+        self
     }
 
     /// Resolves provider `*_secret` settings in `store` (Secrets Manager in AWS).

@@ -26,7 +26,7 @@ pub const SYSTEM_ACTOR: &str = "system";
 /// name is now the sweeper's alone, so the record shows the expiry was not automated.
 pub const UNNAMED_EXPIRY_ACTOR: &str = "anonymous";
 
-/// The five states a store accepts (original §2.2).
+/// The states a store accepts: the original's five (§2.2) and `consumed` (issue F §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalState {
@@ -38,18 +38,21 @@ pub enum ApprovalState {
     Denied,
     /// Expired (terminal).
     Expired,
-    /// Emergency override (terminal).
+    /// Emergency override (terminal for decisions; a grant until its uses are spent).
     BreakGlass,
+    /// The grant's uses are spent (terminal, issue F §2).
+    Consumed,
 }
 
 impl ApprovalState {
     /// All states, in lifecycle order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Pending,
         Self::Approved,
         Self::Denied,
         Self::Expired,
         Self::BreakGlass,
+        Self::Consumed,
     ];
 
     /// The wire name.
@@ -60,12 +63,18 @@ impl ApprovalState {
             Self::Denied => "denied",
             Self::Expired => "expired",
             Self::BreakGlass => "break_glass",
+            Self::Consumed => "consumed",
         }
     }
 
-    /// Whether an agent may act on a request in this state.
+    /// Whether an agent may act on a request in this state (while its grant lasts).
     pub fn permits_action(self) -> bool {
         matches!(self, Self::Approved | Self::BreakGlass)
+    }
+
+    /// Whether nothing but evidence and reviews can follow.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Denied | Self::Expired | Self::Consumed)
     }
 }
 
@@ -139,6 +148,15 @@ pub struct HistoryEntry {
     /// `approved` or `denied` that decides); the stored reviews are checked against them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub groups: Option<Vec<String>>,
+    /// The grant's validity in seconds and its uses, on `requested` entries (issue F §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_ttl_seconds: Option<u64>,
+    /// See `grant_ttl_seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
+    /// When the grant ends, on the entry that approves (`approved`, `break_glass`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_expires_at: Option<Timestamp>,
     /// The id of the chain key the entry was written under (absent when none was configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
@@ -168,6 +186,9 @@ impl HistoryEntry {
             evidence: None,
             expires_at: None,
             groups: None,
+            grant_ttl_seconds: None,
+            max_uses: None,
+            grant_expires_at: None,
             key_id: None,
             prev_hash: None,
             hash: None,
@@ -308,6 +329,10 @@ pub struct Approval {
     /// Break-glass records stay flagged until a Change Advisory Board review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_required: Option<bool>,
+    /// What an approval allows once given: how long and how many times (issue F §2). Absent
+    /// on records written before grants existed (they read as [`Grant::legacy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Grant>,
     /// The HMAC-SHA256 seal over the whole record under a chain key (issue E §5); absent on
     /// records written without a key (reported as `unkeyed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,6 +340,62 @@ pub struct Approval {
     /// Keys written by other versions, preserved.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Default grant validity: one hour after the approval.
+pub const DEFAULT_GRANT_TTL_SECONDS: u64 = 3_600;
+/// Longest grant validity a routing rule may set: 30 days.
+pub const MAX_GRANT_TTL_SECONDS: u64 = 30 * 24 * 3_600;
+/// Default uses of a grant.
+pub const DEFAULT_MAX_USES: u32 = 1;
+/// Most uses a routing rule may give a grant.
+pub const MAX_MAX_USES: u32 = 1_000;
+
+/// An approval as permission to act (issue F §2, after Vault control groups: a request that is
+/// executed once on unwrap): valid for `ttl_seconds` after it is given, `max_uses` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Validity after the approval, in seconds (fixed at creation from the routing rule).
+    pub ttl_seconds: u64,
+    /// How many consumes it allows (fixed at creation).
+    pub max_uses: u32,
+    /// Consumes so far.
+    #[serde(default)]
+    pub uses: u32,
+    /// When it ends; set by the approval (or break-glass) that gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl Default for Grant {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: DEFAULT_GRANT_TTL_SECONDS,
+            max_uses: DEFAULT_MAX_USES,
+            uses: 0,
+            expires_at: None,
+        }
+    }
+}
+
+impl Grant {
+    /// The grant of a record written before grants existed: the defaults, starting when it
+    /// was decided.
+    pub fn legacy(decided_at: Option<Timestamp>) -> Self {
+        let mut grant = Self::default();
+        grant.expires_at = decided_at.and_then(|at| at.checked_plus_seconds(grant.ttl_seconds));
+        grant
+    }
+
+    /// Uses left.
+    pub fn remaining(&self) -> u32 {
+        self.max_uses.saturating_sub(self.uses)
+    }
+
+    /// Whether the grant has ended at `now` (a grant never given has).
+    pub fn has_ended(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|end| now >= end)
+    }
 }
 
 /// The 13-key summary attached to decisions, evidence and notifications (original §2.1).
@@ -371,6 +452,11 @@ impl Approval {
     /// Whether `now` is past `expires_at`.
     pub fn is_overdue(&self, now: Timestamp) -> bool {
         now > self.expires_at
+    }
+
+    /// The record's grant ([`Grant::legacy`] for records written before grants).
+    pub fn grant(&self) -> Grant {
+        self.grant.unwrap_or_else(|| Grant::legacy(self.decided_at))
     }
 
     /// The repository RBAC uses: the record's own, else the decision's (original §5).

@@ -134,6 +134,27 @@ pub enum ApprovalError {
     /// An `Idempotency-Key` reused for a different decision.
     #[error("Idempotency-Key was already used for a different decision")]
     IdempotencyKeyReused,
+    /// Issue F §2: a grant whose uses are spent.
+    #[error("approval already used")]
+    AlreadyUsed,
+    /// Issue F §2: consuming a request that was never approved (pending, denied, expired).
+    #[error("approval is {0}, not approved")]
+    NotApproved(crate::approval::ApprovalState),
+    /// Issue F §2: the grant's validity (`grant_ttl`) has passed.
+    #[error("approval grant has expired")]
+    GrantExpired,
+    /// Issue F §1: the presented payload is not the approved one.
+    #[error("approval does not match the action: {0}")]
+    ActionMismatch(String),
+    /// Issue F §1: a decision whose `action_digest` is not what its own keys give.
+    #[error("{0}")]
+    InconsistentAction(String),
+    /// Issue F §2: a stored record that fails verification is never spent.
+    #[error("approval record fails verification: {0}")]
+    RecordUnverified(String),
+    /// Issue F §2: a verified requester's grant is theirs to use.
+    #[error("only the requester can use this approval")]
+    NotRequester,
     /// Compare-and-set kept losing.
     #[error("approval {0} is changing too fast; try again")]
     Contention(String),
@@ -155,7 +176,8 @@ impl ApprovalError {
             | Self::ActorRequired
             | Self::ReasonRequired
             | Self::BreakGlassReasonRequired
-            | Self::DecisionMismatch { .. } => ErrorKind::Invalid,
+            | Self::DecisionMismatch { .. }
+            | Self::InconsistentAction(_) => ErrorKind::Invalid,
             Self::ApproverGroup(_)
             | Self::TtlTooLong { .. }
             | Self::BreakGlassTtlTooLong { .. }
@@ -166,7 +188,8 @@ impl ApprovalError {
             | Self::NotAuthorizedBreakGlass
             | Self::SelfApproval
             | Self::NotAuthorizedReview
-            | Self::SelfReview => ErrorKind::Forbidden,
+            | Self::SelfReview
+            | Self::NotRequester => ErrorKind::Forbidden,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::NotPending
             | Self::Expired
@@ -174,6 +197,11 @@ impl ApprovalError {
             | Self::ConflictingOpenRequest(_)
             | Self::IdempotencyKeyReused
             | Self::NoReviewPending(_)
+            | Self::AlreadyUsed
+            | Self::NotApproved(_)
+            | Self::GrantExpired
+            | Self::ActionMismatch(_)
+            | Self::RecordUnverified(_)
             | Self::Contention(_) => ErrorKind::Conflict,
             Self::Store(store) => match store {
                 StoreError::InvalidCursor => ErrorKind::Invalid,

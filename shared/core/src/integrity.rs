@@ -227,6 +227,14 @@ pub struct Replayed {
     pub reviews: Vec<ReplayedReview>,
     /// The entry that made an approved or break-glass state, for the identity it carries.
     pub deciding: Vec<ReplayedReview>,
+    /// The grant's validity, from the `requested` entry (issue F §2; absent on older records).
+    pub grant_ttl_seconds: Option<u64>,
+    /// The grant's uses, from the `requested` entry.
+    pub max_uses: Option<u32>,
+    /// When the grant ends, from the approving entry.
+    pub grant_expires_at: Option<Timestamp>,
+    /// `consumed` entries so far.
+    pub uses: u32,
 }
 
 fn vote(entry: &HistoryEntry, decision: ApprovalState) -> ReplayedReview {
@@ -255,6 +263,8 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
         requested_by: first.actor.clone(),
         requested_at: Some(first.timestamp),
         expires_at: first.expires_at,
+        grant_ttl_seconds: first.grant_ttl_seconds,
+        max_uses: first.max_uses,
         ..Replayed::default()
     };
     for (index, entry) in history.iter().enumerate().skip(1) {
@@ -272,6 +282,9 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
             .get(index.saturating_add(1))
             .is_some_and(|e| e.event == "break_glass");
         let decide = |out: &mut Replayed, state: ApprovalState| {
+            if entry.grant_expires_at.is_some() {
+                out.grant_expires_at = entry.grant_expires_at;
+            }
             out.state = Some(state);
             out.decided_by = Some(entry.actor.clone());
             out.decided_at = Some(entry.timestamp);
@@ -307,8 +320,15 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
             "post_incident_review" if out.review_required == Some(true) => {
                 out.review_required = Some(false);
             }
+            "consumed" if state_now.is_some_and(ApprovalState::permits_action) => {
+                out.uses = out.uses.saturating_add(1);
+                if out.uses >= out.max_uses.unwrap_or(crate::approval::DEFAULT_MAX_USES) {
+                    out.state = Some(ApprovalState::Consumed);
+                }
+            }
             "delivered" => {}
-            "approval_recorded"
+            "consumed"
+            | "approval_recorded"
             | "approved"
             | "denied"
             | "expired"
@@ -404,6 +424,34 @@ pub fn replay_disagreements(record: &Approval) -> Vec<String> {
             shown(replayed.review_required.as_ref()),
         );
     }
+    // Issue F §2: the grant's terms, end and uses are the history's.
+    let grant = record.grant();
+    if let Some(ttl) = replayed.grant_ttl_seconds {
+        differ(
+            "grant.ttl_seconds",
+            grant.ttl_seconds.to_string(),
+            ttl.to_string(),
+        );
+    }
+    if let Some(max_uses) = replayed.max_uses {
+        differ(
+            "grant.max_uses",
+            grant.max_uses.to_string(),
+            max_uses.to_string(),
+        );
+    }
+    if replayed.grant_expires_at.is_some() {
+        differ(
+            "grant.expires_at",
+            shown(grant.expires_at.as_ref()),
+            shown(replayed.grant_expires_at.as_ref()),
+        );
+    }
+    differ(
+        "grant.uses",
+        grant.uses.to_string(),
+        replayed.uses.to_string(),
+    );
     // The original program kept no reviews; only records that have them (or whose entries
     // record the reviewer's groups) are compared vote by vote.
     let recorded_groups = replayed.reviews.iter().any(|r| r.groups.is_some());

@@ -20,6 +20,7 @@
     )
 )]
 
+pub mod action;
 pub mod approval;
 pub mod chain_key;
 pub mod decision;

@@ -178,16 +178,19 @@ pub enum NotifyEvent {
     Expired,
     /// A break-glass override was recorded (always broadcast).
     BreakGlass,
+    /// A grant's last use was spent (issue F §2).
+    Consumed,
 }
 
 impl NotifyEvent {
     /// Every event.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
         Self::Expired,
         Self::BreakGlass,
+        Self::Consumed,
     ];
 
     /// The name used in `notify_on`.
@@ -198,6 +201,7 @@ impl NotifyEvent {
             Self::Denied => "denied",
             Self::Expired => "expired",
             Self::BreakGlass => "break_glass",
+            Self::Consumed => "consumed",
         }
     }
 
@@ -209,6 +213,7 @@ impl NotifyEvent {
             ApprovalState::Denied => Self::Denied,
             ApprovalState::Expired => Self::Expired,
             ApprovalState::BreakGlass => Self::BreakGlass,
+            ApprovalState::Consumed => Self::Consumed,
         }
     }
 }
@@ -222,7 +227,7 @@ impl fmt::Display for NotifyEvent {
 /// An event name `notify_on` does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown approval notification event: {0} (expected requested, approved, denied, expired or break_glass)"
+    "unknown approval notification event: {0} (expected requested, approved, denied, expired, break_glass or consumed)"
 )]
 pub struct UnknownEvent(pub String);
 
@@ -472,7 +477,7 @@ pub fn teams_message(approval: &Approval, options: &NotifyOptions) -> Value {
     let facts = Facts::of(approval, options);
     let color = match approval.state {
         ApprovalState::Pending => "Warning",
-        ApprovalState::Approved => "Good",
+        ApprovalState::Approved | ApprovalState::Consumed => "Good",
         ApprovalState::Denied | ApprovalState::Expired | ApprovalState::BreakGlass => "Attention",
     };
     let fact_set: Vec<Value> = facts

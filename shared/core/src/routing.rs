@@ -74,6 +74,13 @@ pub struct RoutingRule {
     /// routing is authoritative; by default a supplied group is only added as a required one).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_requester_group: bool,
+    /// How long an approval under this rule may be used, in seconds (issue F §2; default
+    /// one hour). Written in files as a duration (`90s`, `30m`, `4h`) or whole seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_ttl: Option<u64>,
+    /// How many times an approval under this rule may be used (default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u32>,
 }
 
 impl RoutingRule {
@@ -109,6 +116,8 @@ impl RoutingRule {
             required_groups: required_groups(map)?,
             allow_self_approval: flag(map, "allow_self_approval")?,
             allow_requester_group: flag(map, "allow_requester_group")?,
+            grant_ttl: grant_ttl(map)?,
+            max_uses: max_uses(map)?,
         })
     }
 
@@ -159,6 +168,44 @@ fn required_approvals(map: &Map<String, Value>) -> Result<Option<u32>, RoutingEr
             .ok_or(RoutingError::BadKey {
                 key: "required_approvals",
                 expected: "must be a whole number from 1 to 100",
+            }),
+    }
+}
+
+/// A duration written as text (`90s`, `30m`, `4h`, `1h 30m`) or whole seconds, from 1 second
+/// to `max_seconds`.
+pub fn duration_seconds(value: &Value, max_seconds: u64) -> Option<u64> {
+    let seconds = match value {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(text) => humantime::parse_duration(text.trim()).ok()?.as_secs(),
+        _ => return None,
+    };
+    (1..=max_seconds).contains(&seconds).then_some(seconds)
+}
+
+fn grant_ttl(map: &Map<String, Value>) -> Result<Option<u64>, RoutingError> {
+    match map.get("grant_ttl") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => duration_seconds(value, crate::approval::MAX_GRANT_TTL_SECONDS)
+            .map(Some)
+            .ok_or(RoutingError::BadKey {
+                key: "grant_ttl",
+                expected: "must be a duration such as 90s, 30m or 4h, from 1 second to 30 days",
+            }),
+    }
+}
+
+fn max_uses(map: &Map<String, Value>) -> Result<Option<u32>, RoutingError> {
+    match map.get("max_uses") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=crate::approval::MAX_MAX_USES).contains(n))
+            .map(Some)
+            .ok_or(RoutingError::BadKey {
+                key: "max_uses",
+                expected: "must be a whole number from 1 to 1000",
             }),
     }
 }

@@ -16,9 +16,17 @@ use crate::routing::RoutingTable;
 use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::{
-    self, BreakGlassInput, CheckOptions, CheckReport, CreatePolicy, DecideInput, DecideOutcome,
-    Limits, NewRequest,
+    self, BreakGlassInput, CheckOptions, CheckReport, ConsumeInput, CreatePolicy, DecideInput,
+    DecideOutcome, Limits, NewRequest,
 };
+
+/// Told about every stored change, with the record as stored (after create, decide, expire,
+/// break-glass, review, delivery evidence, consume and sweep). `cavra serve` uses one to wake
+/// `GET /approvals/{id}?wait=` without polling the store.
+pub trait ChangeListener: Send + Sync {
+    /// `record` was just stored.
+    fn changed(&self, record: &Approval);
+}
 
 /// How many times a compare-and-set is retried before giving up.
 const MAX_CAS_ATTEMPTS: usize = 256;
@@ -44,6 +52,7 @@ pub struct ApprovalService {
     rbac: Option<RbacPolicy>,
     limits: Limits,
     chain_keys: Option<Arc<ChainKeyRing>>,
+    listeners: Vec<Arc<dyn ChangeListener>>,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -70,6 +79,20 @@ impl ApprovalService {
             rbac: None,
             limits: Limits::default(),
             chain_keys: None,
+            listeners: Vec::new(),
+        }
+    }
+
+    /// Adds a listener told about every stored change.
+    #[must_use]
+    pub fn with_listener(mut self, listener: Arc<dyn ChangeListener>) -> Self {
+        self.listeners.push(listener);
+        self
+    }
+
+    fn announce(&self, record: &Approval) {
+        for listener in &self.listeners {
+            listener.changed(record);
         }
     }
 
@@ -96,6 +119,7 @@ impl ApprovalService {
     async fn insert_sealed(&self, record: Approval) -> Result<Approval, StoreError> {
         let record = self.sealed(record, 0);
         self.store.insert(&record).await?;
+        self.announce(&record);
         Ok(record)
     }
 
@@ -259,6 +283,7 @@ impl ApprovalService {
     async fn persist(&self, next: Approval, read: &Approval) -> Result<Approval, StoreError> {
         let next = self.sealed(next, read.history.len());
         self.store.replace(&next, read.version, read.state).await?;
+        self.announce(&next);
         Ok(next)
     }
 
@@ -412,6 +437,27 @@ impl ApprovalService {
             &verification,
             &options,
         ))
+    }
+
+    /// Spends one use of the request's grant for exactly `input`'s decision and payload
+    /// (issue F §2), atomically: the check and the `consumed` entry are one compare-and-set, so
+    /// of any number of concurrent consumers of a one-use grant exactly one succeeds and the
+    /// others get [`ApprovalError::AlreadyUsed`]. `check` stays read-only.
+    pub async fn consume(
+        &self,
+        approval_id: &str,
+        input: &ConsumeInput,
+        options: CheckOptions,
+    ) -> Result<Approval, ApprovalError> {
+        let options = CheckOptions {
+            keyed: self.chain_keys.is_some(),
+            ..options
+        };
+        self.update(approval_id, |current, now| {
+            let verification = integrity::verify_record(current, self.chain_keys.as_deref());
+            workflow::consume(current, input, &verification, &options, now)
+        })
+        .await
     }
 
     /// Recomputes the request's history chain, replays it against the stored fields and

@@ -47,6 +47,13 @@ impl Timestamp {
         self.checked_plus(Duration::try_milliseconds(millis)?)
     }
 
+    /// This instant plus `seconds` seconds, or `None` out of range (see
+    /// [`Timestamp::checked_plus_hours`]).
+    #[must_use]
+    pub fn checked_plus_seconds(self, seconds: u64) -> Option<Self> {
+        self.checked_plus(Duration::try_seconds(i64::try_from(seconds).ok()?)?)
+    }
+
     fn checked_plus(self, delta: Duration) -> Option<Self> {
         let at = self.0.checked_add_signed(delta)?;
         (at <= Self::latest().0 && at >= Self::earliest().0).then_some(Self(at))
@@ -168,6 +175,15 @@ impl ManualClock {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *now = now.plus_hours(hours);
+    }
+
+    /// Moves the clock forward by milliseconds.
+    pub fn advance_millis(&self, millis: i64) {
+        let mut now = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *now = now.plus_millis(millis);
     }
 }
 

@@ -5,9 +5,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::action::{self, Presented};
 use crate::approval::{
-    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, HistoryEntry, IdentityKind, PRODUCT,
-    RequesterIdentity, Review, SCHEMA_VERSION, SYSTEM_ACTOR,
+    Approval, ApprovalState, CHANGE_ADVISORY_BOARD, DEFAULT_GRANT_TTL_SECONDS, DEFAULT_MAX_USES,
+    Grant, HistoryEntry, IdentityKind, PRODUCT, RequesterIdentity, Review, SCHEMA_VERSION,
+    SYSTEM_ACTOR,
 };
 use crate::decision::{Decision, Outcome};
 use crate::error::ApprovalError;
@@ -17,7 +19,7 @@ use crate::identity::{ActorContext, PersonKeys, normalize_name};
 use crate::ids::ApprovalId;
 use crate::integrity::{self, Integrity, RecordVerification};
 use crate::rbac::{AuthzSubject, RbacAction, RbacPolicy};
-use crate::routing::RoutingTable;
+use crate::routing::{RoutingRule, RoutingTable};
 use crate::time::Timestamp;
 
 /// Default request lifetime in hours.
@@ -325,6 +327,7 @@ fn blank_record(
         allow_self_approval: false,
         reviews: Vec::new(),
         review_required: None,
+        grant: Some(Grant::default()),
         chain_mac: None,
         extra: serde_json::Map::new(),
     }
@@ -389,6 +392,9 @@ pub fn create_request_with(
         return Err(ApprovalError::MissingDecisionId);
     }
     check_outcome(&req.decision)?;
+    if let Some(problem) = action::inconsistency(&req.decision) {
+        return Err(ApprovalError::InconsistentAction(problem));
+    }
     let verified = req
         .requester
         .as_ref()
@@ -419,6 +425,7 @@ pub fn create_request_with(
         now,
         expires_at,
     );
+    record.grant = Some(grant_for(rule.as_ref()));
     if let Some(rule) = rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
@@ -435,9 +442,30 @@ pub fn create_request_with(
     });
     let mut entry = HistoryEntry::new("requested", &requested_by, now, reason);
     entry.expires_at = Some(expires_at);
+    record_grant_terms(&mut entry, record.grant.as_ref());
     identify(&mut entry, req.requester.as_ref());
     history::append(&mut record.history, entry);
     Ok(record)
+}
+
+/// The grant terms a routing rule sets (issue F §2), the defaults without one.
+fn grant_for(rule: Option<&RoutingRule>) -> Grant {
+    Grant {
+        ttl_seconds: rule
+            .and_then(|r| r.grant_ttl)
+            .unwrap_or(DEFAULT_GRANT_TTL_SECONDS),
+        max_uses: rule.and_then(|r| r.max_uses).unwrap_or(DEFAULT_MAX_USES),
+        uses: 0,
+        expires_at: None,
+    }
+}
+
+/// Writes a grant's terms into the `requested` entry, so the history fixes them.
+fn record_grant_terms(entry: &mut HistoryEntry, grant: Option<&Grant>) {
+    if let Some(grant) = grant {
+        entry.grant_ttl_seconds = Some(grant.ttl_seconds);
+        entry.max_uses = Some(grant.max_uses);
+    }
 }
 
 fn authorize(
@@ -522,6 +550,15 @@ fn finish(next: &mut Approval, change: Finish<'_>, now: Timestamp) {
     let mut entry = HistoryEntry::new(state.as_str(), actor, now, Some(reason.to_owned()));
     entry.external_ref = Some(external_ref);
     entry.groups = vote_groups;
+    if state == ApprovalState::Approved {
+        // The grant starts now (issue F §2); its end is part of the chained history.
+        let grant = next.grant.get_or_insert_with(Grant::default);
+        let end = now
+            .checked_plus_seconds(grant.ttl_seconds)
+            .unwrap_or_else(Timestamp::latest);
+        grant.expires_at = Some(end);
+        entry.grant_expires_at = Some(end);
+    }
     identify(&mut entry, context);
     history::append(&mut next.history, entry);
     next.version = next.version.saturating_add(1);
@@ -710,8 +747,16 @@ pub fn break_glass(
         identity: ctx.identity,
         person: ctx.person_keys(),
     });
+    // A break-glass grant lasts as long as the override (its `ttl_hours`), with the routed
+    // rule's uses.
+    let ttl_seconds = u64::try_from(ttl_hours).unwrap_or(0).saturating_mul(3_600);
+    record.grant = Some(Grant {
+        ttl_seconds,
+        ..grant_for(routing.route(&record.decision))
+    });
     let mut requested = HistoryEntry::new("requested", &actor, now, decision_reason);
     requested.expires_at = Some(expires_at);
+    record_grant_terms(&mut requested, record.grant.as_ref());
     identify(&mut requested, context);
     history::append(&mut record.history, requested);
     finish(
@@ -748,7 +793,9 @@ pub fn review_break_glass(
     context: Option<&ActorContext>,
     now: Timestamp,
 ) -> Result<Approval, ApprovalError> {
-    if current.state != ApprovalState::BreakGlass || current.review_required != Some(true) {
+    let overrode = current.state == ApprovalState::BreakGlass
+        || (current.state == ApprovalState::Consumed && current.break_glass == Some(true));
+    if !overrode || current.review_required != Some(true) {
         return Err(ApprovalError::NoReviewPending(current.approval_id.clone()));
     }
     let actor = acting_name(actor, context)?;
@@ -860,8 +907,8 @@ pub fn check(
         )
     } else if !approval.state.permits_action() {
         Some(format!("approval is {}, not approved", approval.state))
-    } else if approval.is_overdue(now) {
-        Some("approval has expired".to_owned())
+    } else if approval.grant().has_ended(now) {
+        Some("approval grant has expired".to_owned())
     } else if !digest_matches {
         Some("decision digest does not match the approval".to_owned())
     } else if options.require_verified && (deciding.is_empty() || unverified.is_some()) {
@@ -884,4 +931,127 @@ pub fn check(
         reviews,
         deciding,
     }
+}
+
+/// Spending a grant (issue F §2): the decision the consumer is about to act on, the digests of
+/// the payload it is about to run, and who it is.
+#[derive(Debug, Clone)]
+pub struct ConsumeInput {
+    /// The decision, as the consumer holds it.
+    pub decision: Decision,
+    /// Digests of the content, tool arguments or plan about to be used.
+    pub presented: Presented,
+    /// The declared consumer (a verified one wins).
+    pub actor: String,
+    /// Why, when given.
+    pub reason: Option<String>,
+    /// The consumer's identity.
+    pub context: Option<ActorContext>,
+}
+
+/// Spends one use of an approved (or break-glass) request's grant: the record must verify, be
+/// granted and unspent, within `grant_ttl`, for exactly this decision and payload, and (when a
+/// verified identity asked) consumed by the requester. The last use makes it `consumed`.
+///
+/// Check order: integrity → state → uses → grant expiry → decision → payload → verified
+/// deciders → consumer.
+///
+/// # Errors
+/// [`ApprovalError::RecordUnverified`], [`ApprovalError::AlreadyUsed`],
+/// [`ApprovalError::NotApproved`], [`ApprovalError::GrantExpired`],
+/// [`ApprovalError::DecisionMismatch`], [`ApprovalError::ActionMismatch`],
+/// [`ApprovalError::NotRequester`], or an actor error.
+pub fn consume(
+    current: &Approval,
+    input: &ConsumeInput,
+    verification: &RecordVerification,
+    options: &CheckOptions,
+    now: Timestamp,
+) -> Result<Approval, ApprovalError> {
+    if !verification.ok() {
+        return Err(ApprovalError::RecordUnverified(
+            verification
+                .problem()
+                .unwrap_or_else(|| "its seal does not hold".to_owned()),
+        ));
+    }
+    if options.keyed && !options.allow_unkeyed && verification.integrity == Integrity::Unkeyed {
+        return Err(ApprovalError::RecordUnverified(
+            "it is unkeyed (written without a chain key)".to_owned(),
+        ));
+    }
+    if current.state == ApprovalState::Consumed {
+        return Err(ApprovalError::AlreadyUsed);
+    }
+    if !current.state.permits_action() {
+        return Err(ApprovalError::NotApproved(current.state));
+    }
+    let mut grant = current.grant();
+    if grant.remaining() == 0 {
+        return Err(ApprovalError::AlreadyUsed);
+    }
+    if grant.has_ended(now) {
+        return Err(ApprovalError::GrantExpired);
+    }
+    if input.decision.decision_id() != Some(current.decision_id.as_str()) {
+        return Err(ApprovalError::DecisionMismatch {
+            approval_id: current.approval_id.clone(),
+            detail: "decision_id differs".to_owned(),
+        });
+    }
+    if current.decision_digest.as_deref() != Some(input.decision.digest().as_str()) {
+        let keys = action::differing_keys(&current.decision, &input.decision);
+        return Err(ApprovalError::ActionMismatch(format!(
+            "the decision differs from the approved one in {}",
+            if keys.is_empty() {
+                "its digest".to_owned()
+            } else {
+                keys.join(", ")
+            }
+        )));
+    }
+    if let Some(detail) = action::mismatch(&current.decision, &input.presented) {
+        return Err(ApprovalError::ActionMismatch(detail));
+    }
+    if options.require_verified {
+        let replayed = integrity::replay(&current.history).unwrap_or_default();
+        if replayed.deciding.is_empty()
+            || replayed
+                .deciding
+                .iter()
+                .any(|r| r.identity != Some(IdentityKind::Oidc))
+        {
+            return Err(ApprovalError::RecordUnverified(
+                "a deciding review is not a verified (OIDC) identity".to_owned(),
+            ));
+        }
+    }
+    let context = input.context.as_ref();
+    let actor = acting_name(&input.actor, context)?;
+    let requester_verified = current
+        .requested_by_identity
+        .as_ref()
+        .is_some_and(|r| r.identity == IdentityKind::Oidc);
+    if requester_verified {
+        // The same verified person (subject, or normalised email, or `act.sub`); a display name
+        // alone is not enough here.
+        let same = context.is_some_and(|c| {
+            c.identity == IdentityKind::Oidc
+                && c.person_keys().same_person(&requester_keys(current))
+        });
+        if !same {
+            return Err(ApprovalError::NotRequester);
+        }
+    }
+    let mut next = current.clone();
+    grant.uses = grant.uses.saturating_add(1);
+    if grant.remaining() == 0 {
+        next.state = ApprovalState::Consumed;
+    }
+    next.grant = Some(grant);
+    let mut entry = HistoryEntry::new("consumed", &actor, now, non_empty(input.reason.as_deref()));
+    identify(&mut entry, context);
+    history::append(&mut next.history, entry);
+    next.version = next.version.saturating_add(1);
+    Ok(next)
 }

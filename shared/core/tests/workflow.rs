@@ -862,7 +862,8 @@ async fn check_allows_only_approved_unexpired_matching_decisions() {
         .insert("target".into(), json!("iam/everything.tf"));
     let report = w.service.check(&id, &tampered).await.unwrap();
     assert!(!report.allowed && !report.digest_matches);
-    w.clock.advance_hours(25);
+    // Issue F §2: an approval is usable for its grant's validity (one hour by default).
+    w.clock.advance_hours(1);
     assert_eq!(
         w.service
             .check(&id, &decision)
@@ -870,7 +871,7 @@ async fn check_allows_only_approved_unexpired_matching_decisions() {
             .unwrap()
             .reason
             .as_deref(),
-        Some("approval has expired")
+        Some("approval grant has expired")
     );
 }
 

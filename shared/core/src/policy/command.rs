@@ -53,6 +53,15 @@ pub(crate) struct Command {
     pub candidates: Vec<String>,
     /// Why an `allow` match does not allow it.
     pub caps: Vec<Cap>,
+    /// The words as they run, after assignments, keywords and wrappers: the executable as
+    /// written (path and case kept), then every argument, global options included.
+    pub raw: Vec<String>,
+    /// What it runs through, outermost first: wrappers (`env`, `sudo`, `xargs`, …), shells and
+    /// `eval`/`watch`/`su` reading a body, `find` running `-exec`, `$(…)` substitutions.
+    pub via: Vec<String>,
+    /// Its text holds an unquoted glob or brace (`*`, `?`, `[`, `{a,b}`) outside `$…`: the
+    /// shell may replace the words before it runs (any file name, `-delete` included).
+    pub globbed: bool,
 }
 
 /// A parsed line.
@@ -77,7 +86,7 @@ pub(crate) struct Env<'a> {
 /// Parses a whole line.
 pub(crate) fn parse(line: &str, env: &Env<'_>) -> Parsed {
     let mut out = Parsed::default();
-    parse_into(line, env, 0, &[], &mut out);
+    parse_into(line, env, 0, &[], &[], &mut out);
     if out.commands.is_empty() && out.problems.is_empty() {
         out.problems
             .push(Problem::Unparseable("nothing to run".to_owned()));
@@ -85,7 +94,14 @@ pub(crate) fn parse(line: &str, env: &Env<'_>) -> Parsed {
     out
 }
 
-fn parse_into(line: &str, env: &Env<'_>, depth: usize, inherited: &[Cap], out: &mut Parsed) {
+fn parse_into(
+    line: &str,
+    env: &Env<'_>,
+    depth: usize,
+    inherited: &[Cap],
+    via: &[String],
+    out: &mut Parsed,
+) {
     if depth > MAX_DEPTH {
         out.problems.push(Problem::Unparseable(format!(
             "nested shells deeper than {MAX_DEPTH}"
@@ -99,8 +115,10 @@ fn parse_into(line: &str, env: &Env<'_>, depth: usize, inherited: &[Cap], out: &
     if !scan.substitutions.is_empty() {
         out.problems.push(Problem::Substitution);
     }
+    let mut substituted = via.to_vec();
+    substituted.push("$(…)".to_owned());
     for inner in &scan.substitutions {
-        parse_into(inner, env, depth + 1, inherited, out);
+        parse_into(inner, env, depth + 1, inherited, &substituted, out);
     }
     for seg in scan.segments {
         if out.commands.len() >= MAX_PARTS {
@@ -120,7 +138,13 @@ fn parse_into(line: &str, env: &Env<'_>, depth: usize, inherited: &[Cap], out: &
                     caps.push(Cap::Dynamic);
                 }
                 let here: Vec<String> = seg.here_strings.clone();
-                command_words(words, env, depth, caps, &here, out);
+                let ctx = Context {
+                    depth,
+                    caps,
+                    via: via.to_vec(),
+                    globbed: seg.glob,
+                };
+                command_words(words, env, ctx, &here, out);
             }
         }
         for (write, raw) in seg.redirects {
@@ -611,15 +635,28 @@ fn shell_body(words: &[String]) -> Option<Option<String>> {
     has_c.then(|| words.get(i).cloned())
 }
 
+/// What a command inherits from where it appears.
+struct Context {
+    depth: usize,
+    caps: Vec<Cap>,
+    via: Vec<String>,
+    globbed: bool,
+}
+
 #[allow(clippy::too_many_lines)]
 fn command_words(
     mut words: Vec<String>,
     env: &Env<'_>,
-    depth: usize,
-    mut caps: Vec<Cap>,
+    ctx: Context,
     here_strings: &[String],
     out: &mut Parsed,
 ) {
+    let Context {
+        depth,
+        mut caps,
+        mut via,
+        globbed,
+    } = ctx;
     let mut stripped = false;
     // Bounded: every round removes at least one word.
     loop {
@@ -665,6 +702,7 @@ fn command_words(
                 };
                 split.extend(rest);
                 words = split;
+                via.push(exe.clone());
                 stripped = true;
                 continue;
             }
@@ -673,12 +711,14 @@ fn command_words(
             if w.privileged {
                 caps.push(Cap::Privileged(exe.clone()));
             }
+            via.push(exe.clone());
             let at = skip_options(&words, 1, w.value_opts, w.positional);
             words.drain(..at.min(words.len()));
             stripped = true;
             continue;
         }
         if exe == "eval" || exe == "watch" {
+            via.push(exe.clone());
             let at = if exe == "watch" {
                 let exec = words.iter().any(|w| w == "-x" || w == "--exec");
                 let at = skip_options(
@@ -697,7 +737,7 @@ fn command_words(
                 1
             };
             let body = words.get(at..).unwrap_or_default().join(" ");
-            parse_into(&body, env, depth + 1, &caps, out);
+            parse_into(&body, env, depth + 1, &caps, &via, out);
             return;
         }
         if exe == "su" {
@@ -711,14 +751,18 @@ fn command_words(
                 }
             }
             if let Some(body) = body {
-                parse_into(&body, env, depth + 1, &caps, out);
+                let mut via = via.clone();
+                via.push(exe.clone());
+                parse_into(&body, env, depth + 1, &caps, &via, out);
                 return;
             }
         }
         if SHELLS.contains(&exe.as_str()) {
+            let mut via = via.clone();
+            via.push(exe.clone());
             match shell_body(&words) {
                 Some(Some(body)) => {
-                    parse_into(&body, env, depth + 1, &caps, out);
+                    parse_into(&body, env, depth + 1, &caps, &via, out);
                     return;
                 }
                 Some(None) => {
@@ -728,7 +772,7 @@ fn command_words(
                 }
                 None => {
                     for text in here_strings {
-                        parse_into(text, env, depth + 1, &caps, out);
+                        parse_into(text, env, depth + 1, &caps, &via, out);
                     }
                 }
             }
@@ -744,7 +788,15 @@ fn command_words(
                         .map_or(words.len(), |p| start + p);
                     let inner: Vec<String> = words[start..end].to_vec();
                     if depth < MAX_DEPTH {
-                        command_words(inner, env, depth + 1, caps.clone(), &[], out);
+                        let mut via = via.clone();
+                        via.push("find".to_owned());
+                        let ctx = Context {
+                            depth: depth + 1,
+                            caps: caps.clone(),
+                            via,
+                            globbed,
+                        };
+                        command_words(inner, env, ctx, &[], out);
                     }
                     k = end;
                 }
@@ -804,6 +856,9 @@ fn command_words(
         argv,
         candidates,
         caps,
+        raw: words,
+        via,
+        globbed,
     });
 }
 
@@ -973,6 +1028,8 @@ struct Segment {
     redirects: Vec<(bool, String)>,
     here_strings: Vec<String>,
     dynamic: bool,
+    /// An unquoted `*`, `?`, `[` or brace-expansion `{`.
+    glob: bool,
 }
 
 #[derive(Debug, Default)]
@@ -1026,6 +1083,25 @@ fn closing_backtick(chars: &[char], start: usize) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// Whether the `{` at `start` opens a brace expansion: a `,` or `..` before its `}`, within
+/// one word (`{a,b}`, `{1..3}`; not `@{u}`, `{}`, `{ cmd; }`).
+fn brace_expands(chars: &[char], start: usize) -> bool {
+    let mut i = start + 1;
+    let mut prev = '{';
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '}' => return false,
+            ',' => return true,
+            '.' if prev == '.' => return true,
+            c if c.is_whitespace() || is_operator(c) => return false,
+            _ => {}
+        }
+        prev = c;
+        i += 1;
+    }
+    false
 }
 
 fn is_operator(c: char) -> bool {
@@ -1275,6 +1351,9 @@ fn scan(line: &str) -> Scan {
                 word_start = 0;
             }
             other => {
+                if matches!(other, '*' | '?' | '[') || (other == '{' && brace_expands(&chars, i)) {
+                    seg.glob = true;
+                }
                 seg.text.push(other);
                 i += 1;
                 at_word_start = false;

@@ -6,12 +6,20 @@
 //! the repository root ([`path`]), command lines are split into the commands they run and
 //! each command reduced to its canonical argv ([`command`]). The strictest outcome over every
 //! spelling and every command wins (block > require_approval > allow).
+//!
+//! The baseline also allows read-only commands (`ls`, `cat`, `git status`, …; the list and its
+//! reasons are in [`readonly`]) with `commands.read_only.allow`, only where no block or allow
+//! pattern matched, and only while the line writes no file through a redirection and every
+//! file the command names passes the read policy. Build and test commands stay
+//! `require_approval` (they run workspace code). Other packs opt in with
+//! `commands: {allow_read_only: true}`.
 
 // The scanner's index arithmetic is bounded by the input's length; the never-panic property
 // tests in `bypass_tests` exercise it on generated input.
 #[allow(clippy::arithmetic_side_effects)]
 mod command;
 mod path;
+mod readonly;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -115,6 +123,10 @@ struct CommandsSection {
     block: Vec<String>,
     #[serde(default)]
     allow: Vec<String>,
+    /// Allow the built-in read-only commands (`commands.read_only.allow`); default: only in the
+    /// built-in baseline.
+    #[serde(default)]
+    allow_read_only: Option<bool>,
 }
 
 fn default_true() -> bool {
@@ -130,6 +142,9 @@ struct McpSection {
     blocked_servers: Vec<String>,
     #[serde(default)]
     allowed_servers: Vec<String>,
+    /// Servers whose tool calls need a human (issue F: the approval binds the tool arguments).
+    #[serde(default)]
+    approval_servers: Vec<String>,
     #[serde(default = "default_true")]
     block_unknown_servers: bool,
 }
@@ -139,6 +154,7 @@ impl Default for McpSection {
         Self {
             blocked_servers: Vec::new(),
             allowed_servers: Vec::new(),
+            approval_servers: Vec::new(),
             block_unknown_servers: true,
         }
     }
@@ -226,21 +242,28 @@ pub struct PolicyPack {
     allow_commands: Vec<Pattern>,
     blocked_servers: Vec<String>,
     allowed_servers: Vec<String>,
+    approval_servers: Vec<String>,
     block_unknown_servers: bool,
     command_aliases: BTreeMap<String, String>,
     known_executables: Vec<String>,
+    allow_read_only: bool,
 }
 
 impl PolicyPack {
     /// The built-in baseline pack.
     #[allow(clippy::expect_used)] // embedded and tested: the baseline pack is valid
     pub fn baseline() -> Self {
-        Self::from_yaml_str(BASELINE_YAML, BASELINE_PACK)
+        Self::parse(BASELINE_YAML, BASELINE_PACK, true)
             .expect("the embedded baseline pack is valid")
     }
 
     /// Parses a pack from YAML text; `origin` names it in errors.
     pub fn from_yaml_str(text: &str, origin: &str) -> Result<Self, PolicyError> {
+        Self::parse(text, origin, false)
+    }
+
+    /// `read_only`: whether read-only commands are allowed when the pack does not say.
+    fn parse(text: &str, origin: &str, read_only: bool) -> Result<Self, PolicyError> {
         let invalid = |detail: String| PolicyError::Invalid {
             origin: origin.to_owned(),
             detail,
@@ -260,8 +283,10 @@ impl PolicyPack {
             allow_commands: compile(&file.commands.allow).map_err(invalid)?,
             blocked_servers: file.mcp.blocked_servers,
             allowed_servers: file.mcp.allowed_servers,
+            approval_servers: file.mcp.approval_servers,
             block_unknown_servers: file.mcp.block_unknown_servers,
             known_executables: known_executables(&file.commands, &file.command_aliases),
+            allow_read_only: file.commands.allow_read_only.unwrap_or(read_only),
             command_aliases: file
                 .command_aliases
                 .into_iter()
@@ -449,7 +474,7 @@ fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
     }
     let mut v = Verdict::new(
         "require_approval",
-        "commands.default.require_approval",
+        DEFAULT_COMMAND_RULE,
         "medium",
         "Command matched no allow or block policy and requires approval.".to_owned(),
     );
@@ -516,6 +541,114 @@ fn is_device(path: &str) -> bool {
     ) || path.starts_with("/dev/fd/")
 }
 
+/// The rule of a command no pattern matched.
+const DEFAULT_COMMAND_RULE: &str = "commands.default.require_approval";
+
+/// Files a redirection may write without leaving a trace.
+const HARMLESS_WRITES: &[&str] = &["/dev/null", "/dev/stdout", "/dev/stderr"];
+
+/// Where read-only commands may be allowed in one line, and every directory its `cd`s may
+/// enter: relative operands are checked from each, whatever the order (`cat x; cd keys` in a
+/// loop reads `keys/x`).
+struct ReadOnlyScope {
+    /// The pack allows them, the line writes no file through a redirection and every `cd`
+    /// names a directory inside the repository.
+    open: bool,
+    /// Repository-relative directories (`""` the root); bounded.
+    dirs: Vec<String>,
+}
+
+impl ReadOnlyScope {
+    const MAX_DIRS: usize = 16;
+    const MAX_STEPS: usize = 256;
+
+    fn new(pack: &PolicyPack, line: &str, parsed: &command::Parsed, root: Option<&str>) -> Self {
+        let writes = parsed
+            .redirects
+            .iter()
+            .any(|r| r.write && !HARMLESS_WRITES.contains(&r.path.as_str()));
+        let mut scope = Self {
+            open: pack.allow_read_only && !writes,
+            dirs: vec![String::new()],
+        };
+        let mut targets = Vec::new();
+        for cmd in &parsed.commands {
+            match readonly::directory_change(cmd) {
+                readonly::DirChange::Stays => {}
+                readonly::DirChange::Unknown => scope.open = false,
+                readonly::DirChange::To(dir) => targets.push(dir),
+            }
+        }
+        // A loop repeats its `cd`s any number of times: not followed.
+        let loops = line
+            .split(|c: char| c.is_whitespace() || ";&|()".contains(c))
+            .any(|w| w == "do");
+        if loops && !targets.is_empty() {
+            scope.open = false;
+        }
+        // Each `cd` once, in every order (bounded).
+        let mut chains: Vec<(String, Vec<usize>)> = vec![(String::new(), Vec::new())];
+        let mut steps = 0usize;
+        while let Some((dir, used)) = chains.pop() {
+            for (k, target) in targets.iter().enumerate() {
+                if !scope.open {
+                    return scope;
+                }
+                if used.contains(&k) {
+                    continue;
+                }
+                steps = steps.saturating_add(1);
+                let spelled = readonly::under(std::slice::from_ref(&dir), target);
+                let next = spelled
+                    .first()
+                    .and_then(|s| path::spellings(s, root).into_iter().next());
+                match next {
+                    Some(p) if !p.outside && steps <= Self::MAX_STEPS => {
+                        if !scope.dirs.contains(&p.text) {
+                            scope.dirs.push(p.text.clone());
+                        }
+                        let mut used = used.clone();
+                        used.push(k);
+                        chains.push((p.text, used));
+                    }
+                    _ => scope.open = false,
+                }
+                if scope.dirs.len() > Self::MAX_DIRS {
+                    scope.open = false;
+                }
+            }
+        }
+        scope
+    }
+
+    /// `commands.read_only.allow` for `cmd`, or `None` when it is not read-only or names a file
+    /// the read policy does not allow (from any directory it may run in).
+    fn verdict(
+        &self,
+        pack: &PolicyPack,
+        cmd: &command::Command,
+        root: Option<&str>,
+    ) -> Option<Verdict> {
+        if !self.open {
+            return None;
+        }
+        let files = readonly::classify(cmd)?;
+        for file in &files {
+            for spelled in readonly::under(&self.dirs, file) {
+                if file_verdict(pack, &spelled, root, false).1.outcome != "allow" {
+                    return None;
+                }
+            }
+        }
+        Some(Verdict::new(
+            "allow",
+            "commands.read_only.allow",
+            "low",
+            format!("Command is read-only: {}.", shell_words::join(&cmd.argv)),
+        ))
+    }
+}
+
 /// The parsed line and the strictest verdict over its problems, commands and redirections.
 fn line_verdict(
     pack: &PolicyPack,
@@ -527,6 +660,7 @@ fn line_verdict(
         known: &pack.known_executables,
     };
     let parsed = command::parse(line, &env);
+    let read_only = ReadOnlyScope::new(pack, line, &parsed, repo_root);
     let mut best = None;
     for problem in &parsed.problems {
         consider(
@@ -551,6 +685,11 @@ fn line_verdict(
             consider(&mut part, command_verdict(pack, text, canonical));
         }
         let Some(mut part) = part else { continue };
+        if part.rule_id == DEFAULT_COMMAND_RULE
+            && let Some(v) = read_only.verdict(pack, cmd, repo_root)
+        {
+            part = v;
+        }
         if part.outcome == "allow" {
             let exe = cmd.argv.first().map_or("", String::as_str);
             if let Some(cap) = cmd.caps.first() {
@@ -612,6 +751,15 @@ fn git_verdict(target: &str, operation: &str) -> Verdict {
 
 fn mcp_verdict(pack: &PolicyPack, server: &str) -> Verdict {
     let blocked = pack.blocked_servers.iter().any(|s| s == server);
+    let needs_human = pack.approval_servers.iter().any(|s| s == server);
+    if needs_human && !blocked {
+        return Verdict::approval(
+            "mcp.server.trust.require_approval",
+            "medium",
+            format!("MCP server {server} needs approval for each tool call."),
+            "AI Governance",
+        );
+    }
     let unknown = pack.block_unknown_servers && !pack.allowed_servers.iter().any(|s| s == server);
     if blocked || unknown {
         let why = if blocked {
@@ -736,6 +884,9 @@ pub fn summary_line(decision: &Decision) -> String {
 
 #[cfg(test)]
 mod bypass_tests;
+
+#[cfg(test)]
+mod readonly_tests;
 
 #[cfg(test)]
 mod tests {
