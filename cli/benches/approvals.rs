@@ -8,18 +8,21 @@
 //!    same run, and their ratio.
 //! 2. List-page latency p50/p99 over many query shapes with `BENCH_ROWS` stored requests.
 //! 3. `cavra approval create` wall time, process start to exit.
+//! 4. Consume latency (issue F): each approved grant spent once through the service, p50/p99,
+//!    next to the raw durable UPDATE of the same run.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cavra_core::action::Presented;
 use cavra_core::approval::ApprovalState;
 use cavra_core::ids::{ApprovalId, RandomIds};
 use cavra_core::routing::RoutingTable;
 use cavra_core::service::ApprovalService;
 use cavra_core::store::{ApprovalStore, Cursor, ListQuery};
 use cavra_core::time::SystemClock;
-use cavra_core::workflow::{DecideInput, NewRequest, create_request};
+use cavra_core::workflow::{CheckOptions, ConsumeInput, DecideInput, NewRequest, create_request};
 use cavra_e2e::fixtures::{at, iam_decision};
 use cavra_store_sqlite::SqliteStore;
 
@@ -71,6 +74,27 @@ async fn approve_throughput(dir: &Path, n: usize) {
     let approve_secs = started.elapsed().as_secs_f64();
     let approve_rate = n as f64 / approve_secs;
 
+    // Spending each grant once: verify the record, check state, grant, digest, then one
+    // compare-and-set write of the `consumed` entry.
+    let mut consume_samples = Vec::with_capacity(n);
+    for (i, id) in ids.iter().enumerate() {
+        let input = ConsumeInput {
+            decision: iam_decision(&format!("dec_bench_{i}")),
+            presented: Presented::default(),
+            actor: "developer".into(),
+            reason: None,
+            context: None,
+        };
+        let started = Instant::now();
+        let record = service
+            .consume(id, &input, CheckOptions::default())
+            .await
+            .expect("consume");
+        consume_samples.push(started.elapsed());
+        assert_eq!(record.state, ApprovalState::Consumed);
+    }
+    consume_samples.sort();
+
     let raw = rusqlite::Connection::open(dir.join("raw.db")).expect("open raw");
     raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
     raw.pragma_update(None, "synchronous", "FULL")
@@ -95,6 +119,14 @@ async fn approve_throughput(dir: &Path, n: usize) {
         raw_secs * 1000.0 / n as f64
     );
     println!("ratio approve/raw: {:.2}", approve_rate / raw_rate);
+    let consume_mean = consume_samples.iter().sum::<Duration>() / n.max(1) as u32;
+    println!(
+        "consume (SQLite, durable, via service): p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms; ratio raw-update/consume {:.2}",
+        ms(percentile(&consume_samples, 0.50)),
+        ms(percentile(&consume_samples, 0.99)),
+        ms(consume_mean),
+        (raw_secs / n as f64) / consume_mean.as_secs_f64()
+    );
 }
 
 async fn list_latency(dir: &Path, rows: usize) {

@@ -7,6 +7,7 @@
 mod commands;
 mod identity;
 mod output;
+mod remote;
 mod stores;
 
 use std::process::ExitCode;

@@ -32,11 +32,36 @@ pub struct StoreArgs {
     /// --store.
     #[arg(long, value_name = "NAME", env = "CAVRA_APPROVAL_TABLE")]
     pub dynamodb_table: Option<String>,
+    /// A deployed approvals API to work through instead (`cavra approval …` only).
+    #[command(flatten)]
+    pub remote: crate::remote::RemoteArgs,
 }
 
 impl StoreArgs {
+    /// Refuses `--api` / `CAVRA_API_URL` for a command that works on a store only, rather
+    /// than quietly using a local store the caller did not mean.
+    ///
+    /// # Errors
+    /// `--api` is set.
+    pub fn refuse_remote(&self) -> anyhow::Result<()> {
+        if self
+            .remote
+            .api
+            .as_deref()
+            .is_some_and(|a| !a.trim().is_empty())
+        {
+            return Err(crate::Exit::usage(
+                "this command works on a store, not through --api / CAVRA_API_URL",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     /// Opens the chosen store: DynamoDB table, else SQLite, else the JSON file.
     pub async fn open(&self) -> anyhow::Result<Arc<dyn ApprovalStore>> {
+        // Commands that can work through the API dispatch before opening a store.
+        self.refuse_remote()?;
         Ok(
             match (
                 self.dynamodb_table.as_deref().filter(|t| !t.is_empty()),

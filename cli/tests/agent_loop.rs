@@ -260,7 +260,11 @@ fn mcp_tool_arguments_bind_through_evaluate_and_consume() {
     let env = Env::new();
     let args = r#"{"repo":"payments/api","title":"rotate keys"}"#;
     let pack = env.path("agent-pack.yaml").display().to_string();
-    std::fs::write(&pack, "name: agent-pack\nmcp:\n  approval_servers: [github]\n").unwrap();
+    std::fs::write(
+        &pack,
+        "name: agent-pack\nmcp:\n  approval_servers: [github]\n",
+    )
+    .unwrap();
     let out = env.run(&[
         "evaluate",
         "mcp_tool_call",

@@ -2,55 +2,19 @@
 //! as a user starts it, on a free loopback port, configured through the original's
 //! environment variables.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use cavra_e2e::deployment::{CONFIG_VARIABLES, Deployment, Setup};
+use cavra_e2e::deployment::{Deployment, ServeProcess, Setup};
 use cavra_e2e::http_suite::{self, Api, SingleServer};
 use cavra_e2e::original_cases;
 
-struct Server {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `cavra serve --port 0` configured by `setup` and reads the URL it prints.
+/// Starts `cavra serve --port 0` configured by `setup`.
 async fn serve(setup: Setup) -> Deployment {
-    let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cavra"));
-    command
-        .args(["serve", "--port", "0", "--sqlite"])
-        .arg(dir.path().join("approvals.db"))
-        .envs(setup.environment(dir.path()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for variable in CONFIG_VARIABLES {
-        if !command.get_envs().any(|(name, _)| name == variable) {
-            command.env_remove(variable);
-        }
-    }
-    let mut child = command.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("cavra serve printed no URL: {line:?}"))
-        .to_owned();
+    let server = ServeProcess::start(std::path::Path::new(env!("CARGO_BIN_EXE_cavra")), &setup);
+    let base = server.base.clone();
     Deployment {
         api: Api::new(SingleServer(base.clone())),
         console_base: Some(base),
         store_mode: "sqlite",
-        guard: Box::new(Server { child, _dir: dir }),
+        guard: Box::new(server),
     }
 }
 

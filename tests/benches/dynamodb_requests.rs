@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cavra_core::action::Presented;
 use cavra_core::approval::ApprovalState;
 use cavra_core::ids::RandomIds;
 use cavra_core::service::ApprovalService;
 use cavra_core::store::{ApprovalStore, Cursor, ListQuery};
 use cavra_core::time::SystemClock;
-use cavra_core::workflow::NewRequest;
+use cavra_core::workflow::{CheckOptions, ConsumeInput, NewRequest};
 use cavra_e2e::emulator::{self, RequestCounter};
 use cavra_e2e::fixtures::iam_decision;
 use cavra_e2e::store_contract::approve;
@@ -155,6 +156,28 @@ async fn main() {
     })
     .await;
 
+    // consume (issue F): each approved grant spent once, the `consumed` entry one
+    // conditional write.
+    let mut consume_figures = measure("consume", &counter, SAMPLES, |n| {
+        let service = service.clone();
+        let id = ids[n].clone();
+        async move {
+            let input = ConsumeInput {
+                decision: iam_decision(&format!("dec_bench_{n}")),
+                presented: Presented::default(),
+                actor: "developer".into(),
+                reason: None,
+                context: None,
+            };
+            let record = service
+                .consume(&id, &input, CheckOptions::default())
+                .await
+                .expect("consume");
+            assert_eq!(record.state, ApprovalState::Consumed);
+        }
+    })
+    .await;
+
     println!(
         "cavra-store-dynamodb on the emulator ({}), table of {RECORDS} records; {SAMPLES} timed calls per operation ({RECORDS} for create)",
         emulator::ENDPOINT
@@ -162,6 +185,7 @@ async fn main() {
     for figures in [
         &mut create,
         &mut approve_figures,
+        &mut consume_figures,
         &mut get,
         &mut first_page,
         &mut cursor_page,

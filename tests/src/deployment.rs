@@ -113,3 +113,61 @@ pub struct Deployment {
     /// Processes and folders that live as long as the deployment.
     pub guard: Box<dyn Any + Send + Sync>,
 }
+
+/// `cavra serve --port 0` on a temporary SQLite file, configured by a [`Setup`] through the
+/// original's environment variables (and nothing else of the caller's); killed on drop.
+pub struct ServeProcess {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    /// The base URL it printed (`http://127.0.0.1:PORT`, no trailing slash).
+    pub base: String,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    /// Starts `binary serve` configured by `setup` and reads the URL it prints.
+    ///
+    /// # Panics
+    /// The binary cannot be started or prints no URL.
+    #[must_use]
+    pub fn start(binary: &Path, setup: &Setup) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        use std::process::{Command, Stdio};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--port", "0", "--sqlite"])
+            .arg(dir.path().join("approvals.db"))
+            .envs(setup.environment(dir.path()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for variable in CONFIG_VARIABLES {
+            if !command.get_envs().any(|(name, _)| name == variable) {
+                command.env_remove(variable);
+            }
+        }
+        let mut child = command.spawn().expect("cavra serve starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout is piped"))
+            .read_line(&mut line)
+            .expect("cavra serve prints its URL");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("cavra serve printed no URL: {line:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self {
+            child,
+            _dir: dir,
+            base,
+        }
+    }
+}

@@ -15,6 +15,8 @@ use cavra_core::workflow::{
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+mod remote;
+
 use super::{agent, evaluate, notify};
 use crate::Exit;
 use crate::identity::IdentityArgs;
@@ -350,6 +352,49 @@ pub struct AttachArgs {
     store: StoreArgs,
 }
 
+/// Prints a check report; exit 1 with its reason unless the agent may act.
+fn print_check(report: &cavra_core::workflow::CheckReport) -> anyhow::Result<()> {
+    print_json(report)?;
+    match &report.reason {
+        None => Ok(()),
+        Some(reason) => Err(Exit {
+            message: reason.clone(),
+            code: 1,
+        }
+        .into()),
+    }
+}
+
+/// Prints what verifying a record found; exit 1 with the first problem.
+fn print_verification(
+    approval_id: &str,
+    report: &cavra_core::integrity::RecordVerification,
+) -> anyhow::Result<()> {
+    let mut value = serde_json::to_value(report)?;
+    value["approval_id"] = json!(approval_id);
+    value["valid"] = json!(report.ok());
+    print_json(&value)?;
+    match report.integrity {
+        Integrity::Unkeyed => eprintln!(
+            "note: approval record {approval_id} is unkeyed: it was written without a chain key"
+        ),
+        Integrity::Sealed => eprintln!(
+            "note: approval record {approval_id} is sealed with chain key {}: the server holds \
+             the key and checks the seal; the chain and its replay were checked here",
+            report.key_id.as_deref().unwrap_or("?")
+        ),
+        Integrity::Keyed | Integrity::Broken => {}
+    }
+    match report.problem() {
+        None => Ok(()),
+        Some(error) => Err(Exit {
+            message: error,
+            code: 1,
+        }
+        .into()),
+    }
+}
+
 fn now_unix() -> i64 {
     SystemClock.now().unix_seconds()
 }
@@ -369,8 +414,16 @@ async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
     print_json(&record.to_sorted_value())
 }
 
-/// Runs an approval subcommand.
+/// Runs an approval subcommand: through the API with `--api` / `CAVRA_API_URL`, else on the
+/// chosen store.
 pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
+    if let Some(client) = remote::store_of(&command)
+        .map(|store| store.remote.client())
+        .transpose()?
+        .flatten()
+    {
+        return Box::pin(remote::run(command, client)).await;
+    }
     match command {
         ApprovalCommand::Migrate(args) => {
             let report = cavra_store_sqlite::migrate(&args.sqlite)?;
@@ -521,15 +574,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                     },
                 )
                 .await?;
-            print_json(&report)?;
-            match report.reason {
-                None => Ok(()),
-                Some(reason) => Err(Exit {
-                    message: reason,
-                    code: 1,
-                }
-                .into()),
-            }
+            print_check(&report)
         }
         ApprovalCommand::Consume(args) => {
             let decision = read_decision(&args.decision)?;
@@ -596,27 +641,12 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .await?
                 .verify_history(&args.approval_id)
                 .await?;
-            let mut value = serde_json::to_value(&report)?;
-            value["approval_id"] = json!(args.approval_id);
-            value["valid"] = json!(report.ok());
-            print_json(&value)?;
-            if report.integrity == Integrity::Unkeyed {
-                eprintln!(
-                    "note: approval record {} is unkeyed: it was written without a chain key",
-                    args.approval_id
-                );
-            }
-            match report.problem() {
-                None => Ok(()),
-                Some(error) => Err(Exit {
-                    message: error,
-                    code: 1,
-                }
-                .into()),
-            }
+            print_verification(&args.approval_id, &report)
         }
-        ApprovalCommand::ExportNotifications(args) => notify::export_notifications(args).await,
-        ApprovalCommand::ProviderRequests(args) => notify::provider_requests(args).await,
+        ApprovalCommand::ExportNotifications(args) => {
+            notify::export_notifications(args, None).await
+        }
+        ApprovalCommand::ProviderRequests(args) => notify::provider_requests(args, None).await,
         ApprovalCommand::Deliver(args) => notify::deliver(args).await,
         ApprovalCommand::AttachDecision(args) => {
             let decision = read_decision(&args.decision_file)?;

@@ -82,6 +82,7 @@ fn say(line: &str) {
 
 /// Runs `cavra gate`.
 pub async fn run(args: GateArgs) -> anyhow::Result<()> {
+    args.store.refuse_remote()?;
     let pack = PolicyPack::resolve(&args.policy_pack)?;
     let root = evaluate::repo_root(args.repo_root.as_deref())?;
     let (act, decision) = match (&args.write, &args.content) {

@@ -210,6 +210,7 @@ fn map_tool(tool: &str, input: &Value) -> Result<Option<Mapped>, String> {
 /// Runs `cavra hook …`: always prints a decision (or nothing for unmapped tools) and exits 0.
 pub async fn run(command: HookCommand) -> anyhow::Result<()> {
     let HookCommand::ClaudeCode(args) = command;
+    args.store.refuse_remote()?;
     let mut stdin = String::new();
     let answer = match std::io::stdin().read_to_string(&mut stdin) {
         Ok(_) => decide(&args, &stdin).await,

@@ -6,6 +6,7 @@ mod evaluate;
 mod evidence;
 mod gate;
 mod hook;
+mod mcp;
 mod notify;
 mod serve;
 
@@ -44,6 +45,8 @@ enum Command {
     /// Agent hooks: `cavra hook claude-code` is a Claude Code PreToolUse hook.
     #[command(subcommand)]
     Hook(hook::HookCommand),
+    /// Serve the approval tools to an MCP client over stdio.
+    Mcp(mcp::McpArgs),
 }
 
 /// Runs the parsed command.
@@ -55,5 +58,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&args).await,
         Command::Gate(args) => Box::pin(gate::run(args)).await,
         Command::Hook(command) => Box::pin(hook::run(command)).await,
+        Command::Mcp(args) => Box::pin(mcp::run(args)).await,
     }
 }

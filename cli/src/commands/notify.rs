@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use crate::Exit;
 use crate::output::print_json;
+use crate::remote::Remote;
 use crate::stores::StoreArgs;
 
 /// The environment variable naming the provider config.
@@ -110,6 +111,27 @@ pub struct DeliverArgs {
     store: StoreArgs,
 }
 
+impl ExportNotificationsArgs {
+    /// Where the record is read from.
+    pub fn store(&self) -> &StoreArgs {
+        &self.options.store
+    }
+}
+
+impl ProviderRequestsArgs {
+    /// Where the record is read from.
+    pub fn store(&self) -> &StoreArgs {
+        &self.options.store
+    }
+}
+
+impl DeliverArgs {
+    /// Where the record is read from.
+    pub fn store(&self) -> &StoreArgs {
+        &self.store
+    }
+}
+
 fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
     let mut text = serde_json::to_string_pretty(&sort_value(value.clone()))?;
     text.push('\n');
@@ -146,11 +168,16 @@ async fn export(
     options: &ExportOptions,
     unknown: &str,
     done: &str,
+    remote: Option<&Remote>,
     file: impl Fn(Provider, &Approval, &NotifyOptions) -> (String, Value),
 ) -> anyhow::Result<()> {
     let providers = notify::select_providers(&options.provider)
         .ok_or_else(|| anyhow::anyhow!("{unknown}: {}", options.provider))?;
-    let approval = options.store.service().await?.get(approval_id).await?;
+    let approval = match remote {
+        Some(remote) => remote.record(approval_id).await?,
+        None => options.store.service().await?.get(approval_id).await?,
+    };
+    path_safe_id(&approval)?;
     let mut payload_options =
         NotifyOptions::new(SystemClock.now()).with_console_url(options.console_url.as_deref());
     if let Some(path) = &options.config {
@@ -172,13 +199,17 @@ async fn export(
 }
 
 /// `cavra approval export-notifications`.
-pub async fn export_notifications(args: ExportNotificationsArgs) -> anyhow::Result<()> {
+pub async fn export_notifications(
+    args: ExportNotificationsArgs,
+    remote: Option<&Remote>,
+) -> anyhow::Result<()> {
     export(
         &args.approval_id,
         &args.output,
         &args.options,
         "unknown approval notification provider",
         "approval notification payloads exported",
+        remote,
         |provider, approval, options| {
             (
                 provider.payload_file_name(),
@@ -190,13 +221,17 @@ pub async fn export_notifications(args: ExportNotificationsArgs) -> anyhow::Resu
 }
 
 /// `cavra approval provider-requests`.
-pub async fn provider_requests(args: ProviderRequestsArgs) -> anyhow::Result<()> {
+pub async fn provider_requests(
+    args: ProviderRequestsArgs,
+    remote: Option<&Remote>,
+) -> anyhow::Result<()> {
     export(
         &args.approval_id,
         &args.output,
         &args.options,
         "unknown approval provider",
         "approval provider request specs exported",
+        remote,
         |provider, approval, options| {
             let spec = notify::request_spec(provider, approval, options);
             (
@@ -222,22 +257,29 @@ pub async fn deliver(args: DeliverArgs) -> anyhow::Result<()> {
     let result = deliverer(args.console_url)?
         .deliver(&config, &approval, &args.provider, options)
         .await?;
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("creating {}", args.output.display()))?;
-    let path = args
-        .output
-        .join(format!("{}-provider-delivery.json", approval.approval_id));
     let value = result.to_value();
-    write_json(&path, &value)?;
-    print_json(&value)?;
+    keep_delivery_evidence(&args.output, &approval.approval_id, &value)?;
+    service
+        .record_delivery(&approval.approval_id, &args.actor, &value)
+        .await?;
+    delivery_exit(&result.failed_providers())
+}
+
+/// Writes the delivery evidence file under `output`, prints the result and where it went.
+fn keep_delivery_evidence(output: &Path, approval_id: &str, value: &Value) -> anyhow::Result<()> {
+    std::fs::create_dir_all(output).with_context(|| format!("creating {}", output.display()))?;
+    let path = output.join(format!("{approval_id}-provider-delivery.json"));
+    write_json(&path, value)?;
+    print_json(value)?;
     println!(
         "approval provider delivery evidence exported {}",
         path.display()
     );
-    service
-        .record_delivery(&approval.approval_id, &args.actor, &value)
-        .await?;
-    let failed = result.failed_providers();
+    Ok(())
+}
+
+/// Exit 3 naming the providers that failed, if any.
+fn delivery_exit(failed: &[&str]) -> anyhow::Result<()> {
     if failed.is_empty() {
         Ok(())
     } else {
@@ -247,6 +289,38 @@ pub async fn deliver(args: DeliverArgs) -> anyhow::Result<()> {
         }
         .into())
     }
+}
+
+/// `cavra approval deliver --api URL`: the server delivers with its own provider config and
+/// secrets and records the `delivered` entry; the result is printed and kept as the evidence
+/// file, and the exit is 3 if any provider failed.
+pub async fn deliver_remote(args: DeliverArgs, remote: &Remote) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        return Err(Exit::usage(
+            "--config is for stores: through --api the server's provider config applies",
+        )
+        .into());
+    }
+    let path = crate::remote::approval_path(&args.approval_id, "/deliver")?;
+    let request = serde_json::json!({
+        "provider": args.provider,
+        "retries": args.retries,
+        "timeout_seconds": args.timeout_seconds,
+        "actor": args.actor,
+    });
+    let value = remote
+        .call(cavra_api::Route::Deliver, &path, Some(&request))
+        .await?;
+    keep_delivery_evidence(&args.output, &args.approval_id, &value)?;
+    let failed: Vec<&str> = value
+        .get("deliveries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d.get("success").and_then(Value::as_bool) != Some(true))
+        .map(|d| d.get("provider").and_then(Value::as_str).unwrap_or("?"))
+        .collect();
+    delivery_exit(&failed)
 }
 
 /// After a state change: when `CAVRA_APPROVAL_PROVIDER_CONFIG` is set, tells the providers

@@ -16,6 +16,26 @@ use crate::format;
 use crate::session;
 use crate::states::Verdict;
 
+/// The diff, preview or plan summary the decision carries (issue F §1), if any.
+fn action_summary(decision: &cavra_core::decision::Decision) -> Option<String> {
+    let action = decision.as_map().get("action")?.as_object()?;
+    ["diff", "preview", "plan_summary"]
+        .iter()
+        .find_map(|key| action.get(*key).and_then(serde_json::Value::as_str))
+        .map(str::to_owned)
+}
+
+/// Uses and end of an approval's grant.
+fn grant_text(record: &Approval) -> String {
+    let grant = record.grant();
+    format!(
+        "{} of {} use(s) spent; valid until {}",
+        grant.uses,
+        grant.max_uses,
+        grant.expires_at.map_or_else(|| "—".into(), format::instant)
+    )
+}
+
 /// Props of [`DetailPage`].
 #[derive(Properties, PartialEq)]
 pub struct DetailProps {
@@ -136,6 +156,9 @@ fn audit_view(record: &Approval) -> Html {
                     <dt>{ "Decided at" }</dt><dd>{ record.decided_at.map_or_else(|| "—".into(), format::instant) }</dd>
                     <dt>{ "Reason" }</dt><dd>{ text(record.display_reason()) }</dd>
                     <dt>{ "External reference" }</dt><dd>{ text(record.external_ref.as_deref()) }</dd>
+                    if record.state.permits_action() || record.state == ApprovalState::Consumed {
+                        <dt>{ "Grant" }</dt><dd id="detail-grant">{ grant_text(record) }</dd>
+                    }
                     if record.break_glass == Some(true) {
                         <dt>{ "Break-glass" }</dt>
                         <dd>{ format!("yes; post-incident review {}", if record.review_required == Some(true) { "still required" } else { "recorded" }) }</dd>
@@ -147,6 +170,10 @@ fn audit_view(record: &Approval) -> Html {
                 <dl class="facts">
                     <dt>{ "Action" }</dt><dd>{ audit::action_text(decision) }</dd>
                     <dt>{ "Target" }</dt><dd><code>{ d("target") }</code></dd>
+                    <dt>{ "Will run" }</dt><dd id="detail-will-run"><code>{ cavra_core::notify::will_run(decision) }</code></dd>
+                    if let Some(summary) = action_summary(decision) {
+                        <dt>{ "Change" }</dt><dd><pre class="action-summary" id="detail-action-summary">{ summary }</pre></dd>
+                    }
                     <dt>{ "Outcome" }</dt><dd>{ d("decision") }</dd>
                     <dt>{ "Rule" }</dt><dd><code>{ d("rule_id") }</code></dd>
                     <dt>{ "Policy pack" }</dt><dd>{ d("policy_pack") }</dd>

@@ -37,6 +37,9 @@ pub enum Integrity {
     Unkeyed,
     /// The seal is missing, broken, or made with a key that is not configured.
     Broken,
+    /// Carries a seal that this side holds no key to check: a record read through the API,
+    /// whose server holds the chain key and checks the seal itself (issue F §7).
+    Sealed,
 }
 
 impl Integrity {
@@ -46,6 +49,7 @@ impl Integrity {
             Self::Keyed => "keyed",
             Self::Unkeyed => "unkeyed",
             Self::Broken => "broken",
+            Self::Sealed => "sealed",
         }
     }
 }
@@ -142,6 +146,40 @@ pub fn seal(record: &mut Approval, first_new: usize, keys: Option<&ChainKeyRing>
 
 /// Verifies a stored record: chain, replay and seal.
 pub fn verify_record(record: &Approval, keys: Option<&ChainKeyRing>) -> RecordVerification {
+    verify_with(record, |seal, disagreements| {
+        match keys.and_then(|ring| ring.get(&seal.key_id)) {
+            None => {
+                disagreements.push(format!(
+                    "chain_mac was made with chain key {}, which is not configured here",
+                    seal.key_id
+                ));
+                Integrity::Broken
+            }
+            Some(key) if mac_matches(record, key, &seal.mac) => Integrity::Keyed,
+            Some(_) => {
+                disagreements.push(
+                    "chain_mac does not match the record: it was changed without the chain key"
+                        .to_owned(),
+                );
+                Integrity::Broken
+            }
+        }
+    })
+}
+
+/// Verifies a record read from elsewhere (the remote CLI reads it through the API) without
+/// the chain key: the chain and the replay are checked here; a seal is reported
+/// [`Integrity::Sealed`], for the key's holder (the server) to check. A history written under
+/// a key whose record lost its seal is still [`Integrity::Broken`].
+pub fn verify_without_key(record: &Approval) -> RecordVerification {
+    verify_with(record, |_, _| Integrity::Sealed)
+}
+
+/// Chain and replay, then `judge_seal` for a sealed record (it may add disagreements).
+fn verify_with(
+    record: &Approval,
+    judge_seal: impl FnOnce(&ChainMac, &mut Vec<String>) -> Integrity,
+) -> RecordVerification {
     let chain = history::verify(&record.history);
     let mut disagreements = if chain.valid {
         replay_disagreements(record)
@@ -157,25 +195,10 @@ pub fn verify_record(record: &Approval, keys: Option<&ChainKeyRing>) -> RecordVe
             ));
             (Integrity::Broken, Some(id))
         }
-        (Some(seal), _) => match keys.and_then(|ring| ring.get(&seal.key_id)) {
-            None => {
-                disagreements.push(format!(
-                    "chain_mac was made with chain key {}, which is not configured here",
-                    seal.key_id
-                ));
-                (Integrity::Broken, Some(seal.key_id.clone()))
-            }
-            Some(key) if mac_matches(record, key, &seal.mac) => {
-                (Integrity::Keyed, Some(seal.key_id.clone()))
-            }
-            Some(_) => {
-                disagreements.push(
-                    "chain_mac does not match the record: it was changed without the chain key"
-                        .to_owned(),
-                );
-                (Integrity::Broken, Some(seal.key_id.clone()))
-            }
-        },
+        (Some(seal), _) => (
+            judge_seal(seal, &mut disagreements),
+            Some(seal.key_id.clone()),
+        ),
     };
     RecordVerification {
         chain,

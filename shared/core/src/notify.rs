@@ -378,7 +378,41 @@ struct Facts {
     reason: String,
     approval_id: String,
     decision_id: String,
+    will_run: String,
     link: Option<String>,
+}
+
+/// What will run, for approvers (issue F §1): the exact command, the file written with its
+/// content digest and size, the MCP tool with its arguments' digest, the plan summary.
+pub fn will_run(decision: &crate::decision::Decision) -> String {
+    let action = decision.as_map().get("action").and_then(Value::as_object);
+    let field = |key: &str| action.and_then(|a| a.get(key));
+    let short = |hex: &str| hex.chars().take(12).collect::<String>();
+    let mut parts = Vec::new();
+    match decision.text_field("action_type").as_str() {
+        "execute_command" => parts.push(format!("run {}", decision.text_field("target"))),
+        "write_file" => {
+            let mut text = format!("write {}", decision.text_field("target"));
+            if let Some(sha) = field("content_sha256").and_then(Value::as_str) {
+                let bytes = field("content_bytes").and_then(Value::as_u64).unwrap_or(0);
+                text = format!("{text} ({bytes} bytes, sha256 {}…)", short(sha));
+            }
+            parts.push(text);
+        }
+        "mcp_tool_call" => {
+            let tool = field("tool").and_then(Value::as_str).unwrap_or("a tool");
+            let mut text = format!("call {tool} on {}", decision.text_field("target_as_given"));
+            if let Some(sha) = field("tool_args_sha256").and_then(Value::as_str) {
+                text = format!("{text} (arguments sha256 {}…)", short(sha));
+            }
+            parts.push(text);
+        }
+        _ => parts.push(decision.text_field("target")),
+    }
+    if let Some(plan) = field("plan_summary").and_then(Value::as_str) {
+        parts.push(format!("plan: {plan}"));
+    }
+    parts.join("; ")
 }
 
 fn or_na(text: String) -> String {
@@ -404,6 +438,7 @@ impl Facts {
             reason: or_na(approval.display_reason().unwrap_or_default().to_owned()),
             approval_id: approval.approval_id.clone(),
             decision_id: approval.decision_id.clone(),
+            will_run: or_na(will_run(decision)),
             link: options
                 .console_url
                 .as_deref()
@@ -412,8 +447,9 @@ impl Facts {
     }
 
     /// Label/value pairs for the field lists (reason is shown on its own).
-    fn pairs(&self) -> [(&'static str, &str); 8] {
+    fn pairs(&self) -> [(&'static str, &str); 9] {
         [
+            ("Will run", &self.will_run),
             ("Approver group", &self.approver_group),
             ("State", &self.state),
             ("Requested by", &self.requested_by),
