@@ -26,6 +26,10 @@ use crate::Exit;
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest `?wait=` the API accepts.
+const MAX_WAIT_SECONDS: u64 = 25;
+/// The pause before the last look when under a second is left.
+const SHORT_PAUSE: Duration = Duration::from_millis(200);
 /// Longest answer read from the API.
 const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
@@ -163,10 +167,7 @@ impl Remote {
         if let Some(seconds) = wait {
             path = format!("{path}?wait={seconds}");
         }
-        let value = self.call(Route::Get, &path, None).await?;
-        serde_json::from_value(value).map_err(|e| {
-            anyhow::anyhow!("the approvals API answered a record this CLI cannot read: {e}")
-        })
+        parse_record(self.call(Route::Get, &path, None).await?)
     }
 
     /// The record `GET /approvals/{id}` answers now.
@@ -188,22 +189,23 @@ impl Remote {
         )
     }
 
-    /// Calls `route` and returns its JSON answer; a non-2xx answer becomes an error naming the
-    /// server's `detail` and the status (exit 1).
-    ///
-    /// # Errors
-    /// The API cannot be reached, answers an error, or answers something that is not JSON.
-    pub async fn call(
+    /// Sends one request to `route` and returns the status and the JSON answer (`None` when
+    /// the answer is not JSON).
+    async fn send(
         &self,
         route: Route,
         path_and_query: &str,
         body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Option<Value>, String)> {
         let (method, _) = route.method_and_path();
         let url = self.url(route, path_and_query);
         let mut request = self.http.request(method.clone(), &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
         }
         if let Some(body) = body {
             request = request.json(body);
@@ -222,18 +224,16 @@ impl Remote {
         if bytes.len() > MAX_ANSWER_BYTES {
             anyhow::bail!("the approvals API answered more than {MAX_ANSWER_BYTES} bytes");
         }
-        let value: Option<Value> = serde_json::from_slice(&bytes).ok();
-        if status.is_success() {
-            return value.ok_or_else(|| {
-                anyhow::anyhow!("the approvals API answered HTTP {status} without JSON ({url})")
-            });
-        }
+        Ok((status, serde_json::from_slice(&bytes).ok(), url))
+    }
+
+    /// The error for a non-2xx answer: the server's `detail` and the status (exit 1).
+    fn refusal(&self, status: StatusCode, value: Option<&Value>, url: &str) -> anyhow::Error {
         let detail = value
-            .as_ref()
             .and_then(|v| v.get("detail"))
             .and_then(Value::as_str)
             .map_or_else(|| format!("HTTP {status} from {url}"), str::to_owned);
-        Err(Exit {
+        Exit {
             message: if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
                 format!("{detail} (HTTP {}; pass --token)", status.as_u16())
             } else {
@@ -241,8 +241,111 @@ impl Remote {
             },
             code: 1,
         }
-        .into())
+        .into()
     }
+
+    /// A 2xx answer's JSON, else [`Self::refusal`].
+    fn json_of(
+        &self,
+        (status, value, url): (StatusCode, Option<Value>, String),
+    ) -> anyhow::Result<Value> {
+        if !status.is_success() {
+            return Err(self.refusal(status, value.as_ref(), &url));
+        }
+        value.ok_or_else(|| {
+            anyhow::anyhow!("the approvals API answered HTTP {status} without JSON ({url})")
+        })
+    }
+
+    /// Calls `route` and returns its JSON answer; a non-2xx answer becomes an error naming the
+    /// server's `detail` and the status (exit 1).
+    ///
+    /// # Errors
+    /// The API cannot be reached, answers an error, or answers something that is not JSON.
+    pub async fn call(
+        &self,
+        route: Route,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let answer = self.send(route, path_and_query, body, None).await?;
+        self.json_of(answer)
+    }
+
+    /// The record, or `None` when the API answers 404.
+    ///
+    /// # Errors
+    /// A malformed id, another refusal, or a record this CLI cannot read.
+    pub async fn find(
+        &self,
+        approval_id: &str,
+    ) -> anyhow::Result<Option<cavra_core::approval::Approval>> {
+        let path = approval_path(approval_id, "")?;
+        let answer = self.send(Route::Get, &path, None, None).await?;
+        if answer.0 == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        parse_record(self.json_of(answer)?).map(Some)
+    }
+
+    /// `POST /approvals` with an `Idempotency-Key`: the record and whether it was created now
+    /// (201) rather than found (200); `None` on 409, when the key is already taken.
+    ///
+    /// # Errors
+    /// The server's other refusals.
+    pub async fn create_keyed(
+        &self,
+        body: &Value,
+        key: &str,
+    ) -> anyhow::Result<Option<(cavra_core::approval::Approval, bool)>> {
+        let answer = self
+            .send(Route::Create, "/approvals", Some(body), Some(key))
+            .await?;
+        if answer.0 == StatusCode::CONFLICT {
+            return Ok(None);
+        }
+        let created = answer.0 == StatusCode::CREATED;
+        Ok(Some((parse_record(self.json_of(answer)?)?, created)))
+    }
+
+    /// The record once it is no longer pending (an overdue pending request counts as decided:
+    /// it can only expire), or still pending when `timeout` passes. Each call holds on the
+    /// server for up to 25 s, answering as soon as the state changes.
+    ///
+    /// # Errors
+    /// As [`Self::record_after`].
+    pub async fn wait(
+        &self,
+        approval_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<cavra_core::approval::Approval> {
+        use cavra_core::time::Clock as _;
+        let start = std::time::Instant::now();
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            let seconds = left.as_secs().min(MAX_WAIT_SECONDS);
+            let record = self
+                .record_after(approval_id, (seconds > 0).then_some(seconds))
+                .await?;
+            let now = cavra_core::time::SystemClock.now();
+            if record.state != cavra_core::approval::ApprovalState::Pending
+                || record.is_overdue(now)
+                || start.elapsed() >= timeout
+            {
+                return Ok(record);
+            }
+            if seconds == 0 {
+                // Under a second left: one short pause, then the last look.
+                tokio::time::sleep(left.min(SHORT_PAUSE)).await;
+            }
+        }
+    }
+}
+
+fn parse_record(value: Value) -> anyhow::Result<cavra_core::approval::Approval> {
+    serde_json::from_value(value).map_err(|e| {
+        anyhow::anyhow!("the approvals API answered a record this CLI cannot read: {e}")
+    })
 }
 
 #[cfg(test)]

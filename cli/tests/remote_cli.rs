@@ -137,6 +137,149 @@ impl Drop for Reaped {
     }
 }
 
+/// The id of the one pending request for `target` (waiting for it to appear).
+fn pending_for(client: &Client, target: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let page = client.ok(
+            &["approval", "list", "--state", "pending", "--limit", "500"],
+            Some("developer.jwt"),
+        );
+        if let Some(record) = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["decision"]["target"] == target)
+        {
+            return record["approval_id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no pending request for {target} appeared"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `cavra gate` and `cavra hook claude-code` with `CAVRA_API_URL`: the agent's requests,
+/// waits and consumes go through the API with its token.
+fn gate_and_hook_through_the_api(client: &Client, a: &str, b: &str) {
+    // gate: waits for another process's approval, then writes exactly the approved content.
+    let gate = Reaped(
+        client
+            .command(
+                &[
+                    "gate",
+                    "--timeout",
+                    "60s",
+                    "--write",
+                    "security/gated.rego",
+                    "--content",
+                    a,
+                ],
+                Some("developer.jwt"),
+            )
+            .spawn()
+            .unwrap(),
+    );
+    let id = pending_for(client, "security/gated.rego");
+    assert!(!client.path("repo/security/gated.rego").exists());
+    client.ok(
+        &["approval", "approve", &id, "--reason", "gate reviewed"],
+        Some("approver.jwt"),
+    );
+    let mut gate = gate;
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = gate.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the gate did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        std::fs::read(client.path("repo/security/gated.rego")).unwrap(),
+        std::fs::read(a).unwrap()
+    );
+    let spent = client.ok(&["approval", "get", &id], Some("developer.jwt"));
+    assert_eq!(spent["state"], "consumed", "{spent}");
+
+    // hook: pending → deny naming the request; approved → allow once; the next identical
+    // call is a new request.
+    let event = serde_json::json!({
+        "session_id": "claude-remote",
+        "transcript_path": client.file("transcript.jsonl"),
+        "cwd": client.file("repo"),
+        "permission_mode": "default",
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Write",
+        "tool_input": {
+            "file_path": client.file("repo/security/hooked.rego"),
+            "content": std::fs::read_to_string(b).unwrap(),
+        },
+        "tool_use_id": "toolu_remote",
+    })
+    .to_string();
+    let hook = || {
+        use std::io::Write as _;
+        let mut child = client
+            .command(
+                &["hook", "claude-code", "--wait", "0s"],
+                Some("developer.jwt"),
+            )
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(event.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        json_of(&out)["hookSpecificOutput"].clone()
+    };
+    let pending = hook();
+    assert_eq!(pending["permissionDecision"], "deny", "{pending}");
+    let id = pending_for(client, "security/hooked.rego");
+    assert!(
+        pending["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains(&id),
+        "{pending}"
+    );
+    assert_eq!(
+        hook()["permissionDecisionReason"],
+        pending["permissionDecisionReason"],
+        "a retry finds the same request"
+    );
+    client.ok(
+        &["approval", "approve", &id, "--reason", "hook reviewed"],
+        Some("approver.jwt"),
+    );
+    let allowed = hook();
+    assert_eq!(allowed["permissionDecision"], "allow", "{allowed}");
+    assert_eq!(
+        client.ok(&["approval", "get", &id], Some("developer.jwt"))["state"],
+        "consumed"
+    );
+    let next = hook();
+    assert_eq!(next["permissionDecision"], "deny", "{next}");
+    assert!(
+        !next["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains(&id),
+        "a spent grant is not reused: {next}"
+    );
+}
+
 /// The seed flow, with the agent's binding and the server's identity rules, through `api`.
 fn remote_seed_flow(api: String, label: &str) {
     let client = Client::new(api);
@@ -404,12 +547,7 @@ fn remote_seed_flow(api: String, label: &str) {
         2,
         "does not work through --api",
     );
-    client.refused(
-        &["gate", "--", "true"],
-        Some("developer.jwt"),
-        2,
-        "not through --api",
-    );
+    gate_and_hook_through_the_api(&client, &a, &b);
     // A malformed id never reaches the server.
     client.refused(
         &["approval", "get", "../break-glass"],

@@ -1,6 +1,7 @@
 //! What `cavra approval wait`, `cavra gate` and `cavra hook` share (issue F §3–§5): finding or
 //! creating the one request for an action, waiting for its decision, and spending its grant.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use cavra_core::approval::{Approval, ApprovalState};
@@ -8,9 +9,12 @@ use cavra_core::digest::sha256_hex;
 use cavra_core::error::ApprovalError;
 use cavra_core::ids::ApprovalId;
 use cavra_core::service::ApprovalService;
-use cavra_core::workflow::NewRequest;
+use cavra_core::workflow::{CheckOptions, ConsumeInput, NewRequest};
 
+use super::notify;
 use crate::Exit;
+use crate::remote::{Remote, approval_path};
+use crate::stores::{StoreArgs, routing_table};
 
 /// Exit code of `wait`, `gate` and `hook` when the time to wait ran out.
 pub const EXIT_TIMEOUT: u8 = 4;
@@ -131,5 +135,158 @@ pub fn refused(record: &Approval) -> Exit {
             record.approval_id, record.state
         ),
         code: 1,
+    }
+}
+
+/// Where `gate`, `hook` and `mcp` keep approvals: a store (through the service, telling the
+/// providers itself), or a deployed API with `--api` (the server routes, tells the providers
+/// and applies its identity rules; the agent needs no database access).
+pub enum Approvals {
+    /// A local store (SQLite, JSON file) or a DynamoDB table.
+    Local(ApprovalService),
+    /// A deployed approvals API.
+    Remote(Remote),
+}
+
+impl Approvals {
+    /// The API when `--api` / `CAVRA_API_URL` is given, else the store with `routing_file`.
+    ///
+    /// # Errors
+    /// A bad `--api` or token, `--routing-file` with `--api`, or the store cannot be opened.
+    pub async fn open(store: &StoreArgs, routing_file: Option<&PathBuf>) -> anyhow::Result<Self> {
+        if let Some(remote) = store.remote.client()? {
+            if routing_file.is_some() {
+                return Err(Exit::usage(
+                    "--routing-file is for stores: through --api the server's routing applies",
+                )
+                .into());
+            }
+            return Ok(Self::Remote(remote));
+        }
+        Ok(Self::Local(
+            store
+                .service()
+                .await?
+                .with_routing(routing_table(routing_file)?),
+        ))
+    }
+
+    /// The record.
+    ///
+    /// # Errors
+    /// Unknown id, or the store or the API failed.
+    pub async fn get(&self, approval_id: &str) -> anyhow::Result<Approval> {
+        match self {
+            Self::Local(service) => Ok(service.get(approval_id).await?),
+            Self::Remote(remote) => remote.record(approval_id).await,
+        }
+    }
+
+    /// The live request for `request.decision`'s action, else a new one (see
+    /// [`open_request`]); a new one is announced to the providers. Returns it and whether it
+    /// was created now.
+    ///
+    /// # Errors
+    /// Creation errors, or too many spent requests for one action.
+    pub async fn open_request(&self, request: NewRequest) -> anyhow::Result<(Approval, bool)> {
+        let remote = match self {
+            Self::Local(service) => {
+                let (record, created) = open_request(service, request).await?;
+                let record = if created {
+                    notify::announce(service, record, cavra_core::notify::NotifyEvent::Requested)
+                        .await
+                } else {
+                    record
+                };
+                return Ok((record, created));
+            }
+            Self::Remote(remote) => remote,
+        };
+        let now = cavra_core::time::Clock::now(&cavra_core::time::SystemClock);
+        for generation in 0..MAX_GENERATIONS {
+            let key = key(&request.decision, generation);
+            let id = ApprovalId::from_key(&key);
+            if let Some(existing) = remote.find(id.as_str()).await? {
+                if live(&existing, now) {
+                    return Ok((existing, false));
+                }
+                continue;
+            }
+            let body = serde_json::json!({
+                "decision": request.decision.as_map(),
+                "requested_by": request.requested_by,
+            });
+            return match remote.create_keyed(&body, &key).await? {
+                Some(created) => Ok(created),
+                // Another caller created it between our read and our write: use theirs.
+                None => Ok((remote.record(id.as_str()).await?, false)),
+            };
+        }
+        Err(ApprovalError::Contention(request.decision.text_field("decision_id")).into())
+    }
+
+    /// Waits until the request is no longer pending (see [`wait_for_decision`]); `None` when
+    /// `timeout` passed first.
+    ///
+    /// # Errors
+    /// The store or the API failed, or the id is unknown.
+    pub async fn wait(
+        &self,
+        approval_id: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Option<Approval>> {
+        match self {
+            Self::Local(service) => Ok(wait_for_decision(service, approval_id, timeout).await?),
+            Self::Remote(remote) => {
+                let record = remote.wait(approval_id, timeout).await?;
+                let now = cavra_core::time::Clock::now(&cavra_core::time::SystemClock);
+                Ok(
+                    (record.state != ApprovalState::Pending || record.is_overdue(now))
+                        .then_some(record),
+                )
+            }
+        }
+    }
+
+    /// Spends one use of the grant for exactly `input` (announced to the providers when it
+    /// was the last).
+    ///
+    /// # Errors
+    /// The refusal (`approval already used`, a mismatch, an ended grant…), or a failure.
+    pub async fn consume(
+        &self,
+        approval_id: &str,
+        input: &ConsumeInput,
+    ) -> anyhow::Result<Approval> {
+        match self {
+            Self::Local(service) => {
+                let spent = service
+                    .consume(approval_id, input, CheckOptions::default())
+                    .await?;
+                Ok(if spent.state == ApprovalState::Consumed {
+                    notify::announce(service, spent, cavra_core::notify::NotifyEvent::Consumed)
+                        .await
+                } else {
+                    spent
+                })
+            }
+            Self::Remote(remote) => {
+                let body = serde_json::json!({
+                    "decision": input.decision.as_map(),
+                    "content_sha256": input.presented.content_sha256,
+                    "tool_args_sha256": input.presented.tool_args_sha256,
+                    "plan_sha256": input.presented.plan_sha256,
+                    "actor": input.actor,
+                    "reason": input.reason,
+                });
+                let path = approval_path(approval_id, "/consume")?;
+                let value = remote
+                    .call(cavra_api::Route::Consume, &path, Some(&body))
+                    .await?;
+                serde_json::from_value(value).map_err(|e| {
+                    anyhow::anyhow!("the approvals API answered a record this CLI cannot read: {e}")
+                })
+            }
+        }
     }
 }

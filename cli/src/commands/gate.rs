@@ -15,15 +15,14 @@ use std::time::Duration;
 use cavra_core::action::{Payload, Presented};
 use cavra_core::approval::{Approval, ApprovalState};
 use cavra_core::decision::Decision;
-use cavra_core::notify::NotifyEvent;
 use cavra_core::policy::{ActionType, BASELINE_PACK, PolicyPack};
-use cavra_core::service::ApprovalService;
-use cavra_core::workflow::{CheckOptions, ConsumeInput, DEFAULT_REQUESTER, NewRequest};
+use cavra_core::workflow::{ConsumeInput, DEFAULT_REQUESTER, NewRequest};
 use clap::Args;
 
-use super::{agent, evaluate, notify};
+use super::agent::{self, Approvals};
+use super::evaluate;
 use crate::Exit;
-use crate::stores::{StoreArgs, routing_table};
+use crate::stores::StoreArgs;
 
 /// Arguments of `cavra gate`.
 #[derive(Debug, Args)]
@@ -82,7 +81,6 @@ fn say(line: &str) {
 
 /// Runs `cavra gate`.
 pub async fn run(args: GateArgs) -> anyhow::Result<()> {
-    args.store.refuse_remote()?;
     let pack = PolicyPack::resolve(&args.policy_pack)?;
     let root = evaluate::repo_root(args.repo_root.as_deref())?;
     let (act, decision) = match (&args.write, &args.content) {
@@ -141,16 +139,12 @@ pub async fn run(args: GateArgs) -> anyhow::Result<()> {
         "require_approval" => {}
         _ => return act_now(act),
     }
-    let service = args
-        .store
-        .service()
-        .await?
-        .with_routing(routing_table(args.routing_file.as_ref())?);
+    let approvals = Approvals::open(&args.store, args.routing_file.as_ref()).await?;
     let wanted = (
         decision.text_field("action_digest"),
         decision.text_field("target_as_given"),
     );
-    let approved = obtain(&service, &args, decision, &rule, &reason).await?;
+    let approved = obtain(&approvals, &args, decision, &rule, &reason).await?;
     // The request found for a retry must be for exactly this action.
     let stored = (
         approved.decision.text_field("action_digest"),
@@ -177,16 +171,13 @@ pub async fn run(args: GateArgs) -> anyhow::Result<()> {
         reason: Some("cavra gate".to_owned()),
         context: None,
     };
-    let spent = service
-        .consume(&approved.approval_id, &input, CheckOptions::default())
+    let spent = approvals
+        .consume(&approved.approval_id, &input)
         .await
         .map_err(|e| Exit {
             message: format!("approval {}: {e}", approved.approval_id),
             code: 1,
         })?;
-    if spent.state == ApprovalState::Consumed {
-        notify::announce(&service, spent.clone(), NotifyEvent::Consumed).await;
-    }
     say(&format!(
         "approval {} used ({} of {})",
         spent.approval_id,
@@ -198,7 +189,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<()> {
 
 /// The approved request for `decision`: found or created, announced, and waited for.
 async fn obtain(
-    service: &ApprovalService,
+    approvals: &Approvals,
     args: &GateArgs,
     decision: Decision,
     rule: &str,
@@ -208,10 +199,7 @@ async fn obtain(
         requested_by: Some(args.requested_by.clone()),
         ..NewRequest::new(decision)
     };
-    let (record, created) = agent::open_request(service, request).await?;
-    if created {
-        notify::announce(service, record.clone(), NotifyEvent::Requested).await;
-    }
+    let (record, created) = approvals.open_request(request).await?;
     if record.state == ApprovalState::Pending {
         say(&format!("approval required by {rule}: {reason}"));
         say(&format!(
@@ -233,7 +221,7 @@ async fn obtain(
             )),
         }
     }
-    match agent::wait_for_decision(service, &record.approval_id, args.timeout).await? {
+    match approvals.wait(&record.approval_id, args.timeout).await? {
         Some(decided) if decided.state.permits_action() => Ok(decided),
         Some(decided) => Err(agent::refused(&decided).into()),
         None => Err(Exit {

@@ -21,16 +21,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cavra_core::action::{Payload, Presented};
-use cavra_core::approval::ApprovalState;
 use cavra_core::decision::Decision;
-use cavra_core::notify::NotifyEvent;
 use cavra_core::policy::{ActionType, BASELINE_PACK, PolicyPack};
-use cavra_core::workflow::{CheckOptions, ConsumeInput, DEFAULT_REQUESTER, NewRequest};
+use cavra_core::workflow::{ConsumeInput, DEFAULT_REQUESTER, NewRequest};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use super::{agent, evaluate, notify};
-use crate::stores::{StoreArgs, routing_table};
+use super::agent::{self, Approvals};
+use super::evaluate;
+use crate::stores::StoreArgs;
 
 /// Hook integrations.
 #[derive(Debug, Subcommand)]
@@ -210,7 +209,6 @@ fn map_tool(tool: &str, input: &Value) -> Result<Option<Mapped>, String> {
 /// Runs `cavra hook …`: always prints a decision (or nothing for unmapped tools) and exits 0.
 pub async fn run(command: HookCommand) -> anyhow::Result<()> {
     let HookCommand::ClaudeCode(args) = command;
-    args.store.refuse_remote()?;
     let mut stdin = String::new();
     let answer = match std::io::stdin().read_to_string(&mut stdin) {
         Ok(_) => decide(&args, &stdin).await,
@@ -282,21 +280,14 @@ async fn approval_path(
     rule: &str,
     reason: &str,
 ) -> anyhow::Result<Answer> {
-    let service = args
-        .store
-        .service()
-        .await?
-        .with_routing(routing_table(args.routing_file.as_ref())?);
+    let approvals = Approvals::open(&args.store, args.routing_file.as_ref()).await?;
     let request = NewRequest {
         requested_by: Some(args.requested_by.clone()),
         ..NewRequest::new(decision)
     };
-    let (record, created) = agent::open_request(&service, request).await?;
-    if created {
-        notify::announce(&service, record.clone(), NotifyEvent::Requested).await;
-    }
+    let (record, _) = approvals.open_request(request).await?;
     let id = record.approval_id.clone();
-    let decided = agent::wait_for_decision(&service, &id, args.wait).await?;
+    let decided = approvals.wait(&id, args.wait).await?;
     let Some(decided) = decided else {
         let link = args
             .console_url
@@ -325,19 +316,14 @@ async fn approval_path(
         reason: Some("cavra hook claude-code".to_owned()),
         context: None,
     };
-    match service.consume(&id, &input, CheckOptions::default()).await {
-        Ok(spent) => {
-            if spent.state == ApprovalState::Consumed {
-                notify::announce(&service, spent.clone(), NotifyEvent::Consumed).await;
-            }
-            Ok(Answer::new(
-                "allow",
-                format!(
-                    "cavra: approved by {} ({id})",
-                    spent.decided_by.as_deref().unwrap_or("an approver")
-                ),
-            ))
-        }
+    match approvals.consume(&id, &input).await {
+        Ok(spent) => Ok(Answer::new(
+            "allow",
+            format!(
+                "cavra: approved by {} ({id})",
+                spent.decided_by.as_deref().unwrap_or("an approver")
+            ),
+        )),
         Err(error) => Ok(Answer::new(
             "deny",
             format!("cavra: approval {id}: {error}"),

@@ -18,12 +18,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cavra_core::action::{Payload, Presented};
-use cavra_core::approval::{Approval, ApprovalState, sort_value};
+use cavra_core::approval::{Approval, sort_value};
 use cavra_core::decision::Decision;
-use cavra_core::notify::NotifyEvent;
 use cavra_core::policy::{ActionType, BASELINE_PACK, PolicyError, PolicyPack};
-use cavra_core::service::ApprovalService;
-use cavra_core::workflow::{CheckOptions, ConsumeInput, DEFAULT_REQUESTER, NewRequest};
+use cavra_core::workflow::{ConsumeInput, DEFAULT_REQUESTER, NewRequest};
 use clap::Args;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -32,8 +30,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{agent, evaluate, notify};
-use crate::stores::{StoreArgs, routing_table};
+use super::agent::Approvals;
+use super::evaluate;
+use crate::stores::StoreArgs;
 
 /// Default and longest wait of `wait_for_approval`, in seconds.
 const DEFAULT_WAIT_SECONDS: f64 = 30.0;
@@ -171,7 +170,7 @@ struct Context {
     pack: PolicyPack,
     repo_root: String,
     requested_by: String,
-    service: ApprovalService,
+    approvals: Approvals,
 }
 
 /// The MCP server: the tools over one store and policy pack.
@@ -229,7 +228,7 @@ impl CavraMcp {
 
     async fn record(&self, approval_id: &str) -> Result<Approval, String> {
         self.context
-            .service
+            .approvals
             .get(approval_id)
             .await
             .map_err(|e| format!("approval {approval_id}: {e}"))
@@ -262,7 +261,6 @@ impl CavraMcp {
         match decision.outcome_text().unwrap_or("no outcome") {
             "block" => Err(format!("blocked by {rule}: {reason}")),
             "require_approval" => {
-                let service = &self.context.service;
                 let request = NewRequest {
                     requested_by: Some(
                         requested_by
@@ -271,14 +269,12 @@ impl CavraMcp {
                     ),
                     ..NewRequest::new(decision)
                 };
-                let (record, created) = agent::open_request(service, request)
+                let (record, created) = self
+                    .context
+                    .approvals
+                    .open_request(request)
                     .await
                     .map_err(|e| format!("cannot open the approval request: {e}"))?;
-                let record = if created {
-                    notify::announce(service, record, NotifyEvent::Requested).await
-                } else {
-                    record
-                };
                 Ok(text_of(json!({
                     "approval_id": record.approval_id,
                     "state": record.state.to_string(),
@@ -317,7 +313,10 @@ impl CavraMcp {
         let timeout = Duration::try_from_secs_f64(seconds)
             .map_err(|e| format!("timeout_seconds {seconds}: {e}"))?;
         let id = input.approval_id;
-        let decided = agent::wait_for_decision(&self.context.service, &id, timeout)
+        let decided = self
+            .context
+            .approvals
+            .wait(&id, timeout)
             .await
             .map_err(|e| format!("approval {id}: {e}"))?;
         let timed_out = decided.is_none();
@@ -355,16 +354,12 @@ impl CavraMcp {
             reason: Some("cavra mcp".to_owned()),
             context: None,
         };
-        let service = &self.context.service;
-        let spent = service
-            .consume(&id, &consume, CheckOptions::default())
+        let spent = self
+            .context
+            .approvals
+            .consume(&id, &consume)
             .await
             .map_err(|e| format!("approval {id}: {e}"))?;
-        let spent = if spent.state == ApprovalState::Consumed {
-            notify::announce(service, spent, NotifyEvent::Consumed).await
-        } else {
-            spent
-        };
         Ok(text_of(spent.to_sorted_value()))
     }
 }
@@ -391,17 +386,12 @@ fn install_logging() {
 
 /// Runs `cavra mcp` until the client closes the session.
 pub async fn run(args: McpArgs) -> anyhow::Result<()> {
-    args.store.refuse_remote()?;
     install_logging();
     let context = Context {
         pack: PolicyPack::resolve(&args.policy_pack)?,
         repo_root: evaluate::repo_root(args.repo_root.as_deref())?,
         requested_by: args.requested_by.clone(),
-        service: args
-            .store
-            .service()
-            .await?
-            .with_routing(routing_table(args.routing_file.as_ref())?),
+        approvals: Approvals::open(&args.store, args.routing_file.as_ref()).await?,
     };
     let session = CavraMcp::new(context)
         .serve(rmcp::transport::stdio())

@@ -4,10 +4,10 @@
 //! exit codes are the same: 1 for a refusal (the server's `detail` is the message), 4 when
 //! `wait` times out, 3 when a delivery failed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cavra_api::Route;
-use cavra_core::approval::{Approval, ApprovalState};
+use cavra_core::approval::ApprovalState;
 use cavra_core::integrity;
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{self, CheckOptions};
@@ -19,9 +19,6 @@ use crate::identity::IdentityArgs;
 use crate::output::print_json;
 use crate::remote::{Remote, approval_path};
 use crate::stores::{StoreArgs, read_decision};
-
-/// The longest `?wait=` the API accepts.
-const MAX_WAIT_SECONDS: u64 = 25;
 
 /// The store options of a verb that reads or writes approvals.
 pub(super) fn store_of(command: &ApprovalCommand) -> Option<&StoreArgs> {
@@ -207,7 +204,7 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
         }
         ApprovalCommand::Wait(args) => {
             let timeout = args.timeout.unwrap_or(Duration::MAX);
-            let record = wait(&remote, &args.approval_id, timeout).await?;
+            let record = remote.wait(&args.approval_id, timeout).await?;
             print_json(&record.to_sorted_value())?;
             if record.state == ApprovalState::Pending && record.is_overdue(SystemClock.now()) {
                 return Err(Exit {
@@ -272,32 +269,4 @@ async fn decide(remote: &Remote, route: Route, args: super::DecideArgs) -> anyho
         ("external_ref", json!(args.external_ref)),
     ]);
     print_json(&remote.call(route, &path, Some(&request)).await?)
-}
-
-/// The record once it is no longer pending (an overdue pending request counts as decided:
-/// it can only expire), or still pending when `timeout` passes. Each call holds on the server
-/// for up to 25 s, answering as soon as the state changes.
-pub(super) async fn wait(
-    remote: &Remote,
-    approval_id: &str,
-    timeout: Duration,
-) -> anyhow::Result<Approval> {
-    let start = Instant::now();
-    loop {
-        let left = timeout.saturating_sub(start.elapsed());
-        let seconds = left.as_secs().min(MAX_WAIT_SECONDS);
-        let record = remote
-            .record_after(approval_id, (seconds > 0).then_some(seconds))
-            .await?;
-        if record.state != ApprovalState::Pending || record.is_overdue(SystemClock.now()) {
-            return Ok(record);
-        }
-        if start.elapsed() >= timeout {
-            return Ok(record);
-        }
-        if seconds == 0 {
-            // Under a second left: one short pause, then the last look.
-            tokio::time::sleep(left.min(agent::POLL_INTERVAL)).await;
-        }
-    }
 }
