@@ -418,6 +418,9 @@ pub async fn racing_consumers_spend_a_grant_once(
     }
 }
 
+/// How many fresh stores [`run_all`] asks for (one per check).
+pub const CHECKS: usize = 7;
+
 /// Runs every check, each on a fresh store from `fresh`.
 pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
 where

@@ -279,6 +279,8 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
         "attach-decision" => grant(&["GetItem"], &[TABLE]),
         "create-approval" | "approve-approval" | "deny-approval" | "expire-approval" => decide(),
         "break-glass" => grant(&["PutItem"], &[TABLE]),
+        // approved → consumed never touches the open-decision guard (it lives while pending).
+        "consume-approval" => grant(&["GetItem", "PutItem"], &[TABLE]),
         "deliver-approval" => {
             let mut g = grant(&["GetItem", "PutItem"], &[TABLE]);
             g.push(("secretsmanager:GetSecretValue".into(), SECRET.into()));

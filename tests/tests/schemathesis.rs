@@ -469,7 +469,11 @@ fn run_schemathesis(st: &Path, mode: Mode, base: &str, dir: &Path, reaper: &mut 
         .args(["--workers", "1"])
         // The example database would be `.hypothesis/` in the working folder.
         .args(["--generation-database", "none"])
-        .args(["--request-timeout", "10"])
+        // Longer than the longest `GET /approvals/{id}?wait=` (25 s), which holds while a
+        // generated wait meets a pending seeded request (`--checks all` holds responses to
+        // the request timeout otherwise).
+        .args(["--request-timeout", "30"])
+        .args(["--max-response-time", "30"])
         .args(["--report", "junit,har"])
         .arg("--report-dir")
         .arg(dir.join("reports"))

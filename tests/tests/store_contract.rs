@@ -63,7 +63,7 @@ async fn the_sqlite_store_meets_the_contract() {
 async fn the_dynamodb_store_meets_the_contract() {
     let client = cavra_e2e::emulator::dynamodb_client();
     let mut tables = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..cavra_e2e::store_contract::CHECKS {
         tables.push(cavra_e2e::emulator::fresh_table(&client, "contract").await);
     }
     let names = tables.clone();
