@@ -14,10 +14,13 @@ table, on every transaction (the contract race's 32,000 transactions grew moto p
 With requests serialised, undoing a cancelled transaction needs only the items it touched, so
 this server keeps an undo log of those items instead of copying the table.
 
-    python moto_server.py -H 127.0.0.1 -p 4566 [--idle-exit SECONDS]
+    python moto_server.py -H 127.0.0.1 -p 4566 [--idle-exit SECONDS] [--leases DIR]
 
-With `--idle-exit`, the server exits once no request has arrived for that long: the tests
-start it detached (it outlives each test process) and rely on this to leave nothing behind.
+The tests start it detached, so one server serves every test process. With `--leases DIR`,
+each test process that uses it leaves a file named after its PID in DIR; the server exits a
+few seconds after the last of those processes has ended, so the test command stops the
+emulator it started (a later test process starts a new one). `--idle-exit` is the backstop:
+exit once no request has arrived for that long.
 """
 
 import argparse
@@ -123,12 +126,62 @@ def serialized(app, last_request):
     return serve
 
 
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_leases(folder):
+    """The PIDs with a lease file in `folder` that still run; dead ones' files are removed."""
+    alive = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return alive
+    for name in names:
+        if not name.isdigit():
+            continue
+        if _alive(int(name)):
+            alive.append(int(name))
+        else:
+            try:
+                os.remove(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
+    return alive
+
+
+def watch_leases(folder, grace):
+    """Exits once no leaseholder has run for `grace` seconds (after the first lease)."""
+    seen = False
+    last_alive = time.monotonic()
+    while True:
+        time.sleep(0.5)
+        if live_leases(folder):
+            seen = True
+            last_alive = time.monotonic()
+        elif seen and time.monotonic() - last_alive >= grace:
+            # Checked again right before exiting: a test process that just took a lease
+            # keeps the server.
+            if not live_leases(folder):
+                os._exit(0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=4566)
     parser.add_argument("--idle-exit", type=float, default=0, help="exit after this many idle seconds (0: never)")
+    parser.add_argument("--leases", default="", help="exit once every process with a PID file here has ended")
+    parser.add_argument("--lease-grace", type=float, default=5, help="seconds without a live lease before exiting")
     args = parser.parse_args()
+    if args.leases:
+        threading.Thread(target=watch_leases, args=(args.leases, args.lease_grace), daemon=True).start()
     last_request = [time.monotonic()]
     if args.idle_exit > 0:
         def watch():

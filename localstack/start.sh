@@ -50,8 +50,11 @@ if ! answers; then
     echo "localstack/start.sh: starting moto on $host:$port (log: $state/emulator.log)" >&2
     # setsid: the server outlives the shell (and the test process) that started it.
     # CAVRA_EMULATOR_IDLE_EXIT (seconds, the tests set it): exit once idle that long.
+    # CAVRA_EMULATOR_LEASES (a folder, the tests set it): exit once every process that left
+    # its PID there has ended.
     setsid "$venv/bin/python" "$here/moto_server.py" -H "$host" -p "$port" \
-        --idle-exit "${CAVRA_EMULATOR_IDLE_EXIT:-0}" >"$state/emulator.log" 2>&1 </dev/null 9>&- &
+        --idle-exit "${CAVRA_EMULATOR_IDLE_EXIT:-0}" --leases "${CAVRA_EMULATOR_LEASES:-}" \
+        >"$state/emulator.log" 2>&1 </dev/null 9>&- &
     echo $! >"$state/emulator.pid"
     for _ in $(seq 1 300); do
         if answers; then break; fi

@@ -74,8 +74,9 @@ impl StoreArgs {
         )
     }
 
-    /// A service over the chosen store with the default routing table and the lifetime
-    /// limits of `CAVRA_APPROVAL_MAX_TTL_HOURS` / `CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS`.
+    /// A service over the chosen store with the default routing table, the lifetime limits
+    /// of `CAVRA_APPROVAL_MAX_TTL_HOURS` / `CAVRA_APPROVAL_MAX_BREAK_GLASS_TTL_HOURS`, and the
+    /// notifier of `CAVRA_APPROVAL_PROVIDER_CONFIG`: the CLI's one composition root.
     pub async fn service(&self) -> anyhow::Result<ApprovalService> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let limits = cavra_api::config::parse_limits(
@@ -89,7 +90,8 @@ impl StoreArgs {
             Arc::new(RandomIds),
         )
         .with_limits(limits)
-        .with_chain_keys(self.chain_keys().await?))
+        .with_chain_keys(self.chain_keys().await?)
+        .with_notifier(crate::commands::notify::notifier_from_env()))
     }
 
     /// The local file the chosen store lives in (none for DynamoDB).

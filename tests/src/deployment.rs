@@ -121,6 +121,8 @@ pub struct ServeProcess {
     _dir: tempfile::TempDir,
     /// The base URL it printed (`http://127.0.0.1:PORT`, no trailing slash).
     pub base: String,
+    /// The SQLite file it serves (for CLI commands run beside it, such as `approval sweep`).
+    pub db: std::path::PathBuf,
 }
 
 impl Drop for ServeProcess {
@@ -166,6 +168,7 @@ impl ServeProcess {
             .to_owned();
         Self {
             child,
+            db: dir.path().join("approvals.db"),
             _dir: dir,
             base,
         }

@@ -49,6 +49,16 @@ pub fn repo_root() -> PathBuf {
 pub fn ensure_running() {
     static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
     let started = STARTED.get_or_init(|| {
+        // The lease first, so a server about to exit for want of leaseholders stays.
+        let leases = repo_root().join("target/cavra-emulator-leases");
+        std::fs::create_dir_all(&leases)
+            .and_then(|()| std::fs::write(leases.join(std::process::id().to_string()), b""))
+            .map_err(|e| {
+                format!(
+                    "could not write the emulator lease in {}: {e}",
+                    leases.display()
+                )
+            })?;
         let script = repo_root().join("localstack/start.sh");
         let output = Command::new("bash")
             .arg(&script)
@@ -56,10 +66,11 @@ pub fn ensure_running() {
             .env("AWS_REGION", REGION)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            // Started detached so it serves every test process; it exits once idle this
-            // long (longer than any pause inside one test process), so the test command leaves no
-            // emulator behind for more than 15 minutes.
+            // Started detached so it serves every test process; it exits a few seconds after
+            // the last test process holding a lease has ended (so the test command stops it),
+            // and once idle for 15 minutes whatever happens.
             .env("CAVRA_EMULATOR_IDLE_EXIT", "900")
+            .env("CAVRA_EMULATOR_LEASES", &leases)
             .output()
             .map_err(|e| format!("could not run {}: {e}", script.display()))?;
         if output.status.success() {

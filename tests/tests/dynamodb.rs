@@ -438,3 +438,77 @@ async fn a_transaction_conflict_is_retried_and_never_reported_as_a_lost_race() {
         "nothing was written"
     );
 }
+
+/// Issue G §5: the service creates optimistically. A new request is one TransactWriteItems
+/// (record + open-decision guard); only a conflict reads (the guard, then the open record),
+/// and an idempotent retry reads the key's record once.
+#[tokio::test]
+async fn a_service_create_is_one_transaction_and_only_a_conflict_reads() {
+    use cavra_core::decision::Decision;
+    use cavra_core::ids::RandomIds;
+    use cavra_core::service::ApprovalService;
+    use cavra_core::time::SystemClock;
+    use cavra_core::workflow::NewRequest;
+
+    let (store, counter) = counted_store().await;
+    let service = ApprovalService::new(Arc::new(store), Arc::new(SystemClock), Arc::new(RandomIds));
+    let decision = |id: &str| {
+        Decision::from_value(json!({
+            "decision_id": id, "action_type": "write_file", "target": "iam/admin-role.tf",
+            "rule_id": "filesystem.write.require_approval", "decision": "require_approval",
+            "severity": "high", "reason": "r",
+        }))
+        .unwrap()
+    };
+    counter.take();
+
+    let first = service
+        .create(NewRequest::new(decision("dec_one")))
+        .await
+        .unwrap();
+    assert!(first.created);
+    assert_eq!(
+        counter.take(),
+        [("TransactWriteItems".to_owned(), 1)].into(),
+        "a new request is one write and no read"
+    );
+
+    let again = service
+        .create(NewRequest::new(decision("dec_one")))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.approval.approval_id, first.approval.approval_id);
+    assert_eq!(
+        counter.take(),
+        [
+            ("TransactWriteItems".to_owned(), 1),
+            ("GetItem".to_owned(), 2)
+        ]
+        .into(),
+        "the open request is read only after the write is refused"
+    );
+
+    let keyed = service
+        .create_idempotent(NewRequest::new(decision("dec_two")), Some("retry-key"))
+        .await
+        .unwrap();
+    assert!(keyed.created);
+    assert_eq!(
+        counter.take(),
+        [("TransactWriteItems".to_owned(), 1)].into()
+    );
+    let retried = service
+        .create_idempotent(NewRequest::new(decision("dec_two")), Some("retry-key"))
+        .await
+        .unwrap();
+    assert!(!retried.created);
+    assert_eq!(retried.approval.approval_id, keyed.approval.approval_id);
+    let reads = counter.take();
+    assert_eq!(reads.get("TransactWriteItems"), Some(&1), "{reads:?}");
+    assert!(reads.get("GetItem").is_some_and(|n| *n <= 2), "{reads:?}");
+    assert!(
+        !reads.contains_key("Query") && !reads.contains_key("Scan"),
+        "{reads:?}"
+    );
+}

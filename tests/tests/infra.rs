@@ -2,8 +2,10 @@
 //! cfn-lint passes; the HTTP API has exactly the ten routes of `cavra_api::Route::ALL`, one
 //! function each, built from the binary whose `main` serves that route; every function's IAM
 //! policy is the least privilege its store calls need (a reader cannot write); the environment
-//! is what `cavra-api`'s config reads; and the table's keys and indexes equal
-//! `localstack/table.json`, the table the emulator and the DynamoDB adapter use.
+//! is what `cavra-api`'s config reads, and every function that changes a stored request gets the
+//! deliver function's provider config (it notifies, issue G §2) while readers do not; and the
+//! table's keys and indexes equal `localstack/table.json`, the table the emulator and the
+//! DynamoDB adapter use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -254,14 +256,31 @@ fn every_function_is_built_from_the_binary_that_serves_its_route() {
 const TABLE: &str = "GetAtt ApprovalsTable.Arn";
 const INDEXES: &str = "Sub ${ApprovalsTable.Arn}/index/*";
 const EXPIRY_INDEX: &str = "Sub ${ApprovalsTable.Arn}/index/gsi_expiry";
+const STATE_INDEX: &str = "Sub ${ApprovalsTable.Arn}/index/gsi_state";
 const SECRET: &str = "Ref ProviderSecret";
 const CHAIN_KEY: &str = "Ref ChainKeySecret";
+
+/// The functions that change nothing stored: no writes, no chain key, no provider config or
+/// secret.
+const READERS: [&str; 3] = ["list-approvals", "get-approval", "attach-decision"];
+/// The functions that change a stored request and then notify its approvers (issue G §2), as
+/// `deliver-approval` delivers: the provider config and the provider secret.
+const NOTIFIERS: [&str; 7] = [
+    "create-approval",
+    "approve-approval",
+    "deny-approval",
+    "expire-approval",
+    "break-glass",
+    "consume-approval",
+    "sweep-approvals",
+];
 
 /// The (action, resource) grants each function's store calls need (cavra-store-dynamodb:
 /// `get`/`find_open_by_decision` are GetItem, lists and the overdue sweep are Query on a GSI,
 /// `insert`/`replace` are conditional PutItem, inside a TransactWriteItems with the
 /// open-decision guard's Put or Delete when a record enters or leaves `pending`; IAM authorises
-/// a transaction per contained action).
+/// a transaction per contained action). A notification after a stored change (issue G §2)
+/// reads the request and appends `delivered` with a conditional PutItem, as deliver does.
 fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
     let grant = |actions: &[&str], resources: &[&str]| -> Vec<(String, String)> {
         actions
@@ -278,29 +297,27 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
         "list-approvals" | "get-approval" => grant(&["GetItem", "Query"], &[TABLE, INDEXES]),
         "attach-decision" => grant(&["GetItem"], &[TABLE]),
         "create-approval" | "approve-approval" | "deny-approval" | "expire-approval" => decide(),
-        "break-glass" => grant(&["PutItem"], &[TABLE]),
-        // approved → consumed never touches the open-decision guard (it lives while pending).
-        "consume-approval" => grant(&["GetItem", "PutItem"], &[TABLE]),
-        "deliver-approval" => {
-            let mut g = grant(&["GetItem", "PutItem"], &[TABLE]);
-            g.push(("secretsmanager:GetSecretValue".into(), SECRET.into()));
-            g
+        // break-glass: an insert (never pending, so no guard), then the notification's read +
+        // append; consume: approved → consumed never touches the open-decision guard (it lives
+        // while pending); deliver: a read and the evidence append.
+        "break-glass" | "consume-approval" | "deliver-approval" => {
+            grant(&["GetItem", "PutItem"], &[TABLE])
         }
+        // overdue requests on gsi_expiry; pending ones on gsi_state for reminders and
+        // escalation (issue G §2); no other index.
         "sweep-approvals" => {
             let mut g = decide();
-            g.extend(grant(&["Query"], &[EXPIRY_INDEX]));
+            g.extend(grant(&["Query"], &[EXPIRY_INDEX, STATE_INDEX]));
             g
         }
         other => panic!("no expected grants for {other}"),
     };
     let mut grants: BTreeSet<(String, String)> = grants.into_iter().collect();
-    // Every function that writes records seals them with the chain key (issue E §5); readers
-    // never hold it.
-    if !matches!(
-        binary,
-        "list-approvals" | "get-approval" | "attach-decision"
-    ) {
+    // Every function that writes records seals them with the chain key (issue E §5) and
+    // notifies or delivers with the provider credentials (issue G §2); readers hold neither.
+    if !READERS.contains(&binary) {
         grants.insert(("secretsmanager:GetSecretValue".into(), CHAIN_KEY.into()));
+        grants.insert(("secretsmanager:GetSecretValue".into(), SECRET.into()));
     }
     grants
 }
@@ -364,12 +381,18 @@ fn every_function_has_least_privilege_and_readers_cannot_write() {
                 .collect();
             assert!(writes.is_empty(), "{name} is a reader but may {writes:?}");
         }
-        if binary != "deliver-approval" {
+        if READERS.contains(&binary) {
             assert!(
                 grants
                     .iter()
-                    .all(|(a, r)| !a.starts_with("secretsmanager:") || r == CHAIN_KEY),
-                "{name}: only the deliver function reads provider secrets"
+                    .all(|(a, _)| !a.starts_with("secretsmanager:")),
+                "{name}: a reader reads no secret (neither chain key nor provider credentials)"
+            );
+        } else {
+            assert!(
+                grants.iter().all(|(a, r)| !a.starts_with("secretsmanager:")
+                    || [CHAIN_KEY, SECRET].contains(&r.as_str())),
+                "{name}: reads a secret other than the chain key and the provider secret"
             );
         }
         assert_eq!(
@@ -422,6 +445,76 @@ fn the_environment_is_what_the_api_config_reads() {
             "the template never sets {required}"
         );
     }
+}
+
+const PROVIDER_CONFIG: &str = "CAVRA_APPROVAL_PROVIDER_CONFIG";
+
+/// The binary a function runs, from its CodeUri `../target/lambda/<binary>/`.
+fn binary_of(function: &Value) -> String {
+    render(&function["Properties"]["CodeUri"])
+        .trim_start_matches("../target/lambda/")
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+#[test]
+fn every_state_changing_function_gets_the_provider_config_of_the_deliver_function() {
+    let template = template();
+    let globals = &template["Globals"]["Function"];
+    assert!(
+        globals["Environment"]["Variables"]
+            .get(PROVIDER_CONFIG)
+            .is_none(),
+        "{PROVIDER_CONFIG} is set per function, never in Globals (readers must not get it)"
+    );
+    // The provider config file reaches /opt/ through the config layer, which every function
+    // gets from Globals and none replaces.
+    assert_eq!(strings(&globals["Layers"]), ["Ref ConfigLayer"]);
+
+    let functions = functions(&template);
+    let deliver = functions
+        .values()
+        .find(|f| binary_of(f) == "deliver-approval")
+        .expect("a deliver-approval function");
+    let expected = deliver["Properties"]["Environment"]["Variables"]
+        .get(PROVIDER_CONFIG)
+        .unwrap_or_else(|| panic!("the deliver function sets {PROVIDER_CONFIG}"));
+    assert_eq!(
+        render(expected),
+        "If HasProviderConfig,Sub /opt/${ProviderConfigFile},Ref AWS::NoValue",
+        "the deliver function's {PROVIDER_CONFIG}"
+    );
+
+    let mut notifiers = BTreeSet::new();
+    for (name, function) in &functions {
+        let binary = binary_of(function);
+        assert!(
+            function["Properties"].get("Layers").is_none(),
+            "{name} replaces the global Layers (the config layer with the provider config)"
+        );
+        let value = function["Properties"]["Environment"]["Variables"].get(PROVIDER_CONFIG);
+        if READERS.contains(&binary.as_str()) {
+            assert!(
+                value.is_none(),
+                "{name} ({binary}) changes nothing stored, so it must not get {PROVIDER_CONFIG}"
+            );
+        } else if NOTIFIERS.contains(&binary.as_str()) {
+            assert_eq!(
+                value,
+                Some(expected),
+                "{name} ({binary}) notifies after every stored change (issue G §2): its \
+                 {PROVIDER_CONFIG} must be the deliver function's"
+            );
+            notifiers.insert(binary);
+        } else {
+            assert_eq!(
+                binary, "deliver-approval",
+                "{name}: neither reader nor notifier"
+            );
+        }
+    }
+    let expected: BTreeSet<String> = NOTIFIERS.iter().map(|n| (*n).to_owned()).collect();
+    assert_eq!(notifiers, expected, "every notifier is deployed");
 }
 
 /// A table definition reduced to what must agree: attribute types, keys, indexes, billing.

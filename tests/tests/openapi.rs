@@ -719,7 +719,7 @@ async fn every_documented_status_is_returned_by_the_handlers_with_the_documented
             ));
         }
         for status in documented.intersection(&handled).copied() {
-            let Some(outcome) = exercise(route, status).await else {
+            let Some(outcome) = Box::pin(exercise(route, status)).await else {
                 skipped.push(format!("{route:?} {status}"));
                 continue;
             };

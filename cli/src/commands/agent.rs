@@ -11,7 +11,6 @@ use cavra_core::ids::ApprovalId;
 use cavra_core::service::ApprovalService;
 use cavra_core::workflow::{CheckOptions, ConsumeInput, NewRequest};
 
-use super::notify;
 use crate::Exit;
 use crate::remote::{Remote, approval_path};
 use crate::stores::{StoreArgs, routing_table};
@@ -192,12 +191,6 @@ impl Approvals {
         let remote = match self {
             Self::Local(service) => {
                 let (record, created) = open_request(service, request).await?;
-                let record = if created {
-                    notify::announce(service, record, cavra_core::notify::NotifyEvent::Requested)
-                        .await
-                } else {
-                    record
-                };
                 return Ok((record, created));
             }
             Self::Remote(remote) => remote,
@@ -259,17 +252,9 @@ impl Approvals {
         input: &ConsumeInput,
     ) -> anyhow::Result<Approval> {
         match self {
-            Self::Local(service) => {
-                let spent = service
-                    .consume(approval_id, input, CheckOptions::default())
-                    .await?;
-                Ok(if spent.state == ApprovalState::Consumed {
-                    notify::announce(service, spent, cavra_core::notify::NotifyEvent::Consumed)
-                        .await
-                } else {
-                    spent
-                })
-            }
+            Self::Local(service) => Ok(service
+                .consume(approval_id, input, CheckOptions::default())
+                .await?),
             Self::Remote(remote) => {
                 let body = serde_json::json!({
                     "decision": input.decision.as_map(),

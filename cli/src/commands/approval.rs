@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use cavra_core::action::Presented;
 use cavra_core::approval::ApprovalState;
 use cavra_core::integrity::Integrity;
-use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
@@ -409,8 +408,7 @@ async fn decide(args: DecideArgs, target: ApprovalState) -> anyhow::Result<()> {
         external_ref: args.external_ref,
         context: resolved.context,
     };
-    let outcome = service.decide(&args.approval_id, &input).await;
-    let record = notify::announce_decision(&service, &args.approval_id, outcome).await?;
+    let record = service.decide(&args.approval_id, &input).await?;
     print_json(&record.to_sorted_value())
 }
 
@@ -457,8 +455,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 );
                 return print_json(&created.approval.to_sorted_value());
             }
-            let record = notify::announce(&service, created.approval, NotifyEvent::Requested).await;
-            print_json(&record.to_sorted_value())
+            print_json(&created.approval.to_sorted_value())
         }
         ApprovalCommand::Route(args) => {
             let decision = read_decision(&args.decision_file)?;
@@ -515,18 +512,15 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 external_ref: None,
                 context: resolved.context,
             };
-            let outcome = service.decide(&args.approval_id, &input).await;
-            let record = notify::announce_decision(&service, &args.approval_id, outcome).await?;
+            let record = service.decide(&args.approval_id, &input).await?;
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Sweep(args) => {
             let service = args.store.service().await?;
-            let expired = service.sweep().await?;
-            for record in expired.clone() {
-                notify::announce(&service, record, NotifyEvent::Expired).await;
-            }
-            let ids: Vec<&str> = expired.iter().map(|a| a.approval_id.as_str()).collect();
-            print_json(&json!({"expired": ids, "count": ids.len()}))
+            let swept = service.sweep().await?;
+            let mut report = swept.ids();
+            report["count"] = json!(swept.expired.len());
+            print_json(&report)
         }
         ApprovalCommand::BreakGlass(args) => {
             let resolved = args.identity.resolve(now_unix())?;
@@ -542,7 +536,6 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 context: resolved.context,
             };
             let record = service.break_glass(input).await?;
-            let record = notify::announce(&service, record, NotifyEvent::BreakGlass).await;
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Review(args) => {
@@ -604,11 +597,6 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 keyed: false,
             };
             let record = service.consume(&args.approval_id, &input, options).await?;
-            let record = if record.state == ApprovalState::Consumed {
-                notify::announce(&service, record, NotifyEvent::Consumed).await
-            } else {
-                record
-            };
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Wait(args) => {

@@ -7,7 +7,7 @@ mod evidence;
 mod gate;
 mod hook;
 mod mcp;
-mod notify;
+pub(crate) mod notify;
 mod serve;
 
 use clap::{Parser, Subcommand};

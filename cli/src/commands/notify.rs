@@ -1,15 +1,13 @@
 //! `cavra approval export-notifications`, `provider-requests` and `deliver` (original §8,
-//! CONTRACT §8), and the automatic notification the other commands send after a state change
-//! when `CAVRA_APPROVAL_PROVIDER_CONFIG` names a provider config with `notify_on`.
+//! CONTRACT §8), and the notifier the service uses to announce every state change when
+//! `CAVRA_APPROVAL_PROVIDER_CONFIG` names a provider config with `notify_on`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cavra_core::approval::{Approval, ApprovalState, sort_value};
-use cavra_core::error::ApprovalError;
-use cavra_core::notify::{self, NotifyEvent, NotifyOptions, Provider};
-use cavra_core::service::ApprovalService;
+use cavra_core::approval::{Approval, sort_value};
+use cavra_core::notify::{self, Notifier, NotifyEvent, NotifyOptions, Provider};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_delivery::{
     Deliverer, DeliveryOptions, Notifications, ProviderConfig, ReqwestTransport, Secrets,
@@ -312,75 +310,56 @@ pub async fn deliver_remote(args: DeliverArgs, remote: &Remote) -> anyhow::Resul
         .call(cavra_api::Route::Deliver, &path, Some(&request))
         .await?;
     keep_delivery_evidence(&args.output, &args.approval_id, &value)?;
-    let failed: Vec<&str> = value
+    delivery_exit(&failed_providers(&value))
+}
+
+/// The names of the providers a delivery result (`cavra.approval.delivery.v1`) says failed.
+fn failed_providers(value: &Value) -> Vec<&str> {
+    value
         .get("deliveries")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter(|d| d.get("success").and_then(Value::as_bool) != Some(true))
         .map(|d| d.get("provider").and_then(Value::as_str).unwrap_or("?"))
-        .collect();
-    delivery_exit(&failed)
+        .collect()
 }
 
-/// After a state change: when `CAVRA_APPROVAL_PROVIDER_CONFIG` is set, tells the providers
-/// that asked for `event` (break-glass: all) and returns the record with the `delivered`
-/// entry. Never fails the command: the change is already stored, so problems are warnings.
-pub async fn announce(service: &ApprovalService, record: Approval, event: NotifyEvent) -> Approval {
-    let Some(path) = std::env::var_os(PROVIDER_CONFIG_ENV).filter(|p| !p.is_empty()) else {
-        return record;
-    };
-    let config = match load_config(Path::new(&path)) {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("warning: approval notifications skipped: {error:#}");
-            return record;
+/// The CLI's notifier: the providers of `CAVRA_APPROVAL_PROVIDER_CONFIG`, with a warning on
+/// stderr when a delivery fails (the evidence is in the request's history either way).
+#[derive(Debug)]
+struct WarningNotifier(Notifications);
+
+#[async_trait::async_trait]
+impl Notifier for WarningNotifier {
+    async fn notify(&self, record: &Approval, event: NotifyEvent) -> Option<Value> {
+        let evidence = self.0.notify(record, event).await?;
+        let failed = failed_providers(&evidence);
+        if !failed.is_empty() {
+            eprintln!(
+                "warning: approval notification failed for: {} (evidence in the request's history)",
+                failed.join(", ")
+            );
         }
-    };
-    let console = std::env::var("CAVRA_PUBLIC_CONSOLE_URL").ok();
-    let deliverer = match deliverer(console) {
-        Ok(d) => d,
-        Err(error) => {
-            eprintln!("warning: approval notifications skipped: {error:#}");
-            return record;
-        }
-    };
-    let notified = Notifications::new(config, deliverer)
-        .after_change(service, record, event)
-        .await;
-    if let Some(result) = &notified.result
-        && !result.success
-    {
-        eprintln!(
-            "warning: approval notification failed for: {} (evidence in the request's history)",
-            result.failed_providers().join(", ")
-        );
+        Some(evidence)
     }
-    if let Some(error) = &notified.error {
-        eprintln!("warning: approval notification evidence was not stored: {error}");
-    }
-    notified.record
 }
 
-/// Announces the outcome of approve/deny/expire: a terminal state is announced; a vote that
-/// leaves the request pending is not; a request found overdue is announced as expired.
-pub async fn announce_decision(
-    service: &ApprovalService,
-    approval_id: &str,
-    outcome: Result<Approval, ApprovalError>,
-) -> Result<Approval, ApprovalError> {
-    match outcome {
-        Ok(record) if record.state == ApprovalState::Pending => Ok(record),
-        Ok(record) => {
-            let event = NotifyEvent::for_state(record.state);
-            Ok(announce(service, record, event).await)
+/// The notifier every store-backed command's service gets (the CLI's composition root, see
+/// [`crate::stores::StoreArgs::service`]): when `CAVRA_APPROVAL_PROVIDER_CONFIG` is set, the
+/// service tells the providers that asked for each change (break-glass: all). A config that
+/// cannot be loaded is a warning, not a failed command: the change itself still happens.
+pub fn notifier_from_env() -> Option<Arc<dyn Notifier>> {
+    let path = std::env::var_os(PROVIDER_CONFIG_ENV).filter(|p| !p.is_empty())?;
+    let loaded = load_config(Path::new(&path)).and_then(|config| {
+        let console = std::env::var("CAVRA_PUBLIC_CONSOLE_URL").ok();
+        Ok(Notifications::new(config, deliverer(console)?))
+    });
+    match loaded {
+        Ok(notifications) => Some(Arc::new(WarningNotifier(notifications))),
+        Err(error) => {
+            eprintln!("warning: approval notifications skipped: {error:#}");
+            None
         }
-        Err(ApprovalError::Expired) => {
-            if let Ok(record) = service.get(approval_id).await {
-                announce(service, record, NotifyEvent::Expired).await;
-            }
-            Err(ApprovalError::Expired)
-        }
-        Err(other) => Err(other),
     }
 }

@@ -4,7 +4,7 @@
 //! environment (a bad configuration fails the cold start with its message), and hands each
 //! API Gateway event to one route's handler. The store is chosen by configuration:
 //! `CAVRA_APPROVAL_TABLE` (DynamoDB; endpoint from the standard AWS settings, so the same binary
-//! runs against AWS, LocalStack or moto), else `CAVRA_APPROVAL_DB` (SQLite), else the JSON file.
+//! runs against AWS, LocalStack or moto); a file store is refused at cold start.
 //! Provider `*_secret` settings resolve in Secrets Manager through `cavra-secrets`.
 
 use std::sync::Arc;
@@ -28,19 +28,25 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// Opens the configured store.
+/// Opens the configured store: DynamoDB only. A file store inside a Lambda function would be
+/// private to one sandbox (each instance its own file, lost on recycle), so a configuration
+/// naming one fails the cold start (issue G §4); the function binaries link no file store.
 ///
 /// # Errors
-/// The store cannot be opened (bad path, corrupt file, AWS configuration).
+/// A file store is configured, or the AWS configuration fails.
 pub async fn open_store(config: &StoreConfig) -> anyhow::Result<Arc<dyn ApprovalStore>> {
-    Ok(match config {
-        StoreConfig::DynamoDb { table } => {
-            Arc::new(cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?)
-        }
-        StoreConfig::Sqlite { path } => Arc::new(cavra_store_sqlite::SqliteStore::open(path)?),
-        StoreConfig::Json { path } => Arc::new(cavra_store_json::JsonFileStore::open(path)?),
-    })
+    match config {
+        StoreConfig::DynamoDb { table } => Ok(Arc::new(
+            cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?,
+        )),
+        StoreConfig::Sqlite { .. } | StoreConfig::Json { .. } => Err(anyhow::anyhow!(
+            "{FILE_STORE_REFUSED}: set CAVRA_APPROVAL_TABLE to the approvals table"
+        )),
+    }
 }
+
+/// Why a file store is refused at cold start.
+pub const FILE_STORE_REFUSED: &str = "a Lambda function keeps approvals in DynamoDB only (a SQLite or JSON file would be private to one sandbox)";
 
 /// Builds the application state from the environment.
 ///
@@ -87,8 +93,9 @@ pub async fn serve(route: Route) -> Result<(), Error> {
     .await
 }
 
-/// Runs the scheduled expiry sweeper: each invocation expires every overdue request as
-/// `system` and returns the ids.
+/// Runs the scheduled sweeper: each invocation expires every overdue request as `system`,
+/// reminds and escalates the unanswered ones their routing rule asks for (issue G §3), and
+/// returns the ids of each.
 ///
 /// # Errors
 /// The cold start failed or the runtime loop ended with an error.
@@ -99,16 +106,42 @@ pub async fn serve_sweeper() -> Result<(), Error> {
         move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = Arc::clone(&state);
             async move {
-                let expired = state
+                let swept = state
                     .service
                     .sweep()
                     .await
                     .map_err(|e| -> Error { e.to_string().into() })?;
-                let ids: Vec<String> = expired.into_iter().map(|a| a.approval_id).collect();
-                tracing::info!(count = ids.len(), "expired overdue approvals");
-                Ok::<serde_json::Value, Error>(serde_json::json!({ "expired": ids }))
+                Ok::<serde_json::Value, Error>(swept.ids())
             }
         },
     ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_file_store_fails_the_cold_start_with_a_clear_message() {
+        for config in [
+            StoreConfig::Sqlite {
+                path: "/tmp/approvals.db".into(),
+            },
+            StoreConfig::Json {
+                path: ".cavra/api/approvals.json".into(),
+            },
+        ] {
+            let error = open_store(&config).await.err().map(|e| e.to_string());
+            assert_eq!(
+                error.as_deref(),
+                Some(
+                    "a Lambda function keeps approvals in DynamoDB only (a SQLite or JSON file \
+                     would be private to one sandbox): set CAVRA_APPROVAL_TABLE to the \
+                     approvals table"
+                ),
+                "{config:?}"
+            );
+        }
+    }
 }

@@ -17,12 +17,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::error::ApiError;
 
-/// Fetches a JWKS document from a `jwks_uri`.
-#[async_trait]
-pub trait JwksFetch: Send + Sync {
-    /// GETs and parses the key set.
-    async fn fetch(&self, uri: &str) -> anyhow::Result<JwkSet>;
-}
+pub use cavra_core::ports::JwksFetch;
 
 /// [`JwksFetch`] over reqwest, with a timeout.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use cavra_core::approval::{
 };
 use cavra_core::decision::Decision;
 use cavra_core::error::ApprovalError;
-use cavra_core::notify::NotifyEvent;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::workflow::{
     BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_REQUESTER, DecideInput, EXPIRY_REASON,
@@ -446,11 +445,6 @@ async fn consume(state: &AppState, request: &Request) -> Answer {
         ..CheckOptions::default()
     };
     let record = state.service.consume(&id, &input, options).await?;
-    let record = if record.state == ApprovalState::Consumed {
-        notify(state, record, NotifyEvent::Consumed).await
-    } else {
-        record
-    };
     ok(&record.to_sorted_value())
 }
 
@@ -482,11 +476,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         .service
         .create_idempotent(new, idempotency_key.as_deref())
         .await?;
-    let approval = if created.created {
-        notify(state, created.approval, NotifyEvent::Requested).await
-    } else {
-        created.approval
-    };
+    let approval = created.approval;
     let record = approval.to_sorted_value();
     if created.created {
         let mut response = json_response(StatusCode::CREATED, &record);
@@ -539,35 +529,8 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
         external_ref,
         context,
     };
-    match state.service.decide(&id, &input).await {
-        Ok(record) if record.state == ApprovalState::Pending => ok(&record.to_sorted_value()),
-        Ok(record) => {
-            let event = NotifyEvent::for_state(record.state);
-            ok(&notify(state, record, event).await.to_sorted_value())
-        }
-        Err(ApprovalError::Expired) => {
-            // The overdue request was expired by `system` on the way: announce that.
-            if let Ok(record) = state.service.get(&id).await {
-                notify(state, record, NotifyEvent::Expired).await;
-            }
-            Err(ApprovalError::Expired.into())
-        }
-        Err(other) => Err(other.into()),
-    }
-}
-
-/// Announces a state change to the providers that asked for it and returns the record with
-/// the `delivered` entry; without a provider config, the record as it is.
-async fn notify(state: &AppState, record: Approval, event: NotifyEvent) -> Approval {
-    match &state.notifications {
-        Some(notifications) => {
-            notifications
-                .after_change(&state.service, record, event)
-                .await
-                .record
-        }
-        None => record,
-    }
+    // The service announces the change (and an overdue request expired on the way).
+    ok(&state.service.decide(&id, &input).await?.to_sorted_value())
 }
 
 fn number(body: &Map<String, Value>, key: &str) -> Result<Option<f64>, ApiError> {
@@ -652,7 +615,5 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         context,
     };
     let record = state.service.break_glass(input).await?;
-    ok(&notify(state, record, NotifyEvent::BreakGlass)
-        .await
-        .to_sorted_value())
+    ok(&record.to_sorted_value())
 }

@@ -167,7 +167,8 @@ impl AppState {
             .with_routing(routing)
             .with_rbac(rbac.clone())
             .with_limits(limits)
-            .with_chain_keys(chain_keys);
+            .with_chain_keys(chain_keys)
+            .with_notifier(notifier(notifications.as_ref()));
         Ok(Self {
             service,
             identity: IdentitySettings { oidc, rbac },
@@ -190,16 +191,22 @@ impl AppState {
     /// Resolves provider `*_secret` settings in `store` (Secrets Manager in AWS).
     #[must_use]
     pub fn with_secret_store(mut self, store: Arc<dyn SecretResolver>) -> Self {
-        if let Some(n) = &mut self.notifications {
+        let notifications = self.notifications.take().map(|mut n| {
             let secrets = n.deliverer.secrets().clone().with_store(store);
             n.deliverer = n.deliverer.clone().with_secrets(secrets);
-        }
-        self
+            n
+        });
+        self.with_notifications(notifications)
     }
 
-    /// Replaces how providers are reached (tests use a deliverer with recorded waits).
+    /// Replaces how providers are reached (tests use a deliverer with recorded waits); the
+    /// service notifies through the same.
     #[must_use]
     pub fn with_notifications(mut self, notifications: Option<Notifications>) -> Self {
+        self.service = self
+            .service
+            .clone()
+            .with_notifier(notifier(notifications.as_ref()));
         self.notifications = notifications;
         self
     }
@@ -208,6 +215,13 @@ impl AppState {
     pub fn now_unix(&self) -> i64 {
         self.service.now().unix_seconds()
     }
+}
+
+/// The service's notifier over the provider config, when there is one.
+fn notifier(
+    notifications: Option<&Notifications>,
+) -> Option<Arc<dyn cavra_core::notify::Notifier>> {
+    notifications.map(|n| Arc::new(n.clone()) as Arc<dyn cavra_core::notify::Notifier>)
 }
 
 /// A configuration variable holds a file path, or — when it starts with `{` or `[` — the JSON

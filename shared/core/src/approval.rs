@@ -113,7 +113,7 @@ pub enum IdentityKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// `requested`, `approval_recorded`, `approved`, `denied`, `expired`, `break_glass`,
-    /// `post_incident_review` or `delivered`.
+    /// `post_incident_review`, `delivered`, `consumed`, `reminded` or `escalated`.
     pub event: String,
     /// Who acted.
     pub actor: String,
@@ -157,6 +157,18 @@ pub struct HistoryEntry {
     /// When the grant ends, on the entry that approves (`approved`, `break_glass`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_expires_at: Option<Timestamp>,
+    /// The reminder interval in seconds, on `requested` entries whose rule sets
+    /// `remind_after` (issue G §3): the history fixes the schedule the sweeper follows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_after_seconds: Option<u64>,
+    /// The escalation delay in seconds, on `requested` entries whose rule sets
+    /// `escalate_after`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_after_seconds: Option<u64>,
+    /// The fallback group: on `requested` entries, where the request will escalate to; on
+    /// `escalated` entries, the group that was added to who may approve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<String>,
     /// The id of the chain key the entry was written under (absent when none was configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
@@ -189,6 +201,9 @@ impl HistoryEntry {
             grant_ttl_seconds: None,
             max_uses: None,
             grant_expires_at: None,
+            remind_after_seconds: None,
+            escalate_after_seconds: None,
+            escalate_to: None,
             key_id: None,
             prev_hash: None,
             hash: None,
@@ -429,6 +444,18 @@ pub struct ApprovalSummary {
     pub evidence_refs: Vec<String>,
 }
 
+/// A pending request's reminder and escalation schedule (issue G §3), from its routing rule,
+/// as the `requested` entry fixed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FollowUp {
+    /// Remind every this many seconds.
+    pub remind_after_seconds: Option<u64>,
+    /// Escalate after this many seconds.
+    pub escalate_after_seconds: Option<u64>,
+    /// To this group.
+    pub escalate_to: Option<String>,
+}
+
 impl Approval {
     /// The 13-key summary.
     pub fn summary(&self) -> ApprovalSummary {
@@ -464,6 +491,46 @@ impl Approval {
         self.repository
             .as_deref()
             .or_else(|| self.decision.repository())
+    }
+
+    /// The groups an unanswered request escalated to (issue G §3): one per `escalated` entry,
+    /// added to who may approve.
+    /// Only the group the `requested` entry planned counts, whatever else a row claims.
+    pub fn escalated_groups(&self) -> Vec<&str> {
+        let planned = self
+            .requested_entry()
+            .and_then(|e| e.escalate_to.as_deref());
+        self.history
+            .iter()
+            .filter(|e| e.event == "escalated" && e.actor == SYSTEM_ACTOR)
+            .filter_map(|e| e.escalate_to.as_deref())
+            .filter(|group| Some(*group) == planned)
+            .take(1)
+            .collect()
+    }
+
+    /// The reminder and escalation schedule the `requested` entry fixed.
+    pub fn follow_up(&self) -> FollowUp {
+        let first = self.requested_entry();
+        FollowUp {
+            remind_after_seconds: first.and_then(|e| e.remind_after_seconds),
+            escalate_after_seconds: first.and_then(|e| e.escalate_after_seconds),
+            escalate_to: first.and_then(|e| e.escalate_to.clone()),
+        }
+    }
+
+    /// The history's first entry, when it is the `requested` one that fixes the request's terms.
+    fn requested_entry(&self) -> Option<&HistoryEntry> {
+        self.history.first().filter(|e| e.event == "requested")
+    }
+
+    /// When the approver group was last reminded (or asked, before any reminder).
+    pub fn last_reminded_at(&self) -> Timestamp {
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e.event == "reminded")
+            .map_or(self.requested_at, |e| e.timestamp)
     }
 
     /// The reason to show: decision reason, else break-glass reason, else the decision's.

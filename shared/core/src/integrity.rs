@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac as _};
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::approval::{Approval, ApprovalState, ChainMac, HistoryEntry};
+use crate::approval::{Approval, ApprovalState, ChainMac, HistoryEntry, SYSTEM_ACTOR};
 use crate::chain_key::{ChainKey, ChainKeyRing};
 use crate::digest::{canonical_json, sha256_hex};
 use crate::history::{self, ChainReport};
@@ -290,6 +290,7 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
         max_uses: first.max_uses,
         ..Replayed::default()
     };
+    let mut escalated = false;
     for (index, entry) in history.iter().enumerate().skip(1) {
         let position = index.saturating_add(1);
         let state_now = out.state;
@@ -350,7 +351,27 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
                 }
             }
             "delivered" => {}
-            "consumed"
+            // Follow-ups (issue G §3) are the sweeper's, on pending requests, and an
+            // escalation goes only to the group the `requested` entry fixed, once.
+            "reminded" if pending && entry.actor == SYSTEM_ACTOR => {}
+            "escalated"
+                if pending
+                    && entry.actor == SYSTEM_ACTOR
+                    && !escalated
+                    && entry.escalate_to.is_some()
+                    && entry.escalate_to == first.escalate_to =>
+            {
+                escalated = true;
+            }
+            "reminded" | "escalated" if pending => {
+                return Err(format!(
+                    "history entry {position} ({}) is not a follow-up the routing rule set",
+                    entry.event
+                ));
+            }
+            "reminded"
+            | "escalated"
+            | "consumed"
             | "approval_recorded"
             | "approved"
             | "denied"

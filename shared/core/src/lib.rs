@@ -38,6 +38,7 @@ pub mod notify;
 #[cfg(feature = "oidc")]
 pub mod oidc;
 pub mod policy;
+pub mod ports;
 pub mod rbac;
 pub mod routing;
 pub mod service;

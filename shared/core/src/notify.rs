@@ -180,17 +180,23 @@ pub enum NotifyEvent {
     BreakGlass,
     /// A grant's last use was spent (issue F §2).
     Consumed,
+    /// A pending request's approver group was reminded (issue G §3).
+    Reminded,
+    /// An unanswered request escalated to its fallback group (issue G §3).
+    Escalated,
 }
 
 impl NotifyEvent {
     /// Every event.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::Requested,
         Self::Approved,
         Self::Denied,
         Self::Expired,
         Self::BreakGlass,
         Self::Consumed,
+        Self::Reminded,
+        Self::Escalated,
     ];
 
     /// The name used in `notify_on`.
@@ -202,6 +208,8 @@ impl NotifyEvent {
             Self::Expired => "expired",
             Self::BreakGlass => "break_glass",
             Self::Consumed => "consumed",
+            Self::Reminded => "reminded",
+            Self::Escalated => "escalated",
         }
     }
 
@@ -227,7 +235,7 @@ impl fmt::Display for NotifyEvent {
 /// An event name `notify_on` does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown approval notification event: {0} (expected requested, approved, denied, expired, break_glass or consumed)"
+    "unknown approval notification event: {0} (expected requested, approved, denied, expired, break_glass, consumed, reminded or escalated)"
 )]
 pub struct UnknownEvent(pub String);
 
@@ -239,6 +247,18 @@ impl FromStr for NotifyEvent {
             .find(|e| e.as_str() == s)
             .ok_or_else(|| UnknownEvent(s.to_owned()))
     }
+}
+
+/// The notification port (issue G §1): [`crate::service::ApprovalService`] calls it after
+/// every stored change, with the record as stored, and keeps what it returns as a `delivered`
+/// history entry. The CLI, `cavra serve`, every Lambda function and the sweeper therefore
+/// notify alike; `cavra-delivery` is the adapter.
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync + fmt::Debug {
+    /// Tells whoever asked for `event` about `record`. Returns the redacted delivery evidence
+    /// to keep, or `None` when nobody asked for this event. A failed delivery is evidence too,
+    /// never an error: the change is already stored.
+    async fn notify(&self, record: &Approval, event: NotifyEvent) -> Option<Value>;
 }
 
 /// What the payload builders need besides the record.
@@ -254,6 +274,8 @@ pub struct NotifyOptions {
     pub servicenow_table: String,
     /// The webhook envelope's `timestamp`.
     pub generated_at: Timestamp,
+    /// What happened, for an automatic notification (`None` for an explicit `deliver`).
+    pub event: Option<NotifyEvent>,
 }
 
 impl NotifyOptions {
@@ -265,7 +287,15 @@ impl NotifyOptions {
             jira_issue_type: DEFAULT_JIRA_ISSUE_TYPE.to_owned(),
             servicenow_table: DEFAULT_SERVICENOW_TABLE.to_owned(),
             generated_at,
+            event: None,
         }
+    }
+
+    /// Names the event an automatic notification announces.
+    #[must_use]
+    pub fn with_event(mut self, event: Option<NotifyEvent>) -> Self {
+        self.event = event;
+        self
     }
 
     /// Sets the console base URL (blank means unset).
@@ -357,6 +387,36 @@ pub fn title(approval: &Approval) -> String {
     )
 }
 
+/// The title for `options.event`: a reminder and an escalation say so; every other event
+/// keeps the original's [`title`].
+pub fn headline(approval: &Approval, options: &NotifyOptions) -> String {
+    match options.event {
+        Some(NotifyEvent::Reminded) => format!(
+            "Reminder: CAVRA approval pending for {}",
+            approval.decision_id
+        ),
+        Some(NotifyEvent::Escalated) => format!(
+            "Escalated: CAVRA approval pending for {}",
+            approval.decision_id
+        ),
+        _ => title(approval),
+    }
+}
+
+/// The approver group, with the groups the request escalated to.
+fn approver_groups(approval: &Approval) -> String {
+    let escalated = approval.escalated_groups();
+    if escalated.is_empty() {
+        approval.approver_group.clone()
+    } else {
+        format!(
+            "{} (escalated to {})",
+            approval.approver_group,
+            escalated.join(", ")
+        )
+    }
+}
+
 /// The console page of the request: `{console_url}/approvals/{approval_id}`.
 pub fn console_link(console_url: &str, approval_id: &str) -> String {
     format!(
@@ -427,7 +487,7 @@ impl Facts {
     fn of(approval: &Approval, options: &NotifyOptions) -> Self {
         let decision = &approval.decision;
         Self {
-            approver_group: or_na(approval.approver_group.clone()),
+            approver_group: or_na(approver_groups(approval)),
             state: approval.state.to_string(),
             requested_by: or_na(approval.requested_by.clone()),
             target: or_na(decision.text_field("target")),
@@ -472,7 +532,7 @@ fn slack_field(label: &str, value: &str) -> Value {
 /// Slack Block Kit message: header, fields, reason, context and (with a console URL) a button.
 pub fn slack_message(approval: &Approval, options: &NotifyOptions) -> Value {
     let facts = Facts::of(approval, options);
-    let title = single_line(&title(approval));
+    let title = single_line(&headline(approval, options));
     let fields: Vec<Value> = facts
         .pairs()
         .iter()
@@ -527,7 +587,7 @@ pub fn teams_message(approval: &Approval, options: &NotifyOptions) -> Value {
         "version": "1.4",
         "msteams": {"width": "Full"},
         "body": [
-            {"type": "TextBlock", "text": truncate(&teams_escape(&title(approval)), limits::TEAMS_FACT), "weight": "Bolder", "size": "Medium", "color": color, "wrap": true},
+            {"type": "TextBlock", "text": truncate(&teams_escape(&headline(approval, options)), limits::TEAMS_FACT), "weight": "Bolder", "size": "Medium", "color": color, "wrap": true},
             {"type": "FactSet", "facts": fact_set},
             {"type": "TextBlock", "text": "Reason", "weight": "Bolder", "wrap": true},
             {"type": "TextBlock", "text": truncate(&teams_escape(&facts.reason), limits::TEAMS_TEXT), "wrap": true},
@@ -566,7 +626,7 @@ pub fn jira_issue(approval: &Approval, options: &NotifyOptions) -> Value {
         })
         .collect();
     let mut content = vec![
-        json!({"type": "paragraph", "content": [adf_text(&truncate(&title(approval), limits::JIRA_VALUE))]}),
+        json!({"type": "paragraph", "content": [adf_text(&truncate(&headline(approval, options), limits::JIRA_VALUE))]}),
         json!({"type": "bulletList", "content": items}),
         json!({"type": "paragraph", "content": [adf_strong("Reason: "), adf_text(&truncate(&facts.reason, limits::JIRA_REASON))]}),
         json!({"type": "paragraph", "content": [
@@ -582,7 +642,7 @@ pub fn jira_issue(approval: &Approval, options: &NotifyOptions) -> Value {
     json!({"fields": {
         "project": {"key": options.jira_project_key},
         "issuetype": {"name": options.jira_issue_type},
-        "summary": truncate(&single_line(&title(approval)), limits::JIRA_SUMMARY),
+        "summary": truncate(&single_line(&headline(approval, options)), limits::JIRA_SUMMARY),
         "description": {"type": "doc", "version": 1, "content": content},
         "labels": ["cavra", "ai-agent-approval", label(approval.state.as_str())],
     }})
@@ -593,7 +653,7 @@ pub fn servicenow_record(approval: &Approval, options: &NotifyOptions) -> Value 
     let facts = Facts::of(approval, options);
     let mut description = format!(
         "{}\nApproval: {}\nDecision: {}\n",
-        title(approval),
+        headline(approval, options),
         facts.approval_id,
         facts.decision_id
     );
@@ -610,9 +670,20 @@ pub fn servicenow_record(approval: &Approval, options: &NotifyOptions) -> Value 
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| approval.approval_id.clone());
     json!({
-        "short_description": truncate(&servicenow_escape(&single_line(&title(approval))), limits::SERVICENOW_SHORT_DESCRIPTION),
+        "short_description": truncate(&servicenow_escape(&single_line(&headline(approval, options))), limits::SERVICENOW_SHORT_DESCRIPTION),
         "description": truncate(&servicenow_escape(&description), limits::SERVICENOW_DESCRIPTION),
-        "assignment_group": truncate(&approval.approver_group, limits::SERVICENOW_GROUP),
+        // An escalation assigns the ticket to the group it escalated to.
+        "assignment_group": truncate(
+            match options.event {
+                Some(NotifyEvent::Escalated) => approval
+                    .escalated_groups()
+                    .first()
+                    .copied()
+                    .unwrap_or(&approval.approver_group),
+                _ => &approval.approver_group,
+            },
+            limits::SERVICENOW_GROUP,
+        ),
         "correlation_id": truncate(&correlation, limits::SERVICENOW_CORRELATION),
         "correlation_display": PRODUCT,
     })
@@ -624,7 +695,12 @@ pub fn webhook_envelope(approval: &Approval, options: &NotifyOptions) -> Value {
     let mut envelope = json!({
         "schema_version": NOTIFICATION_SCHEMA,
         "product": PRODUCT,
-        "event_type": format!("cavra.approval.{}", approval.state),
+        "event_type": match options.event {
+            Some(event @ (NotifyEvent::Reminded | NotifyEvent::Escalated)) => {
+                format!("cavra.approval.{event}")
+            }
+            _ => format!("cavra.approval.{}", approval.state),
+        },
         "timestamp": options.generated_at.to_string(),
         "payload": approval.to_sorted_value(),
     });
@@ -632,6 +708,46 @@ pub fn webhook_envelope(approval: &Approval, options: &NotifyOptions) -> Value {
         envelope["console_url"] = json!(console_link(base, &approval.approval_id));
     }
     envelope
+}
+
+/// The CloudEvents `type` prefix of webhook events in CloudEvents mode.
+pub const CLOUDEVENT_TYPE_PREFIX: &str = "dev.cavra.approval.";
+/// The CloudEvents `source` of every event.
+pub const CLOUDEVENT_SOURCE: &str = "/cavra/approvals";
+/// The media type of a structured-mode CloudEvent.
+pub const CLOUDEVENT_CONTENT_TYPE: &str = "application/cloudevents+json";
+
+/// The webhook payload as a CloudEvents 1.0 event in structured mode (issue G §6): `type`
+/// `dev.cavra.approval.<event>` (the automatic notification's event, else the one the
+/// record's state announces), `subject` the approval id, `data` the full record. `id` is the
+/// approval id with its history head and the event, so a retried delivery of the same change
+/// keeps its id (receivers deduplicate on `source` + `id`) and every change gets a new one.
+pub fn cloud_event(approval: &Approval, options: &NotifyOptions) -> Value {
+    let event = options
+        .event
+        .unwrap_or_else(|| NotifyEvent::for_state(approval.state));
+    let head: String = approval
+        .history
+        .last()
+        .and_then(|e| e.hash.as_deref())
+        .unwrap_or_default()
+        .chars()
+        .take(16)
+        .collect();
+    let mut envelope = json!({
+        "specversion": "1.0",
+        "id": format!("{}.{head}.{event}", approval.approval_id),
+        "source": CLOUDEVENT_SOURCE,
+        "type": format!("{CLOUDEVENT_TYPE_PREFIX}{event}"),
+        "subject": approval.approval_id,
+        "time": options.generated_at.to_string(),
+        "datacontenttype": "application/json",
+        "data": approval.to_sorted_value(),
+    });
+    if let Some(base) = &options.console_url {
+        envelope["cavraconsoleurl"] = json!(console_link(base, &approval.approval_id));
+    }
+    sort_value(envelope)
 }
 
 /// The payload for `provider`, with keys sorted.

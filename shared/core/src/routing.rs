@@ -81,6 +81,17 @@ pub struct RoutingRule {
     /// How many times an approval under this rule may be used (default 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_uses: Option<u32>,
+    /// Remind the approver group every this many seconds while the request is pending
+    /// (issue G §3). Written as a duration (`90s`, `30m`, `4h`) or whole seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remind_after: Option<u64>,
+    /// After this many seconds pending, add [`RoutingRule::escalate_to`] to who may approve
+    /// (issue G §3); set together with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate_after: Option<u64>,
+    /// The fallback group an unanswered request escalates to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<String>,
 }
 
 impl RoutingRule {
@@ -118,7 +129,26 @@ impl RoutingRule {
             allow_requester_group: flag(map, "allow_requester_group")?,
             grant_ttl: grant_ttl(map)?,
             max_uses: max_uses(map)?,
+            remind_after: schedule_duration(map, "remind_after")?,
+            escalate_after: schedule_duration(map, "escalate_after")?,
+            escalate_to: escalate_to(map)?,
         })
+        .and_then(Self::checked_escalation)
+    }
+
+    /// `escalate_after` and `escalate_to` come together or not at all.
+    fn checked_escalation(self) -> Result<Self, RoutingError> {
+        match (self.escalate_after, &self.escalate_to) {
+            (Some(_), Some(_)) | (None, None) => Ok(self),
+            (Some(_), None) => Err(RoutingError::BadKey {
+                key: "escalate_after",
+                expected: "needs escalate_to (the group to escalate to)",
+            }),
+            (None, Some(_)) => Err(RoutingError::BadKey {
+                key: "escalate_to",
+                expected: "needs escalate_after (how long to wait first)",
+            }),
+        }
     }
 
     /// Whether every present criterion holds for `decision`.
@@ -192,6 +222,35 @@ fn grant_ttl(map: &Map<String, Value>) -> Result<Option<u64>, RoutingError> {
                 key: "grant_ttl",
                 expected: "must be a duration such as 90s, 30m or 4h, from 1 second to 30 days",
             }),
+    }
+}
+
+/// The longest reminder interval or escalation delay: 30 days.
+pub const MAX_SCHEDULE_SECONDS: u64 = 30 * 24 * 3600;
+
+fn schedule_duration(
+    map: &Map<String, Value>,
+    key: &'static str,
+) -> Result<Option<u64>, RoutingError> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => duration_seconds(value, MAX_SCHEDULE_SECONDS)
+            .map(Some)
+            .ok_or(RoutingError::BadKey {
+                key,
+                expected: "must be a duration such as 90s, 30m or 4h, from 1 second to 30 days",
+            }),
+    }
+}
+
+fn escalate_to(map: &Map<String, Value>) -> Result<Option<String>, RoutingError> {
+    match map.get("escalate_to") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(group)) if !group.trim().is_empty() => Ok(Some(group.trim().to_owned())),
+        Some(_) => Err(RoutingError::BadKey {
+            key: "escalate_to",
+            expected: "must be a group name",
+        }),
     }
 }
 
@@ -319,7 +378,11 @@ impl RoutingTable {
     pub fn group_names(&self) -> Vec<String> {
         self.rules
             .iter()
-            .flat_map(|r| std::iter::once(&r.approver_group).chain(&r.required_groups))
+            .flat_map(|r| {
+                std::iter::once(&r.approver_group)
+                    .chain(&r.required_groups)
+                    .chain(&r.escalate_to)
+            })
             .cloned()
             .collect()
     }

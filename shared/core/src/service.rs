@@ -4,20 +4,21 @@
 
 use std::sync::Arc;
 
-use crate::approval::Approval;
+use crate::approval::{Approval, SYSTEM_ACTOR};
 use crate::chain_key::ChainKeyRing;
 use crate::decision::Decision;
 use crate::error::ApprovalError;
 use crate::identity::ActorContext;
 use crate::ids::{ApprovalId, IdGenerator};
 use crate::integrity::{self, RecordVerification};
+use crate::notify::{Notifier, NotifyEvent};
 use crate::rbac::RbacPolicy;
 use crate::routing::RoutingTable;
-use crate::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
+use crate::store::{ApprovalPage, ApprovalStore, Cursor, ListQuery, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::{
     self, BreakGlassInput, CheckOptions, CheckReport, ConsumeInput, CreatePolicy, DecideInput,
-    DecideOutcome, Limits, NewRequest,
+    DecideOutcome, FollowUpStep, Limits, NewRequest,
 };
 
 /// Told about every stored change, with the record as stored (after create, decide, expire,
@@ -32,6 +33,38 @@ pub trait ChangeListener: Send + Sync {
 const MAX_CAS_ATTEMPTS: usize = 256;
 /// How many overdue records one sweep batch reads.
 const SWEEP_BATCH: u32 = 200;
+
+/// What one [`ApprovalService::sweep`] did, each record as stored (with its notification
+/// evidence).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Swept {
+    /// Overdue pending requests expired as `system`.
+    pub expired: Vec<Approval>,
+    /// Pending requests whose approver group was reminded.
+    pub reminded: Vec<Approval>,
+    /// Pending requests escalated to their fallback group.
+    pub escalated: Vec<Approval>,
+}
+
+impl Swept {
+    /// Whether the sweep changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.expired.is_empty() && self.reminded.is_empty() && self.escalated.is_empty()
+    }
+
+    /// The report `cavra approval sweep` prints and the sweeper function returns: the ids
+    /// under `expired`, `reminded` and `escalated`.
+    pub fn ids(&self) -> serde_json::Value {
+        let ids = |records: &[Approval]| -> Vec<String> {
+            records.iter().map(|a| a.approval_id.clone()).collect()
+        };
+        serde_json::json!({
+            "expired": ids(&self.expired),
+            "reminded": ids(&self.reminded),
+            "escalated": ids(&self.escalated),
+        })
+    }
+}
 
 /// The result of [`ApprovalService::create`].
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +86,7 @@ pub struct ApprovalService {
     limits: Limits,
     chain_keys: Option<Arc<ChainKeyRing>>,
     listeners: Vec<Arc<dyn ChangeListener>>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl std::fmt::Debug for ApprovalService {
@@ -80,6 +114,47 @@ impl ApprovalService {
             limits: Limits::default(),
             chain_keys: None,
             listeners: Vec::new(),
+            notifier: None,
+        }
+    }
+
+    /// Sets (or, with `None`, removes) the notifier told after every stored change.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Option<Arc<dyn Notifier>>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// The notifier, when one is configured.
+    pub fn notifier(&self) -> Option<&Arc<dyn Notifier>> {
+        self.notifier.as_ref()
+    }
+
+    /// After a stored change: tells the notifier about `event` and keeps its evidence as a
+    /// `delivered` entry by `system`. Never fails the change, which is already stored: a
+    /// failed delivery is in the evidence, a failed append is logged and the record returned
+    /// as it was.
+    async fn notified(&self, record: Approval, event: NotifyEvent) -> Approval {
+        let Some(notifier) = &self.notifier else {
+            return record;
+        };
+        let Some(evidence) = notifier.notify(&record, event).await else {
+            return record;
+        };
+        match self
+            .record_delivery(&record.approval_id, SYSTEM_ACTOR, &evidence)
+            .await
+        {
+            Ok(updated) => updated,
+            Err(error) => {
+                tracing::error!(
+                    approval_id = %record.approval_id,
+                    event = %event,
+                    error = %error,
+                    "notification evidence was not stored"
+                );
+                record
+            }
         }
     }
 
@@ -186,6 +261,7 @@ impl ApprovalService {
     }
 
     /// Creates a request, or returns the open one for the same decision (CONTRACT §1).
+    #[tracing::instrument(name = "approval.create", skip_all)]
     pub async fn create(&self, req: NewRequest) -> Result<Created, ApprovalError> {
         self.create_idempotent(req, None).await
     }
@@ -203,18 +279,6 @@ impl ApprovalService {
             Some(key) => ApprovalId::from_key(key),
             None => self.ids.approval_id(),
         };
-        if idempotency_key.is_some()
-            && let Some(existing) = self.store.get(id.as_str()).await?
-        {
-            let digest = req.decision.digest();
-            if existing.decision_digest.as_deref() != Some(digest.as_str()) {
-                return Err(ApprovalError::IdempotencyKeyReused);
-            }
-            return Ok(Created {
-                approval: existing,
-                created: false,
-            });
-        }
         let known = self.known_groups();
         let policy = CreatePolicy {
             routing: &self.routing,
@@ -222,48 +286,80 @@ impl ApprovalService {
             limits: self.limits,
         };
         let record = workflow::create_request_with(req, &policy, &id, now)?;
+        // Optimistic (issue G §5): the insert is the store's one conditional write; only a
+        // conflict — an open request for the same decision, or the key's id taken — reads.
         for _ in 0..MAX_CAS_ATTEMPTS {
-            if let Some(existing) = self
-                .store
-                .find_open_by_decision(&record.decision_id)
-                .await?
-            {
-                if existing.is_overdue(now) {
-                    // Best effort: if someone else decides it first, the next loop sees that.
-                    let _ = self
-                        .persist(workflow::expire_as_system(&existing, now), &existing)
-                        .await;
-                    continue;
-                }
-                if existing.decision_digest != record.decision_digest {
-                    return Err(ApprovalError::ConflictingOpenRequest(
-                        record.decision_id.clone(),
-                    ));
-                }
-                return Ok(Created {
-                    approval: existing,
-                    created: false,
-                });
-            }
             match self.insert_sealed(record.clone()).await {
                 Ok(stored) => {
+                    tracing::info!(approval_id = %stored.approval_id, group = %stored.approver_group, "approval requested");
                     return Ok(Created {
-                        approval: stored,
+                        approval: self.notified(stored, NotifyEvent::Requested).await,
                         created: true,
                     });
                 }
-                Err(StoreError::DuplicateOpenDecision(_)) => {}
+                Err(StoreError::DuplicateOpenDecision(_)) => {
+                    let Some(existing) = self
+                        .store
+                        .find_open_by_decision(&record.decision_id)
+                        .await?
+                    else {
+                        // Decided meanwhile: the decision is free again.
+                        continue;
+                    };
+                    if existing.is_overdue(now) {
+                        // Best effort: if someone else decides it first, the next loop sees that.
+                        if let Ok(stored) = self
+                            .persist(workflow::expire_as_system(&existing, now), &existing)
+                            .await
+                        {
+                            self.notified(stored, NotifyEvent::Expired).await;
+                        }
+                        continue;
+                    }
+                    if existing.decision_digest != record.decision_digest {
+                        return Err(ApprovalError::ConflictingOpenRequest(
+                            record.decision_id.clone(),
+                        ));
+                    }
+                    // A store may report the open decision before the taken id: a key used
+                    // for another decision is still a reused key.
+                    if idempotency_key.is_some() && existing.approval_id != id.as_str() {
+                        self.keyed_request(&id, &record).await?;
+                    }
+                    return Ok(Created {
+                        approval: existing,
+                        created: false,
+                    });
+                }
                 Err(StoreError::DuplicateId(_)) if idempotency_key.is_some() => {
-                    return Box::pin(self.create_idempotent(
-                        NewRequest::new(record.decision.clone()),
-                        idempotency_key,
-                    ))
-                    .await;
+                    // The key was used before: the same decision gets its request back.
+                    let Some(existing) = self.keyed_request(&id, &record).await? else {
+                        continue;
+                    };
+                    return Ok(Created {
+                        approval: existing,
+                        created: false,
+                    });
                 }
                 Err(other) => return Err(other.into()),
             }
         }
         Err(ApprovalError::Contention(record.decision_id))
+    }
+
+    /// The request an idempotency key's id already names, if any; a key used for another
+    /// decision than `record`'s is [`ApprovalError::IdempotencyKeyReused`].
+    async fn keyed_request(
+        &self,
+        id: &ApprovalId,
+        record: &Approval,
+    ) -> Result<Option<Approval>, ApprovalError> {
+        match self.store.get(id.as_str()).await? {
+            Some(existing) if existing.decision_digest != record.decision_digest => {
+                Err(ApprovalError::IdempotencyKeyReused)
+            }
+            found => Ok(found),
+        }
     }
 
     /// Reads one request.
@@ -292,11 +388,32 @@ impl ApprovalService {
     where
         F: Fn(&Approval, Timestamp) -> Result<Approval, ApprovalError>,
     {
+        self.update_if(approval_id, |current, now| {
+            change(current, now).map(|next| Some((next, ())))
+        })
+        .await?
+        .map(|(stored, ())| stored)
+        // `change` always has something to store, so only contention ends without a record.
+        .ok_or_else(|| ApprovalError::Contention(approval_id.to_owned()))
+    }
+
+    /// [`ApprovalService::update`] for a change that may have nothing to do: `change` answers
+    /// the next record with a tag, or `None`, which stores nothing and returns `None`.
+    async fn update_if<F, T>(
+        &self,
+        approval_id: &str,
+        change: F,
+    ) -> Result<Option<(Approval, T)>, ApprovalError>
+    where
+        F: Fn(&Approval, Timestamp) -> Result<Option<(Approval, T)>, ApprovalError>,
+    {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(approval_id).await?;
-            let next = change(&current, self.clock.now())?;
+            let Some((next, tag)) = change(&current, self.clock.now())? else {
+                return Ok(None);
+            };
             match self.persist(next, &current).await {
-                Ok(stored) => return Ok(stored),
+                Ok(stored) => return Ok(Some((stored, tag))),
                 Err(StoreError::VersionConflict(_)) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -311,16 +428,46 @@ impl ApprovalService {
         approval_id: &str,
         input: &DecideInput,
     ) -> Result<Approval, ApprovalError> {
+        match self.decide_outcome(approval_id, input).await? {
+            DecideOutcome::Changed(record) => Ok(record),
+            DecideOutcome::ExpiredInstead(_) => Err(ApprovalError::Expired),
+        }
+    }
+
+    /// [`ApprovalService::decide`] keeping the stored record either way: `Changed` (a vote,
+    /// or the deciding one) or `ExpiredInstead` (the request was overdue and is now expired
+    /// by `system`). A terminal state is announced through the notifier; a vote that leaves
+    /// the request pending is not.
+    #[tracing::instrument(
+        name = "approval.decide",
+        skip_all,
+        fields(approval_id = %approval_id, transition = %input.target)
+    )]
+    pub async fn decide_outcome(
+        &self,
+        approval_id: &str,
+        input: &DecideInput,
+    ) -> Result<DecideOutcome, ApprovalError> {
         for _ in 0..MAX_CAS_ATTEMPTS {
             let current = self.get(approval_id).await?;
-            let (next, expired) =
-                match workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())? {
-                    DecideOutcome::Changed(next) => (next, false),
-                    DecideOutcome::ExpiredInstead(next) => (next, true),
-                };
+            let outcome = workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())?;
+            let (next, expired) = match outcome {
+                DecideOutcome::Changed(next) => (next, false),
+                DecideOutcome::ExpiredInstead(next) => (next, true),
+            };
             match self.persist(next, &current).await {
-                Ok(_) if expired => return Err(ApprovalError::Expired),
-                Ok(stored) => return Ok(stored),
+                Ok(stored) if expired => {
+                    let stored = self.notified(stored, NotifyEvent::Expired).await;
+                    return Ok(DecideOutcome::ExpiredInstead(stored));
+                }
+                Ok(stored) if stored.state == crate::approval::ApprovalState::Pending => {
+                    return Ok(DecideOutcome::Changed(stored));
+                }
+                Ok(stored) => {
+                    tracing::info!(state = %stored.state, "approval decided");
+                    let event = NotifyEvent::for_state(stored.state);
+                    return Ok(DecideOutcome::Changed(self.notified(stored, event).await));
+                }
                 Err(StoreError::VersionConflict(_)) => {}
                 Err(other) => return Err(other.into()),
             }
@@ -328,7 +475,8 @@ impl ApprovalService {
         Err(ApprovalError::Contention(approval_id.to_owned()))
     }
 
-    /// Records a break-glass override.
+    /// Records a break-glass override and broadcasts it (CONTRACT §3).
+    #[tracing::instrument(name = "approval.break_glass", skip_all)]
     pub async fn break_glass(&self, input: BreakGlassInput) -> Result<Approval, ApprovalError> {
         let record = workflow::break_glass(
             input,
@@ -338,7 +486,9 @@ impl ApprovalService {
             &self.ids.approval_id(),
             self.clock.now(),
         )?;
-        Ok(self.insert_sealed(record).await?)
+        let stored = self.insert_sealed(record).await?;
+        tracing::warn!(approval_id = %stored.approval_id, "break-glass override recorded");
+        Ok(self.notified(stored, NotifyEvent::BreakGlass).await)
     }
 
     /// Records the post-incident review of a break-glass override.
@@ -385,25 +535,89 @@ impl ApprovalService {
         .await
     }
 
-    /// Expires every pending request past `expires_at`, as `system` (CONTRACT §4).
-    pub async fn sweep(&self) -> Result<Vec<Approval>, ApprovalError> {
-        let mut expired = Vec::new();
+    /// Expires every pending request past `expires_at`, as `system` (CONTRACT §4), then
+    /// reminds and escalates the pending ones whose routing rule asks for it (issue G §3).
+    /// Each change is a compare-and-set, so overlapping sweeps make it once: one reminder per
+    /// interval, one escalation, one expiry, each announced once.
+    #[tracing::instrument(name = "approval.sweep", skip_all)]
+    pub async fn sweep(&self) -> Result<Swept, ApprovalError> {
+        let mut swept = Swept::default();
         loop {
             let now = self.clock.now();
             let due = self.store.overdue(now, SWEEP_BATCH).await?;
             if due.is_empty() {
-                return Ok(expired);
+                break;
             }
             for record in due {
                 let next = workflow::expire_as_system(&record, now);
                 match self.persist(next, &record).await {
-                    Ok(stored) => expired.push(stored),
+                    Ok(stored) => {
+                        let stored = self.notified(stored, NotifyEvent::Expired).await;
+                        swept.expired.push(stored);
+                    }
                     // Someone decided it meanwhile; it is no longer overdue-and-pending.
                     Err(StoreError::VersionConflict(_)) => {}
                     Err(other) => return Err(other.into()),
                 }
             }
         }
+        self.follow_up_pending(&mut swept).await?;
+        tracing::info!(
+            expired = swept.expired.len(),
+            reminded = swept.reminded.len(),
+            escalated = swept.escalated.len(),
+            "sweep done"
+        );
+        Ok(swept)
+    }
+
+    /// Pages through the pending requests and applies what [`workflow::follow_up_due`] says.
+    async fn follow_up_pending(&self, swept: &mut Swept) -> Result<(), ApprovalError> {
+        let mut query = ListQuery::new(
+            Some(crate::approval::ApprovalState::Pending),
+            None,
+            Some(i64::from(SWEEP_BATCH)),
+            None,
+        );
+        loop {
+            let page = self.store.list(&query).await?;
+            for record in &page.items {
+                if workflow::follow_up_due(record, self.clock.now()).is_some() {
+                    self.follow_up_one(&record.approval_id, swept).await?;
+                }
+            }
+            match page.next_cursor.as_deref() {
+                Some(next) => query.cursor = Some(Cursor::decode(next)?),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// Applies every follow-up due on one request (an escalation and a reminder may both be),
+    /// each under compare-and-set: after a lost race the re-read shows the step done.
+    async fn follow_up_one(
+        &self,
+        approval_id: &str,
+        swept: &mut Swept,
+    ) -> Result<(), ApprovalError> {
+        while let Some((stored, step)) = self
+            .update_if(approval_id, |current, now| {
+                Ok(workflow::follow_up(current, now))
+            })
+            .await?
+        {
+            match step {
+                FollowUpStep::Remind => {
+                    let stored = self.notified(stored, NotifyEvent::Reminded).await;
+                    swept.reminded.push(stored);
+                }
+                FollowUpStep::Escalate => {
+                    let stored = self.notified(stored, NotifyEvent::Escalated).await;
+                    swept.escalated.push(stored);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether an agent may act on `decision` under the request (CONTRACT §5).
@@ -453,11 +667,16 @@ impl ApprovalService {
             keyed: self.chain_keys.is_some(),
             ..options
         };
-        self.update(approval_id, |current, now| {
-            let verification = integrity::verify_record(current, self.chain_keys.as_deref());
-            workflow::consume(current, input, &verification, &options, now)
-        })
-        .await
+        let spent = self
+            .update(approval_id, |current, now| {
+                let verification = integrity::verify_record(current, self.chain_keys.as_deref());
+                workflow::consume(current, input, &verification, &options, now)
+            })
+            .await?;
+        if spent.state == crate::approval::ApprovalState::Consumed {
+            return Ok(self.notified(spent, NotifyEvent::Consumed).await);
+        }
+        Ok(spent)
     }
 
     /// Recomputes the request's history chain, replays it against the stored fields and

@@ -426,7 +426,7 @@ pub fn create_request_with(
         expires_at,
     );
     record.grant = Some(grant_for(rule.as_ref()));
-    if let Some(rule) = rule {
+    if let Some(rule) = &rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
         record.allow_self_approval = rule.allow_self_approval;
@@ -443,9 +443,83 @@ pub fn create_request_with(
     let mut entry = HistoryEntry::new("requested", &requested_by, now, reason);
     entry.expires_at = Some(expires_at);
     record_grant_terms(&mut entry, record.grant.as_ref());
+    if let Some(rule) = &rule {
+        entry.remind_after_seconds = rule.remind_after;
+        entry.escalate_after_seconds = rule.escalate_after;
+        entry.escalate_to.clone_from(&rule.escalate_to);
+    }
     identify(&mut entry, req.requester.as_ref());
     history::append(&mut record.history, entry);
     Ok(record)
+}
+
+/// What the sweeper does next to a pending request nobody has answered (issue G §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUpStep {
+    /// Remind the approver group (every `remind_after`).
+    Remind,
+    /// Add the fallback group to who may approve (once, after `escalate_after`).
+    Escalate,
+}
+
+fn schedule_text(seconds: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(seconds)).to_string()
+}
+
+/// The follow-up due on `current` at `now`, if any: escalation first (once), then a reminder
+/// when `remind_after` has passed since the request or the last reminder. Nothing is due on
+/// a request that is decided or overdue (the sweeper expires those), so a step applied under
+/// compare-and-set happens once per interval however many sweepers run.
+pub fn follow_up_due(current: &Approval, now: Timestamp) -> Option<FollowUpStep> {
+    if current.state != ApprovalState::Pending || current.is_overdue(now) {
+        return None;
+    }
+    let plan = current.follow_up();
+    let passed = |since: Timestamp, seconds: Option<u64>| {
+        seconds
+            .and_then(|s| since.checked_plus_seconds(s))
+            .is_some_and(|due| now >= due)
+    };
+    if plan.escalate_to.is_some()
+        && current.escalated_groups().is_empty()
+        && passed(current.requested_at, plan.escalate_after_seconds)
+    {
+        return Some(FollowUpStep::Escalate);
+    }
+    passed(current.last_reminded_at(), plan.remind_after_seconds).then_some(FollowUpStep::Remind)
+}
+
+/// Applies the follow-up due on `current` at `now` (see [`follow_up_due`]) as `system`: a
+/// `reminded` entry, or an `escalated` entry naming the group added to who may approve.
+/// `None` when nothing is due.
+pub fn follow_up(current: &Approval, now: Timestamp) -> Option<(Approval, FollowUpStep)> {
+    let step = follow_up_due(current, now)?;
+    let plan = current.follow_up();
+    let mut next = current.clone();
+    let entry = match step {
+        FollowUpStep::Remind => {
+            let every = schedule_text(plan.remind_after_seconds.unwrap_or_default());
+            let reason = format!(
+                "no decision yet: reminding {} (every {every})",
+                current.approver_group
+            );
+            HistoryEntry::new("reminded", SYSTEM_ACTOR, now, Some(reason))
+        }
+        FollowUpStep::Escalate => {
+            let group = plan.escalate_to.unwrap_or_default();
+            let after = schedule_text(plan.escalate_after_seconds.unwrap_or_default());
+            let reason = format!(
+                "no decision from {} after {after}: escalated to {group}",
+                current.approver_group
+            );
+            let mut entry = HistoryEntry::new("escalated", SYSTEM_ACTOR, now, Some(reason));
+            entry.escalate_to = Some(group);
+            entry
+        }
+    };
+    history::append(&mut next.history, entry);
+    next.version = next.version.saturating_add(1);
+    Some((next, step))
 }
 
 /// The grant terms a routing rule sets (issue F §2), the defaults without one.
@@ -474,9 +548,12 @@ fn authorize(
     rbac: Option<&RbacPolicy>,
     action: RbacAction,
 ) -> bool {
+    // An escalated request may also be decided by the group it escalated to (issue G §3).
+    let mut voters = current.required_groups.clone();
+    voters.extend(current.escalated_groups().into_iter().map(str::to_owned));
     let subject = AuthzSubject {
         approver_group: &current.approver_group,
-        required_groups: &current.required_groups,
+        required_groups: &voters,
         repository: current.rbac_repository(),
         break_glass: current.break_glass.unwrap_or(false),
     };

@@ -656,7 +656,7 @@ async fn sweep_expires_every_overdue_request_and_nothing_else() {
         .approval
         .approval_id;
     w.clock.advance_hours(2);
-    let expired = w.service.sweep().await.unwrap();
+    let expired = w.service.sweep().await.unwrap().expired;
     assert_eq!(expired.len(), 5);
     assert!(expired.iter().all(|r| r.state == ApprovalState::Expired && r.decided_by.as_deref() == Some("system")));
     assert_eq!(
@@ -954,4 +954,46 @@ async fn every_mutation_keeps_the_history_chain_valid() {
     let report = w.service.verify_history(&id).await.unwrap();
     assert!(report.ok(), "{report:?}");
     assert_eq!(report.chain.entries, 3);
+}
+
+/// The optimistic create (issue G §5) keeps the idempotency contract: a key returns its own
+/// request, and a key reused for another decision is refused even when that decision already
+/// has an open request (a store may report the open decision before the taken id).
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_decision_is_refused_even_when_that_one_is_open() {
+    let w = world();
+    let first = w
+        .service
+        .create_idempotent(NewRequest::new(iam_decision("dec_k1")), Some("key-1"))
+        .await
+        .unwrap();
+    assert!(first.created);
+    let again = w
+        .service
+        .create_idempotent(NewRequest::new(iam_decision("dec_k1")), Some("key-1"))
+        .await
+        .unwrap();
+    assert!(!again.created);
+    assert_eq!(again.approval.approval_id, first.approval.approval_id);
+
+    let other = w
+        .service
+        .create(NewRequest::new(iam_decision("dec_k2")))
+        .await
+        .unwrap();
+    assert!(other.created);
+    for decision in ["dec_k2", "dec_k3"] {
+        let reused = w
+            .service
+            .create_idempotent(NewRequest::new(iam_decision(decision)), Some("key-1"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                reused,
+                cavra_core::error::ApprovalError::IdempotencyKeyReused
+            ),
+            "{decision}: {reused:?}"
+        );
+    }
 }

@@ -244,8 +244,9 @@ impl Deliverer {
         let mut sorted = providers.to_vec();
         sorted.sort();
         sorted.dedup();
-        let base =
-            NotifyOptions::new(self.clock.now()).with_console_url(self.console_url.as_deref());
+        let base = NotifyOptions::new(self.clock.now())
+            .with_console_url(self.console_url.as_deref())
+            .with_event(event);
         let runs = sorted
             .iter()
             .map(|p| self.deliver_one(config, approval, *p, &base, options));

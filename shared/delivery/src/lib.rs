@@ -22,7 +22,7 @@ pub mod transport;
 
 pub use config::{ConfigError, NotConfigured, ProviderConfig};
 pub use deliver::{Backoff, Deliverer, DeliveryOptions, Sleeper, TokioSleeper};
-pub use notify::{DeliverError, Notifications, Notified};
+pub use notify::{DeliverError, Notifications};
 pub use result::{DELIVERY_SCHEMA, DeliveryEntry, DeliveryResult};
 pub use secrets::{EnvSecrets, SecretError, SecretResolver, Secrets};
 pub use transport::{ReqwestTransport, Transport, TransportError, TransportResponse};

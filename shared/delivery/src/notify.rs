@@ -1,13 +1,13 @@
 //! Delivery around the approval service: `deliver` with its evidence appended to the
-//! request's history, and the automatic notification of state changes the provider config
-//! asks for (`notify_on`; break-glass always goes to every enabled provider). The CLI and the
-//! API both run this, so they behave alike.
+//! request's history, and the core's [`Notifier`] port: the automatic notification of the
+//! state changes the provider config asks for (`notify_on`; break-glass always goes to every
+//! enabled provider). The service calls it, so the CLI, the API and the sweeper behave alike.
 
 use std::sync::Arc;
 
-use cavra_core::approval::{Approval, SYSTEM_ACTOR};
+use cavra_core::approval::Approval;
 use cavra_core::error::ApprovalError;
-use cavra_core::notify::NotifyEvent;
+use cavra_core::notify::{Notifier, NotifyEvent};
 use cavra_core::service::ApprovalService;
 
 use crate::config::{NotConfigured, ProviderConfig};
@@ -23,18 +23,6 @@ pub enum DeliverError {
     /// Reading the request or appending the evidence failed.
     #[error(transparent)]
     Approval(#[from] ApprovalError),
-}
-
-/// What an automatic notification did.
-#[derive(Debug, Clone)]
-pub struct Notified {
-    /// The record with the `delivered` history entry appended (or unchanged when nothing was
-    /// sent or the evidence could not be stored).
-    pub record: Approval,
-    /// The delivery, when any provider asked for the event.
-    pub result: Option<DeliveryResult>,
-    /// Why the evidence could not be stored, if it could not.
-    pub error: Option<String>,
 }
 
 /// A loaded provider config and the deliverer that sends to it.
@@ -83,29 +71,25 @@ impl Notifications {
             .await?;
         Ok((result, record))
     }
+}
 
-    /// Tells the providers that asked for `event` about `record` (break-glass: every enabled
-    /// provider), as `system`, and appends the evidence. Never fails the state change: a
-    /// failed delivery is in the evidence, a failed append in [`Notified::error`].
-    pub async fn after_change(
-        &self,
-        service: &ApprovalService,
-        record: Approval,
-        event: NotifyEvent,
-    ) -> Notified {
+/// The core's notification port over the provider config: the providers that asked for
+/// `event` (`notify_on`; break-glass goes to every enabled provider), sent concurrently with
+/// the config's retries and timeout. The service keeps the redacted result in the history.
+#[async_trait::async_trait]
+impl Notifier for Notifications {
+    async fn notify(&self, record: &Approval, event: NotifyEvent) -> Option<serde_json::Value> {
         let targets = self.config.notify_targets(event);
         if targets.is_empty() {
-            return Notified {
-                record,
-                result: None,
-                error: None,
-            };
+            return None;
         }
         let result = self
             .deliverer
-            .deliver_to(&self.config, &record, &targets, self.options, Some(event))
+            .deliver_to(&self.config, record, &targets, self.options, Some(event))
             .await;
-        if !result.success {
+        if result.success {
+            tracing::info!(approval_id = %record.approval_id, event = %event, providers = targets.len(), "approvers notified");
+        } else {
             tracing::warn!(
                 approval_id = %record.approval_id,
                 event = %event,
@@ -113,23 +97,6 @@ impl Notifications {
                 "approval notification failed"
             );
         }
-        match service
-            .record_delivery(&record.approval_id, SYSTEM_ACTOR, &result.to_value())
-            .await
-        {
-            Ok(updated) => Notified {
-                record: updated,
-                result: Some(result),
-                error: None,
-            },
-            Err(error) => {
-                tracing::error!(approval_id = %record.approval_id, error = %error, "notification evidence was not stored");
-                Notified {
-                    record,
-                    result: Some(result),
-                    error: Some(error.to_string()),
-                }
-            }
-        }
+        Some(result.to_value())
     }
 }

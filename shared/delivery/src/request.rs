@@ -195,7 +195,27 @@ pub async fn build(
     if let Some(table) = text("table", redactor).await? {
         options.servicenow_table = table.value;
     }
-    let spec = notify::request_spec(provider, approval, &options);
+    let mut spec = notify::request_spec(provider, approval, &options);
+    if provider == Provider::Webhook {
+        match text("format", redactor).await?.map(|f| f.value).as_deref() {
+            None | Some("notification") => {}
+            // CloudEvents 1.0, structured mode (issue G §6), under the same signature.
+            Some("cloudevents") => {
+                spec.body = notify::cloud_event(approval, &options);
+                spec.headers.insert(
+                    "content-type".into(),
+                    notify::CLOUDEVENT_CONTENT_TYPE.into(),
+                );
+            }
+            Some(_) => {
+                return Err(fail(
+                    format!("approval provider {name} format must be notification or cloudevents"),
+                    None,
+                    &headers,
+                ));
+            }
+        }
+    }
     headers.extend(spec.headers);
     headers.remove("authorization");
 

@@ -13,20 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-/// A secret source failed (the text never contains a secret value).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SecretError(pub String);
-
-/// A source of named secret values.
-#[async_trait]
-pub trait SecretResolver: Send + Sync + fmt::Debug {
-    /// The value named `name`; `Ok(None)` when it is not set (or empty).
-    ///
-    /// # Errors
-    /// The source could not be asked (network, permissions, malformed secret).
-    async fn resolve(&self, name: &str) -> Result<Option<String>, SecretError>;
-}
+pub use cavra_core::ports::{SecretError, SecretResolver};
 
 type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 

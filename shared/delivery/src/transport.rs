@@ -1,76 +1,15 @@
 //! The HTTP port one attempt goes through, and its reqwest adapter.
 
 use std::error::Error as _;
-use std::fmt;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 
-/// How much of a response body is read (and then dropped), as in the original.
-pub const MAX_BODY_READ: usize = 4096;
-
-/// One POST, ready to send.
-#[derive(Clone)]
-pub struct OutgoingRequest {
-    /// The provider name (for the adapter's logs and test receivers).
-    pub provider: String,
-    /// The resolved URL (may hold a secret).
-    pub url: String,
-    /// Lower-case header names and values (may hold secrets).
-    pub headers: Vec<(String, String)>,
-    /// The JSON body.
-    pub body: Vec<u8>,
-}
-
-impl fmt::Debug for OutgoingRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // URL and headers may carry credentials: never print them.
-        f.debug_struct("OutgoingRequest")
-            .field("provider", &self.provider)
-            .field("body_bytes", &self.body.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// What came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// Error text for a non-2xx answer (`HTTP Error {code}: {reason}`); `None` for 2xx.
-    pub error: Option<String>,
-    /// The raw `Retry-After` header, if any.
-    pub retry_after: Option<String>,
-}
-
-/// The request did not produce a response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TransportError {
-    /// No answer within the per-attempt timeout (retried).
-    #[error("timed out after {0:?}")]
-    Timeout(Duration),
-    /// Connecting or talking to the server failed (retried).
-    #[error("{0}")]
-    Network(String),
-    /// Anything else, such as a request that cannot be built (not retried).
-    #[error("{0}")]
-    Other(String),
-}
-
-/// Sends one attempt.
-#[async_trait]
-pub trait Transport: Send + Sync + fmt::Debug {
-    /// POSTs `request`, giving up after `timeout`.
-    ///
-    /// # Errors
-    /// See [`TransportError`].
-    async fn post(
-        &self,
-        request: &OutgoingRequest,
-        timeout: Duration,
-    ) -> Result<TransportResponse, TransportError>;
-}
+pub use cavra_core::ports::{
+    MAX_BODY_READ, OutgoingRequest, Transport, TransportError, TransportResponse,
+};
 
 /// The reqwest adapter: one client (connection pool) for every delivery; redirects are not
 /// followed, so credentials never travel to another host.

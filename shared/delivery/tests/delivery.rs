@@ -564,3 +564,85 @@ async fn naming_an_unconfigured_provider_is_an_error_before_anything_is_sent() {
         .unwrap();
     assert!(empty.success && empty.deliveries.is_empty());
 }
+
+/// Issue G §6: a webhook with `format: cloudevents` receives a CloudEvents 1.0 event in
+/// structured mode, typed by the change it announces, under the same Standard Webhooks
+/// signature; an unknown format fails only that provider, clearly.
+#[tokio::test]
+async fn a_cloudevents_webhook_gets_a_structured_event_under_the_same_signature() {
+    use cavra_core::notify::{Notifier as _, NotifyEvent};
+    use cavra_delivery::Notifications;
+
+    let receiver = Receiver::always(200);
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let cfg = config(
+        json!({"notify_on": ["requested", "escalated"], "approval_providers": {
+            "webhook": {"url": receiver.url("/events"), "format": "cloudevents",
+                        "signing_secret_env": "CAVRA_WEBHOOK_SECRET"},
+        }}),
+    );
+    let deliverer = http_deliverer(Secrets::from_env(EnvSecrets::from_pairs([(
+        "CAVRA_WEBHOOK_SECRET",
+        secret,
+    )])));
+    let notifications = Notifications::new(cfg, deliverer.clone());
+    let record = approval();
+    for event in [NotifyEvent::Requested, NotifyEvent::Escalated] {
+        let evidence = notifications.notify(&record, event).await.unwrap();
+        assert_eq!(evidence["success"], true, "{evidence}");
+    }
+    assert!(
+        notifications
+            .notify(&record, NotifyEvent::Denied)
+            .await
+            .is_none()
+    );
+
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 2);
+    let mut ids = Vec::new();
+    for (request, event) in seen.iter().zip(["requested", "escalated"]) {
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/cloudevents+json")
+        );
+        let body = request.json();
+        assert_eq!(body["specversion"], "1.0");
+        assert_eq!(body["type"], format!("dev.cavra.approval.{event}"));
+        assert_eq!(body["source"], "/cavra/approvals");
+        assert_eq!(body["subject"], record.approval_id.as_str());
+        assert_eq!(body["datacontenttype"], "application/json");
+        assert_eq!(body["data"]["approval_id"], record.approval_id.as_str());
+        assert!(body["time"].as_str().is_some_and(|t| t.contains('T')));
+        ids.push(body["id"].as_str().unwrap().to_owned());
+        assert_eq!(
+            python_verify(
+                secret,
+                &request.headers["webhook-id"],
+                &request.headers["webhook-timestamp"],
+                &request.headers["webhook-signature"],
+                &request.body
+            ),
+            "valid"
+        );
+    }
+    assert_ne!(ids[0], ids[1], "each change is its own event");
+
+    let bad = config(json!({"approval_providers": {
+        "webhook": {"url": receiver.url("/events"), "format": "xml"},
+    }}));
+    let result = deliverer
+        .deliver(&bad, &record, "webhook", options(0, 1000))
+        .await
+        .unwrap();
+    assert!(!result.success);
+    assert_eq!(
+        result.deliveries[0].error.as_deref(),
+        Some("approval provider webhook format must be notification or cloudevents")
+    );
+    assert_eq!(
+        receiver.seen().len(),
+        2,
+        "nothing sent for an unknown format"
+    );
+}

@@ -1,4 +1,4 @@
-//! `cavra-secrets`: provider credentials from AWS Secrets Manager, behind cavra-delivery's
+//! `cavra-secrets`: provider credentials from AWS Secrets Manager, behind the core's
 //! [`SecretResolver`] port (CONTRACT §8).
 //!
 //! A provider config's `*_secret` key names a secret: `secret-id` (its whole string value) or
@@ -24,7 +24,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::DisplayErrorContext;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-pub use cavra_delivery::{SecretError, SecretResolver};
+pub use cavra_core::ports::{SecretError, SecretResolver};
 use serde_json::Value;
 
 /// How long a fetched secret is reused before it is asked for again (rotation is picked up
