@@ -364,7 +364,7 @@ fn seed_flow(kind: Kind) {
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(out_dir.join("manifest.json")).unwrap()).unwrap();
     for file in manifest["files"].as_array().unwrap() {
-        let bytes = std::fs::read(out_dir.join(s(&file["name"]))).unwrap();
+        let bytes = std::fs::read(out_dir.join(s(&file["path"]))).unwrap();
         assert_eq!(
             file["sha256"],
             cavra_core::digest::sha256_hex(&bytes).as_str()

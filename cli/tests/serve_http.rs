@@ -59,6 +59,45 @@ async fn unknown_paths_and_methods_are_json_errors() {
     assert!(body["detail"].is_string());
 }
 
+/// Issue I §1.3 (compat appendix A4): `cavra serve` answers `GET /console/security-boundary`
+/// without authentication (a malformed `Authorization` header is ignored); `POST` is 405.
+#[tokio::test]
+async fn the_security_boundary_is_served_without_authentication() {
+    let http = reqwest::Client::new();
+    let server = serve(Setup::suite()).await;
+    let url = format!("{}/console/security-boundary", base_of(&server));
+    let response = http
+        .get(&url)
+        .header("authorization", "Bearer not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["schema_version"], "cavra.console.security_boundary.v1");
+    assert_eq!(body["mode"], "oidc_rbac_ready");
+    assert_eq!(body["oidc"]["configured"], true);
+    assert_eq!(body["rbac"]["configured"], true);
+    assert_eq!(body["console_permissions"].as_array().unwrap().len(), 9);
+    let post = http.post(&url).send().await.unwrap();
+    assert_eq!(post.status(), 405);
+
+    let local = serve(Setup::local()).await;
+    let body: serde_json::Value = http
+        .get(format!("{}/console/security-boundary", base_of(&local)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["mode"], "local_or_demo");
+    assert_eq!(
+        body["cors"],
+        serde_json::json!({"configured": false, "origins": []})
+    );
+}
+
 /// Issue E §6: in local mode no token proves the caller, so the server refuses what a web page
 /// could make a browser send: DNS-rebound hosts, cross-origin state changes, non-JSON bodies.
 #[tokio::test]

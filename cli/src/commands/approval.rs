@@ -122,6 +122,39 @@ pub struct MigrateArgs {
         default_value = ".cavra/approvals.db"
     )]
     sqlite: PathBuf,
+    /// Accepted for the original's command line; ignored: the migrations are compiled in and
+    /// always win (the output says so).
+    #[arg(long, value_name = "PATH")]
+    migrations_dir: Option<PathBuf>,
+}
+
+/// The original's default `--migrations-dir`.
+const ORIGINAL_MIGRATIONS_DIR: &str = "migrations/sqlite";
+
+/// A path as the original prints it (compat appendix A1, POSIX pure-path rules): empty and `.`
+/// components dropped, `..` kept, no trailing `/`, one leading `/` kept (exactly two kept as
+/// `//`), `.` when nothing remains.
+fn original_path_text(path: &str) -> String {
+    let leading = path
+        .len()
+        .saturating_sub(path.trim_start_matches('/').len());
+    let root = match leading {
+        0 => "",
+        2 => "//",
+        _ => "/",
+    };
+    let parts: Vec<&str> = path
+        .split('/')
+        .filter(|part| !part.is_empty() && *part != ".")
+        .collect();
+    if parts.is_empty() {
+        return if root.is_empty() {
+            ".".to_owned()
+        } else {
+            root.to_owned()
+        };
+    }
+    format!("{root}{}", parts.join("/"))
 }
 
 /// Only the store options.
@@ -426,6 +459,20 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
         ApprovalCommand::Migrate(args) => {
             let report = cavra_store_sqlite::migrate(&args.sqlite)?;
             let mut value = serde_json::to_value(&report)?;
+            // The original's keys beside ours: `database` and `migrations_dir` as it prints them.
+            value["database"] = json!(original_path_text(&report.database));
+            let dir = args
+                .migrations_dir
+                .as_ref()
+                .map(|d| d.display().to_string());
+            value["migrations_dir"] = json!(original_path_text(
+                dir.as_deref().unwrap_or(ORIGINAL_MIGRATIONS_DIR)
+            ));
+            if let Some(dir) = dir {
+                value["note"] = json!(format!(
+                    "--migrations-dir {dir} was not read: the embedded migrations were applied"
+                ));
+            }
             // Seal records from the start: a key the agent's database edits cannot forge.
             let key_file = crate::stores::create_key_file(&args.sqlite)?;
             if let Some(path) = key_file {
@@ -461,10 +508,10 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
             let decision = read_decision(&args.decision_file)?;
             let table = routing_table(args.routing_file.as_ref())?;
             let rule = table.route(&decision);
+            // Exactly the original's three keys (compat appendix A7).
             print_json(&json!({
                 "decision_id": decision.as_map().get("decision_id"),
                 "approver_group": rule.map(|r| r.approver_group.clone()),
-                "matched_rule": rule,
                 "routing_rules": table.rules(),
             }))
         }

@@ -440,6 +440,7 @@ pub fn router(
         .route("/approvals/{*rest}", any(approvals))
         .route("/console/config", any(approvals))
         .route("/console/session", any(approvals))
+        .route("/console/security-boundary", any(approvals))
         .route("/config.json", axum::routing::get(console_config))
         .fallback(console)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,6 +1,7 @@
-//! The console's two read-only endpoints (original §10 "related endpoints"), served by
-//! `cavra serve` beside the nine routes: `GET /console/config` (what this deployment is
-//! configured with) and `GET /console/session` (who the bearer token says the caller is).
+//! The console's three read-only endpoints (original §10 "related endpoints"), served by
+//! `cavra serve` beside the approval routes: `GET /console/config` (what this deployment is
+//! configured with), `GET /console/session` (who the bearer token says the caller is) and
+//! `GET /console/security-boundary` (what protects it; compat appendix A4).
 //! In the cloud the console reads a static `config.json` instead and decodes its session from
 //! the token; these stay local conveniences and never grant anything by themselves.
 
@@ -29,6 +30,53 @@ pub fn config(state: &AppState) -> Response<Body> {
             "approval_rbac": configured(state.identity.rbac.is_some()),
             "api_base_url": config.public_api_base_url,
             "endpoints": {"approvals": "/approvals"},
+        }),
+    )
+}
+
+/// `GET /console/security-boundary` (appendix A4): no authentication, any `Authorization`
+/// header ignored; always 200. `mode` is `oidc_rbac_ready` only when OIDC and a non-empty RBAC
+/// document are both configured.
+pub fn security_boundary(state: &AppState) -> Response<Body> {
+    let oidc = state.identity.oidc.is_some();
+    let rbac = state.identity.rbac.is_some() && state.rbac_configured;
+    let origins = &state.config.cors_origins;
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "schema_version": "cavra.console.security_boundary.v1",
+            "product": "CAVRA",
+            "mode": if oidc && rbac { "oidc_rbac_ready" } else { "local_or_demo" },
+            "oidc": {
+                "configured": oidc,
+                "config_env": "CAVRA_APPROVAL_OIDC_CONFIG",
+                // The original's list; ours also verifies RS384/RS512/PS256/ES256/ES384/EdDSA
+                // (CONTRACT §2), and never `none` or HMAC.
+                "supported_algorithms": ["RS256"],
+                "validated_claims": ["iss", "aud", "exp", "nbf", "groups", "roles", "email", "sub"],
+            },
+            "rbac": {
+                "configured": rbac,
+                "config_env": "CAVRA_APPROVAL_RBAC_FILE",
+                "boundaries": ["approval_group", "repository_permissions", "group_mappings"],
+            },
+            "cors": {"configured": !origins.is_empty(), "origins": origins},
+            "console_permissions": [
+                "read_activity",
+                "read_inventory",
+                "read_integrations",
+                "read_evidence_metadata",
+                "read_console_session",
+                "acknowledge_drill_notifications_requires_oidc_context_when_configured",
+                "policy_publish_requires_digest_bound_approval",
+                "approval_decision_requires_oidc_context_when_configured",
+                "break_glass_requires_oidc_context_when_configured",
+            ],
+            "operator_notes": [
+                "Host the console behind enterprise identity before production use.",
+                "Keep backup and restore operations in the CLI or platform runbook, not browser actions.",
+                "Use repository RBAC for approval decisions that affect scoped repositories.",
+            ],
         }),
     )
 }

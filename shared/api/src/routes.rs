@@ -145,10 +145,20 @@ impl Route {
 /// Matches the request's method and path, sets the path parameter as API Gateway would, and
 /// runs the route.
 pub async fn dispatch(state: &AppState, request: Request) -> Response<Body> {
-    match (request.method(), request.uri().path().trim_end_matches('/')) {
-        (&Method::GET, "/console/config") => return crate::console::config(state),
-        (&Method::GET, "/console/session") => {
+    let console_path = request.uri().path().trim_end_matches('/');
+    let reading = request.method() == Method::GET || request.method() == Method::HEAD;
+    match (reading, console_path) {
+        (true, "/console/config") => return crate::console::config(state),
+        (true, "/console/session") => {
             return crate::console::session(state, request.headers()).await;
+        }
+        (true, "/console/security-boundary") => return crate::console::security_boundary(state),
+        (false, "/console/config" | "/console/session" | "/console/security-boundary") => {
+            let mut response = ApiError::method_not_allowed().into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+            return response;
         }
         _ => {}
     }

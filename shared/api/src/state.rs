@@ -34,6 +34,9 @@ pub struct AppState {
     /// Stored changes made through this process, for `GET /approvals/{id}?wait=` (issue F
     /// §3). `cavra serve` has one; a Lambda function does not (it re-reads instead).
     pub changes: Option<Arc<ChangeFeed>>,
+    /// Whether the RBAC document holds anything: the original reports an RBAC file holding
+    /// `{}` as not configured in `GET /console/security-boundary` (appendix A4).
+    pub rbac_configured: bool,
 }
 
 /// Announces the id of every record this process stores, to whoever waits for it.
@@ -115,12 +118,23 @@ impl AppState {
             },
             None => RoutingTable::default(),
         };
-        let rbac = match config.rbac_file.as_deref() {
-            Some(source) => Some(match inline(source, "CAVRA_APPROVAL_RBAC_FILE")? {
-                Some(value) => RbacPolicy::from_value(&value).map_err(|e| fail(&e))?,
-                None => RbacPolicy::load(source).map_err(|e| fail(&e))?,
-            }),
-            None => None,
+        let non_empty =
+            |value: &serde_json::Value| value.as_object().is_some_and(|m| !m.is_empty());
+        let (rbac, rbac_configured) = match config.rbac_file.as_deref() {
+            Some(source) => {
+                let (policy, value) =
+                    if let Some(value) = inline(source, "CAVRA_APPROVAL_RBAC_FILE")? {
+                        (
+                            RbacPolicy::from_value(&value).map_err(|e| fail(&e))?,
+                            Some(value),
+                        )
+                    } else {
+                        let policy = RbacPolicy::load(source).map_err(|e| fail(&e))?;
+                        (policy, cavra_core::files::read_structured(source).ok())
+                    };
+                (Some(policy), value.as_ref().is_none_or(non_empty))
+            }
+            None => (None, false),
         };
         let oidc = match config.oidc_config.as_deref() {
             Some(source) => Some(match inline(source, "CAVRA_APPROVAL_OIDC_CONFIG")? {
@@ -175,6 +189,7 @@ impl AppState {
             config,
             notifications,
             changes: None,
+            rbac_configured,
         })
     }
 

@@ -1,6 +1,8 @@
-//! Evidence bundles and PR attestations (original §7): approval outcomes attached to decisions
-//! show up in `evidence.json`, the "Approval Outcomes" section of `pr-attestation.md`, and the
-//! metadata counts. Pure: callers write the files.
+//! Evidence bundles and PR attestations (original §7, compat appendix A3): the original's seven
+//! files and shapes. Approval outcomes attached to decisions show up in `evidence.json` and
+//! `siem-event.json` (inside the decisions), the "Approval Outcomes" section of
+//! `pr-attestation.md`, and the metadata counts; `manifest.json` hashes the six others and is
+//! signed. Pure: callers write the files.
 
 use std::fmt::Write as _;
 
@@ -43,12 +45,148 @@ pub fn attach_decision(decision: &Decision, approval: &Approval) -> Decision {
     out
 }
 
+/// The bundle's file names, in manifest order (`manifest.json` last; it does not list itself).
+pub const BUNDLE_FILES: [&str; 7] = [
+    "evidence.json",
+    "pr-attestation.md",
+    "compliance-mapping.md",
+    "siem-event.json",
+    "sandbox-run-summary.json",
+    "retention-policy.json",
+    "manifest.json",
+];
+
+/// The default retention of a bundle, in days (seven years, as the original).
+pub const DEFAULT_RETENTION_DAYS: u16 = 2555;
+
+/// How a bundle is written (appendix A3); [`BundleOptions::new`] gives the original's defaults.
+#[derive(Debug, Clone)]
+pub struct BundleOptions {
+    /// The session the decisions belong to.
+    pub session_id: String,
+    /// `created_at` of `evidence.json`, the run summary, the retention policy and the manifest.
+    pub created_at: Timestamp,
+    /// `siem-event.json`'s `timestamp` (the original takes it separately).
+    pub siem_timestamp: Timestamp,
+    /// `retention_days` (default 2555); `retain_until` is `created_at` plus as many days.
+    pub retention_days: u16,
+    /// Legal hold: disposition `retain` instead of review after `retain_until`.
+    pub legal_hold: bool,
+    /// The manifest's `signer` (default `local`).
+    pub signer: String,
+    /// An HMAC key: the manifest is signed HS256 instead of carrying a bare SHA-256.
+    pub signing_key: Option<Vec<u8>>,
+}
+
+impl BundleOptions {
+    /// The original's defaults for `session_id` at `created_at`.
+    pub fn new(session_id: &str, created_at: Timestamp) -> Self {
+        Self {
+            session_id: session_id.to_owned(),
+            created_at,
+            siem_timestamp: created_at,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            legal_hold: false,
+            signer: "local".to_owned(),
+            signing_key: None,
+        }
+    }
+}
+
+/// Escapes every character outside printable ASCII as `\uXXXX` (UTF-16, lowercase hex), as
+/// Python's `ensure_ascii` does. Such characters only occur inside JSON strings.
+fn ascii_escaped(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() && c != '\u{7f}' {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+    out
+}
+
+/// A bundle JSON file: 2-space indent, keys sorted, non-ASCII escaped, one trailing newline.
 #[allow(clippy::expect_used)] // a JSON value always serialises
 fn pretty(value: &Value) -> Vec<u8> {
-    let mut text =
+    let text =
         serde_json::to_string_pretty(&sort_value(value.clone())).expect("JSON values serialise");
+    let mut text = ascii_escaped(&text);
     text.push('\n');
     text.into_bytes()
+}
+
+/// Python's `json.dumps(value, sort_keys=True)`: separators `", "` and `": "`, ASCII only.
+fn python_dumps(out: &mut String, value: &Value) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                python_dumps(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.iter().enumerate() {
+                if index > 0 {
+                    out.push_str(", ");
+                }
+                python_dumps(out, &Value::String((*key).clone()));
+                out.push_str(": ");
+                python_dumps(out, map.get(*key).unwrap_or(&Value::Null));
+            }
+            out.push('}');
+        }
+        scalar => out.push_str(&ascii_escaped(&scalar.to_string())),
+    }
+}
+
+/// The manifest's signature over its canonical form (the manifest without `signature`).
+#[allow(clippy::expect_used)] // HMAC-SHA256 accepts keys of any length
+fn manifest_signature(unsigned: &Value, key: Option<&[u8]>) -> Value {
+    let mut canonical = String::new();
+    python_dumps(&mut canonical, unsigned);
+    match key {
+        None => json!({"algorithm": "SHA256", "value": sha256_hex(canonical.as_bytes())}),
+        Some(key) => {
+            use base64::Engine as _;
+            use hmac::Mac as _;
+            let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(key)
+                .expect("HMAC accepts keys of any length");
+            mac.update(canonical.as_bytes());
+            let value =
+                base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+            json!({"algorithm": "HS256", "value": value})
+        }
+    }
+}
+
+/// Checks a manifest's `signature` against its other keys (`key` for HS256 manifests).
+pub fn manifest_signature_matches(manifest: &Value, key: Option<&[u8]>) -> bool {
+    let Some(map) = manifest.as_object() else {
+        return false;
+    };
+    let mut unsigned = map.clone();
+    let Some(signature) = unsigned.remove("signature") else {
+        return false;
+    };
+    let algorithm = signature.get("algorithm").and_then(Value::as_str);
+    let expected = match (algorithm, key) {
+        (Some("SHA256"), _) => manifest_signature(&Value::Object(unsigned), None),
+        (Some("HS256"), Some(key)) => manifest_signature(&Value::Object(unsigned), Some(key)),
+        _ => return false,
+    };
+    expected == signature
 }
 
 fn approvals(decisions: &[Decision]) -> impl Iterator<Item = (&Decision, &Value)> {
@@ -67,120 +205,283 @@ fn count_outcome(decisions: &[Decision], outcome: &str) -> usize {
         .count()
 }
 
-/// Evidence metadata (`cavra.evidence.metadata.v1`) with the approval counts of original §7.2.
-pub fn evidence_metadata(decisions: &[Decision], session_id: &str) -> Value {
-    let outcomes: Vec<Value> = approvals(decisions).map(|(_, a)| a.clone()).collect();
+fn count_allowed(decisions: &[Decision]) -> usize {
+    decisions
+        .iter()
+        .filter(|d| matches!(d.outcome_text(), Some("allow" | "allow_with_attestation")))
+        .count()
+}
+
+/// Rank of a severity for `max_severity` (unknown texts rank lowest).
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 4,
+        "high" => 3,
+        "medium" => 2,
+        "low" => 1,
+        _ => 0,
+    }
+}
+
+/// The most severe `severity` of the decisions (missing → `low`; no decisions → `low`).
+///
+/// Deliberately not the original's alphabetical maximum (its §14.32: `medium` beat `critical`,
+/// so SIEM rollups under-reported): here `critical` > `high` > `medium` > `low`.
+fn max_severity(decisions: &[Decision]) -> String {
+    decisions
+        .iter()
+        .map(|d| d.str_field("severity").unwrap_or("low").to_owned())
+        .max_by_key(|s| severity_rank(s))
+        .unwrap_or_else(|| "low".to_owned())
+}
+
+/// A value as the original's f-strings print it: missing or null → `None`.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "None".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Bool(true)) => "True".to_owned(),
+        Some(Value::Bool(false)) => "False".to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The PR attestation's reviewer guidance (last line).
+const REVIEWER_GUIDANCE: &str = "Review blocked and approval-required actions before merge. Attach this attestation to AI-assisted pull requests in regulated repositories.";
+
+/// `pr-attestation.md` (appendix A3 layout).
+pub fn pr_attestation(decisions: &[Decision], session_id: &str) -> String {
+    let mut lines: Vec<String> = vec![
+        "# CAVRA PR Attestation".into(),
+        String::new(),
+        TAGLINE.into(),
+        String::new(),
+        format!("Session: `{session_id}`"),
+        String::new(),
+        "## Summary".into(),
+        String::new(),
+        format!("- Allowed actions: {}", count_allowed(decisions)),
+        format!("- Blocked actions: {}", count_outcome(decisions, "block")),
+        format!(
+            "- Approval-required actions: {}",
+            count_outcome(decisions, "require_approval")
+        ),
+        String::new(),
+        "## Decisions".into(),
+        String::new(),
+    ];
+    for d in decisions {
+        let field = |k: &str| shown(d.as_map().get(k));
+        lines.push(format!(
+            "- `{}` `{}` -> **{}** via `{}`",
+            field("action_type"),
+            field("target"),
+            field("decision"),
+            field("rule_id"),
+        ));
+    }
+    lines.push(String::new());
+    let outcomes: Vec<_> = approvals(decisions).collect();
+    if !outcomes.is_empty() {
+        lines.push("## Approval Outcomes".into());
+        lines.push(String::new());
+        for (d, a) in outcomes {
+            let by = match a.get("decided_by") {
+                None | Some(Value::Null) => a.get("approver_group"),
+                decided => decided,
+            };
+            lines.push(format!(
+                "- `{}` `{}` -> **{}** by `{}`",
+                shown(a.get("approval_id")),
+                shown(d.as_map().get("target")),
+                shown(a.get("state")),
+                shown(by),
+            ));
+        }
+        lines.push(String::new());
+    }
+    lines.push("## Reviewer Guidance".into());
+    lines.push(String::new());
+    lines.push(REVIEWER_GUIDANCE.into());
+    let mut md = lines.join("\n");
+    md.push('\n');
+    md
+}
+
+/// `compliance-mapping.md`: five fixed control objectives.
+pub fn compliance_mapping(session_id: &str) -> String {
+    let rows = [
+        (
+            "Secret exposure prevention",
+            "File read decisions and blocked sensitive path rules",
+        ),
+        (
+            "Change control",
+            "Approval-required decisions and approver groups",
+        ),
+        (
+            "Least privilege",
+            "IAM, cloud, Kubernetes, and MCP control decisions",
+        ),
+        (
+            "Audit logging",
+            "Manifest, checksums, timestamps, rule IDs, and correlation IDs",
+        ),
+        (
+            "Human oversight",
+            "`require_approval` decisions and PR attestation",
+        ),
+    ];
+    let mut md = format!(
+        "# CAVRA Compliance Mapping\n\nSession: `{session_id}`\n\n| Control objective | CAVRA evidence |\n| --- | --- |\n"
+    );
+    for (objective, evidence) in rows {
+        let _ = writeln!(md, "| {objective} | {evidence} |");
+    }
+    md
+}
+
+/// `retention-policy.json`'s object.
+fn retention_policy(options: &BundleOptions) -> Value {
+    let created_at = options.created_at;
+    let retain_until = created_at
+        .checked_plus_hours(i64::from(options.retention_days).saturating_mul(24))
+        .unwrap_or_else(Timestamp::latest);
+    json!({
+        "classification": "regulated-sdlc",
+        "created_at": created_at.to_string(),
+        "delete_protection": true,
+        "disposition": if options.legal_hold { "retain" } else { "eligible_for_review_after_retain_until" },
+        "legal_hold": options.legal_hold,
+        "product": "CAVRA",
+        "retain_until": retain_until.to_string(),
+        "retention_days": options.retention_days,
+        "schema_version": "cavra.evidence.retention.v1",
+        "session_id": options.session_id,
+    })
+}
+
+/// The bundle of appendix A3, in manifest order: `evidence.json`, `pr-attestation.md`,
+/// `compliance-mapping.md`, `siem-event.json`, `sandbox-run-summary.json`,
+/// `retention-policy.json`, and last `manifest.json` listing the size and SHA-256 of each of the
+/// six others, signed.
+pub fn build_bundle(decisions: &[Decision], options: &BundleOptions) -> Vec<BundleFile> {
+    let session_id = options.session_id.as_str();
+    let created_at = options.created_at.to_string();
+    let blocked = count_outcome(decisions, "block");
+    let approval_required = count_outcome(decisions, "require_approval");
+    let file = |name: &str, bytes: Vec<u8>| BundleFile {
+        name: name.to_owned(),
+        bytes,
+    };
+    let mut files = vec![
+        file(
+            "evidence.json",
+            pretty(&json!({
+                "product": "CAVRA",
+                "tagline": TAGLINE,
+                "session_id": session_id,
+                "created_at": created_at,
+                "decisions": decisions,
+            })),
+        ),
+        file(
+            "pr-attestation.md",
+            pr_attestation(decisions, session_id).into_bytes(),
+        ),
+        file(
+            "compliance-mapping.md",
+            compliance_mapping(session_id).into_bytes(),
+        ),
+        file(
+            "siem-event.json",
+            pretty(&json!({
+                "approval_required_count": approval_required,
+                "blocked_count": blocked,
+                "decision_count": decisions.len(),
+                "decisions": decisions,
+                "event_type": "cavra.evidence_bundle",
+                "max_severity": max_severity(decisions),
+                "product": "CAVRA",
+                "session_id": session_id,
+                "timestamp": options.siem_timestamp.to_string(),
+            })),
+        ),
+        file(
+            "sandbox-run-summary.json",
+            pretty(&json!({
+                "approval_required": approval_required,
+                "blocked": blocked,
+                "created_at": created_at,
+                "events": decisions.len(),
+                "session_id": session_id,
+            })),
+        ),
+        file("retention-policy.json", pretty(&retention_policy(options))),
+    ];
+    let listed: Vec<Value> = files
+        .iter()
+        .map(|f| json!({"bytes": f.bytes.len(), "path": f.name, "sha256": sha256_hex(&f.bytes)}))
+        .collect();
+    let mut manifest = json!({
+        "created_at": created_at,
+        "files": listed,
+        "product": "CAVRA",
+        "schema_version": "cavra.evidence.bundle.v1",
+        "signer": options.signer,
+    });
+    let signature = manifest_signature(&manifest, options.signing_key.as_deref());
+    if let Some(map) = manifest.as_object_mut() {
+        map.insert("signature".into(), signature);
+    }
+    files.push(file("manifest.json", pretty(&manifest)));
+    files
+}
+
+/// Evidence metadata (`cavra evidence index`, `cavra.evidence.metadata.v1`, appendix A3) of a
+/// bundle folder from its parsed `evidence.json`, `manifest.json` and `retention-policy.json`
+/// (`None` when absent): counts by decision outcome and the approval outcomes attached.
+pub fn evidence_metadata(
+    bundle_dir: &str,
+    evidence: &Value,
+    manifest: &Value,
+    retention: Option<&Value>,
+) -> Value {
+    let decisions: Vec<Decision> = evidence
+        .get("decisions")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|d| Decision::from_value(d.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let outcomes: Vec<Value> = approvals(&decisions).map(|(_, a)| a.clone()).collect();
     let state = |a: &Value| {
         a.get("state")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned()
     };
+    let field = |value: &Value, key: &str| value.get(key).cloned().unwrap_or(Value::Null);
     json!({
         "schema_version": "cavra.evidence.metadata.v1",
-        "session_id": session_id,
+        "product": "CAVRA",
+        "session_id": field(evidence, "session_id"),
+        "bundle_dir": bundle_dir,
+        "created_at": field(evidence, "created_at"),
         "decision_count": decisions.len(),
-        "approval_required_count": count_outcome(decisions, "require_approval"),
+        "blocked_count": count_outcome(&decisions, "block"),
+        "approval_required_count": count_outcome(&decisions, "require_approval"),
+        "manifest_signature": field(manifest, "signature"),
+        "signer": field(manifest, "signer"),
+        "retention": retention.cloned().unwrap_or_else(|| json!({})),
         "approval_outcomes": outcomes,
         "approved_count": outcomes.iter().filter(|a| matches!(state(a).as_str(), "approved" | "break_glass")).count(),
         "denied_count": outcomes.iter().filter(|a| state(a) == "denied").count(),
         "break_glass_count": outcomes.iter().filter(|a| a.get("break_glass").and_then(Value::as_bool).unwrap_or(false)).count(),
     })
-}
-
-fn pr_attestation(decisions: &[Decision], session_id: &str, created_at: Timestamp) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# CAVRA PR Attestation\n");
-    let _ = writeln!(md, "{TAGLINE}\n");
-    let _ = writeln!(md, "- Session: `{session_id}`");
-    let _ = writeln!(md, "- Created: `{created_at}`");
-    let _ = writeln!(md, "- Decisions: {}", decisions.len());
-    let _ = writeln!(
-        md,
-        "- Approval-required actions: {}",
-        count_outcome(decisions, "require_approval")
-    );
-    let _ = writeln!(
-        md,
-        "- Blocked actions: {}",
-        count_outcome(decisions, "block")
-    );
-    let _ = writeln!(md, "\n## Decisions\n");
-    if decisions.is_empty() {
-        let _ = writeln!(md, "- none");
-    }
-    for d in decisions {
-        let _ = writeln!(
-            md,
-            "- **{}** `{}` `{}` (rule `{}`, severity {})",
-            d.text_field("decision"),
-            d.text_field("action_type"),
-            d.text_field("target"),
-            d.text_field("rule_id"),
-            d.text_field("severity"),
-        );
-    }
-    let outcomes: Vec<_> = approvals(decisions).collect();
-    if !outcomes.is_empty() {
-        let _ = writeln!(md, "\n## Approval Outcomes\n");
-        for (d, a) in outcomes {
-            let field = |k: &str| a.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
-            let by = field("decided_by")
-                .or_else(|| field("approver_group"))
-                .unwrap_or("unknown");
-            let _ = writeln!(
-                md,
-                "- `{}` `{}` -> **{}** by `{by}`",
-                field("approval_id").unwrap_or("unknown"),
-                d.text_field("target"),
-                field("state").unwrap_or("unknown"),
-            );
-        }
-    }
-    md
-}
-
-/// The bundle: `evidence.json`, `pr-attestation.md`, and `manifest.json` listing the SHA-256
-/// of each of the other two.
-pub fn build_bundle(
-    decisions: &[Decision],
-    session_id: &str,
-    created_at: Timestamp,
-) -> Vec<BundleFile> {
-    let evidence = pretty(&json!({
-        "product": "CAVRA",
-        "tagline": TAGLINE,
-        "session_id": session_id,
-        "created_at": created_at.to_string(),
-        "decisions": decisions,
-    }));
-    let attestation = pr_attestation(decisions, session_id, created_at).into_bytes();
-    let files = vec![
-        BundleFile {
-            name: "evidence.json".into(),
-            bytes: evidence,
-        },
-        BundleFile {
-            name: "pr-attestation.md".into(),
-            bytes: attestation,
-        },
-    ];
-    let listed: Vec<Value> = files
-        .iter()
-        .map(|f| json!({"name": f.name, "sha256": sha256_hex(&f.bytes), "bytes": f.bytes.len()}))
-        .collect();
-    let manifest = pretty(&json!({
-        "schema_version": "cavra.evidence.manifest.v1",
-        "session_id": session_id,
-        "created_at": created_at.to_string(),
-        "files": listed,
-    }));
-    let mut all = files;
-    all.push(BundleFile {
-        name: "manifest.json".into(),
-        bytes: manifest,
-    });
-    all
 }
 
 #[cfg(test)]
@@ -250,19 +551,21 @@ mod tests {
             &d,
             &approval("apr_000000000001", "dec_1", "pending", None, false),
         );
-        let files = build_bundle(std::slice::from_ref(&attached), "approval-session", at());
-        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(
-            names,
-            ["evidence.json", "pr-attestation.md", "manifest.json"]
+        let files = build_bundle(
+            std::slice::from_ref(&attached),
+            &BundleOptions::new("approval-session", at()),
         );
+        let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, BUNDLE_FILES);
         let md = String::from_utf8(files[1].bytes.clone()).unwrap();
         assert!(md.contains("## Approval Outcomes"));
         assert!(
             md.contains("- `apr_000000000001` `iam/admin-role.tf` -> **pending** by `IAM`"),
             "{md}"
         );
-        let meta = evidence_metadata(&[attached], "approval-session");
+        let evidence: Value = serde_json::from_slice(&files[0].bytes).unwrap();
+        let manifest: Value = serde_json::from_slice(&files[6].bytes).unwrap();
+        let meta = evidence_metadata("b", &evidence, &manifest, None);
         assert_eq!(
             meta["approval_outcomes"][0]["approval_id"],
             "apr_000000000001"
@@ -271,7 +574,10 @@ mod tests {
 
     #[test]
     fn no_outcome_section_without_attached_approvals() {
-        let files = build_bundle(&[decision("dec_1", "a", "block")], "s", at());
+        let files = build_bundle(
+            &[decision("dec_1", "a", "block")],
+            &BundleOptions::new("s", at()),
+        );
         let md = String::from_utf8(files[1].bytes.clone()).unwrap();
         assert!(!md.contains("Approval Outcomes"));
         assert!(md.contains("- Blocked actions: 1"));
@@ -279,10 +585,14 @@ mod tests {
 
     #[test]
     fn the_manifest_hashes_the_exact_bytes() {
-        let files = build_bundle(&[decision("dec_1", "a", "require_approval")], "s", at());
-        let manifest: Value = serde_json::from_slice(&files[2].bytes).unwrap();
+        let files = build_bundle(
+            &[decision("dec_1", "a", "require_approval")],
+            &BundleOptions::new("s", at()),
+        );
+        let manifest: Value = serde_json::from_slice(&files[6].bytes).unwrap();
+        assert_eq!(manifest["files"].as_array().unwrap().len(), 6);
         for (entry, file) in manifest["files"].as_array().unwrap().iter().zip(&files) {
-            assert_eq!(entry["name"], file.name.as_str());
+            assert_eq!(entry["path"], file.name.as_str());
             assert_eq!(entry["sha256"], sha256_hex(&file.bytes).as_str());
             assert_eq!(entry["bytes"], file.bytes.len());
         }
@@ -305,7 +615,10 @@ mod tests {
             ),
             decision("d4", "d", "require_approval"),
         ];
-        let meta = evidence_metadata(&decisions, "s");
+        let files = build_bundle(&decisions, &BundleOptions::new("s", at()));
+        let evidence: Value = serde_json::from_slice(&files[0].bytes).unwrap();
+        let manifest: Value = serde_json::from_slice(&files[6].bytes).unwrap();
+        let meta = evidence_metadata("b", &evidence, &manifest, None);
         assert_eq!(meta["approved_count"], 2);
         assert_eq!(meta["denied_count"], 1);
         assert_eq!(meta["break_glass_count"], 1);
@@ -325,7 +638,7 @@ mod tests {
                 false,
             ),
         )];
-        let files = build_bundle(&decisions, "approval-session", at());
+        let files = build_bundle(&decisions, &BundleOptions::new("approval-session", at()));
         insta::assert_snapshot!(String::from_utf8(files[1].bytes.clone()).unwrap());
     }
 }

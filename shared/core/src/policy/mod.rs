@@ -405,13 +405,19 @@ impl Verdict {
     }
 }
 
+/// The original's reason for a read or write block (appendix A2 R1; the same for both).
+const SENSITIVE_PATH: &str = "Matched sensitive path policy: ";
+
+/// The original's reason for a read or write no pattern matched (appendix A2 R3).
+const NO_SENSITIVE_PATH: &str = "No sensitive path policy matched.";
+
 fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
     if let Some(p) = first_match(&pack.block_write, target) {
         return Verdict::new(
             "block",
             "filesystem.write.block",
             "high",
-            format!("Matched blocked write path policy: {}", p.text),
+            format!("{SENSITIVE_PATH}{}", p.text),
         );
     }
     if let Some(p) = first_match(&pack.require_approval_write, target) {
@@ -428,7 +434,7 @@ fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
         "allow",
         "filesystem.write.allow",
         "low",
-        "No write policy matched; the write is allowed.".to_owned(),
+        NO_SENSITIVE_PATH.to_owned(),
     )
 }
 
@@ -438,13 +444,13 @@ fn read_verdict(pack: &PolicyPack, target: &str) -> Verdict {
             "block",
             "filesystem.read.block",
             "high",
-            format!("Matched blocked read path policy: {}", p.text),
+            format!("{SENSITIVE_PATH}{}", p.text),
         ),
         None => Verdict::new(
             "allow",
             "filesystem.read.allow",
             "low",
-            "No read policy matched; the read is allowed.".to_owned(),
+            NO_SENSITIVE_PATH.to_owned(),
         ),
     }
 }
@@ -476,7 +482,7 @@ fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
         "require_approval",
         DEFAULT_COMMAND_RULE,
         "medium",
-        "Command matched no allow or block policy and requires approval.".to_owned(),
+        "No allow rule matched; review required.".to_owned(),
     );
     v.approver_group = Some("Repository Owners");
     v
@@ -738,14 +744,14 @@ fn git_verdict(target: &str, operation: &str) -> Verdict {
             "block",
             "git.protected_branch.block_direct_push",
             "high",
-            format!("Direct push to protected branch {target} is blocked."),
+            "Direct push to protected branch is prohibited.".to_owned(),
         );
     }
     Verdict::new(
         "allow",
         "git.allow",
         "low",
-        "Git operation allowed.".to_owned(),
+        "Git operation is allowed by policy.".to_owned(),
     )
 }
 
@@ -762,23 +768,18 @@ fn mcp_verdict(pack: &PolicyPack, server: &str) -> Verdict {
     }
     let unknown = pack.block_unknown_servers && !pack.allowed_servers.iter().any(|s| s == server);
     if blocked || unknown {
-        let why = if blocked {
-            "is blocked"
-        } else {
-            "is not an allowed (trusted) server"
-        };
         return Verdict::new(
             "block",
             "mcp.server.trust.block_unknown",
             "high",
-            format!("MCP server {server} {why}."),
+            "Untrusted MCP server with filesystem/tool capability is not approved.".to_owned(),
         );
     }
     Verdict::new(
         "allow",
         "mcp.server.trust.allow",
         "low",
-        format!("MCP server {server} is trusted."),
+        "MCP server is trusted for this tool call.".to_owned(),
     )
 }
 
