@@ -307,11 +307,12 @@ const PATHS: &[(&str, &str, &str, &str, &str)] = &[
         "/abs/repository/x",
     ),
     ("write_file", "/abs/repo/../x", RA, OUTSIDE, "/abs/x"),
+    // Outside on a case-sensitive filesystem, `iam/x.tf` on a case-insensitive one.
     (
         "write_file",
         "/abs/REPO/iam/x.tf",
         RA,
-        OUTSIDE,
+        W_RA,
         "/abs/REPO/iam/x.tf",
     ),
     ("write_file", "/home/u/.ssh/id_rsa", RA, OUTSIDE, ""),
@@ -395,6 +396,139 @@ const PATHS: &[(&str, &str, &str, &str, &str)] = &[
         "README.md",
     ),
 ];
+
+/// Issue E red team: respellings outside the first table (URL and percent notation, Windows
+/// short names, device and stream syntax, `/proc/self/cwd`, variables, look-alike characters,
+/// globs, quotes, git internals); (action, spelling, outcome, rule id).
+const MORE_PATHS: &[(&str, &str, &str, &str)] = &[
+    ("write_file", "file:///abs/repo/iam/x.tf", RA, W_RA),
+    (
+        "write_file",
+        "FILE://localhost/abs/repo/.github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "file:iam/x.tf", RA, W_RA),
+    ("read_file", "file:///abs/repo/.env", "block", R_BLOCK),
+    (
+        "write_file",
+        "C:\\abs\\repo\\.github\\workflows\\ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    (
+        "write_file",
+        "\\\\?\\C:\\abs\\repo\\.github\\workflows\\ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    (
+        "write_file",
+        "//?/C:/abs/repo/infra/main.tf",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "GITHUB~1/workflows/ci.yml", "block", W_BLOCK),
+    ("write_file", ".github/WORKFL~1/ci.yml", "block", W_BLOCK),
+    ("write_file", "infra/MAIN~1.TF", "block", W_BLOCK),
+    ("read_file", "ENV~1", "block", R_BLOCK),
+    ("read_file", "config/SECRET~1.YAM", "block", R_BLOCK),
+    ("read_file", "env/TERRAF~1.TFS", "block", R_BLOCK),
+    ("write_file", "%2e%2e/repo/iam/x.tf", RA, W_RA),
+    (
+        "write_file",
+        ".github%2fworkflows%2fci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    (
+        "write_file",
+        "%252egithub/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "%69am/x.tf", RA, W_RA),
+    ("read_file", "%2eenv", "block", R_BLOCK),
+    ("write_file", ".git/hooks/pre-commit", "block", W_BLOCK),
+    ("write_file", ".git/config", "block", W_BLOCK),
+    ("write_file", ".GIT/HOOKS/post-checkout", "block", W_BLOCK),
+    ("write_file", "sub/.git/config", "block", W_BLOCK),
+    ("write_file", "GIT~1/config", "block", W_BLOCK),
+    ("write_file", ".git/refs/heads/main", RA, W_RA),
+    ("write_file", "'iam/x.tf'", RA, W_RA),
+    ("write_file", "\"iam/x.tf\"", RA, W_RA),
+    ("write_file", "'.github/workflows/ci.yml'", "block", W_BLOCK),
+    (
+        "write_file",
+        "~/../../abs/repo/.github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    (
+        "write_file",
+        "$PWD/.github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "${PWD}/infra/main.tf", "block", W_BLOCK),
+    ("write_file", "iam\u{2215}x.tf", RA, W_RA),
+    ("write_file", "\u{0456}am/x.tf", RA, W_RA),
+    ("write_file", "\u{0131}am/x.tf", RA, W_RA),
+    ("write_file", "\u{0130}AM/x.tf", RA, W_RA),
+    (
+        "write_file",
+        ".github\u{29f8}workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    (
+        "write_file",
+        "\u{ff0e}github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "iam\u{ff0f}x.tf", RA, W_RA),
+    ("read_file", "\u{2024}env", "block", R_BLOCK),
+    ("write_file", "infra/main.tf:$DATA", "block", W_BLOCK),
+    ("write_file", "infra/main.tf:stream", "block", W_BLOCK),
+    (
+        "write_file",
+        "/proc/self/cwd/.github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "[i]am/x.tf", RA, W_RA),
+    ("write_file", "i?m/x.tf", RA, W_RA),
+    ("write_file", "{iam,src}/x.tf", RA, W_RA),
+    ("write_file", ".github/*/ci.yml", "block", W_BLOCK),
+    ("write_file", "infra/ma?n.tf", "block", W_BLOCK),
+    ("read_file", ".e?v", "block", R_BLOCK),
+    ("read_file", "keys/*.pem", "block", R_BLOCK),
+    ("write_file", "src/a~1.rs", "allow", W_ALLOW),
+    ("write_file", "docs/notes:x.md", "allow", W_ALLOW),
+    ("write_file", "pages/[id].tsx", "allow", W_ALLOW),
+    ("write_file", "src/%41.rs", "allow", W_ALLOW),
+    ("read_file", "file:///abs/repo/README.md", "allow", R_ALLOW),
+];
+
+#[test]
+fn every_path_spelling_of_the_red_team_table() {
+    assert!(
+        MORE_PATHS.len() >= 50,
+        "{} path spellings",
+        MORE_PATHS.len()
+    );
+    for (action, raw, want, rule) in MORE_PATHS {
+        let d = eval_in(action, raw);
+        assert_eq!(
+            outcome(&d),
+            ((*want).to_owned(), (*rule).to_owned()),
+            "{action} {raw:?}: {}",
+            d.text_field("reason")
+        );
+        assert_eq!(d.text_field("target_as_given"), *raw);
+    }
+}
 
 const CB: &str = "commands.block";
 const DEF: &str = "commands.default.require_approval";
@@ -918,6 +1052,42 @@ proptest! {
     }
 
     #[test]
+    fn encoded_and_look_alike_path_spellings_are_never_weaker(
+        stem in stem(),
+        file in "[a-z]{1,6}(\\.tf|\\.yml|\\.pem)?",
+        how in 0..9usize,
+        action in 0..2usize,
+    ) {
+        let action = ["write_file", "read_file"][action];
+        let canonical = format!("{stem}/{file}");
+        let spelled = match how {
+            0 => canonical
+                .bytes()
+                .map(|b| format!("%{b:02x}"))
+                .collect::<Vec<_>>()
+                .concat(),
+            1 => format!("file://{ROOT}/{canonical}"),
+            2 => canonical
+                .chars()
+                .map(|c| if c.is_ascii_lowercase() {
+                    char::from_u32(u32::from(c) - 0x61 + 0xff41).unwrap_or(c)
+                } else {
+                    c
+                })
+                .collect(),
+            3 => canonical.chars().flat_map(|c| [c, '\u{200b}']).collect(),
+            4 => format!("'{canonical}'"),
+            5 => format!("${{PWD}}/{canonical}"),
+            6 => canonical.split('/').map(|s| format!("{s}. ")).collect::<Vec<_>>().join("/"),
+            7 => format!("C:{ROOT}/{canonical}"),
+            _ => format!("//?/C:{}", format!("{ROOT}/{canonical}").replace('/', "\\")),
+        };
+        let a = eval_in(action, &canonical);
+        let b = eval_in(action, &spelled);
+        prop_assert!(rank(&b) >= rank(&a), "{} ({}) vs {} ({})", spelled, b.text_field("decision"), canonical, a.text_field("decision"));
+    }
+
+    #[test]
     fn a_compound_line_is_at_least_as_strict_as_its_strictest_part(
         a in 0..SAMPLES.len(),
         b in 0..SAMPLES.len(),
@@ -945,7 +1115,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_paths_never_panic(path in "[a-zA-Z./\\\\~$: \u{0}\u{ff49}\u{200b}-]{0,40}", action in 0..2usize) {
+    fn arbitrary_paths_never_panic(path in "[a-zA-Z./\\\\~$:% \u{0}\u{ff49}\u{200b}\u{2215}'\"*?\\[\\]{},-]{0,40}", action in 0..2usize) {
         let d = eval_in(["write_file", "read_file"][action], &path);
         prop_assert!(["allow", "block", "require_approval"].contains(&d.text_field("decision").as_str()));
     }

@@ -863,7 +863,7 @@ fn command_words(
 }
 
 /// A shell glob (with `{a,b}`) as a whole-word regex, for matching known executables.
-fn glob_regex(glob: &str) -> Option<regex::Regex> {
+pub(crate) fn glob_regex(glob: &str) -> Option<regex::Regex> {
     let mut re = String::from("^(?i:");
     let mut in_class = false;
     for c in glob.chars() {

@@ -18,6 +18,7 @@
 // tests in `bypass_tests` exercise it on generated input.
 #[allow(clippy::arithmetic_side_effects)]
 mod command;
+#[allow(clippy::arithmetic_side_effects)]
 mod path;
 mod readonly;
 
@@ -200,10 +201,40 @@ impl Pattern {
     fn matches(&self, target: &str) -> bool {
         self.regex.is_match(target)
     }
+
+    /// The same pattern over confusable skeletons ([`path::skeleton`]), keeping its text.
+    fn skeleton(&self) -> Self {
+        let skel = path::skeleton(&self.text);
+        Self::new(&skel).map_or_else(
+            |_| self.clone(),
+            |p| Self {
+                text: self.text.clone(),
+                regex: p.regex,
+            },
+        )
+    }
 }
 
 fn compile(list: &[String]) -> Result<Vec<Pattern>, String> {
     list.iter().map(|p| Pattern::new(p)).collect()
+}
+
+/// The lowercase segments of file patterns, for reading wildcard segments of a target.
+fn path_vocabulary(fs: &FilesystemSection) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let all = fs
+        .block_read
+        .iter()
+        .chain(&fs.block_write)
+        .chain(&fs.require_approval_write);
+    for p in all {
+        for seg in p.to_lowercase().split('/') {
+            if !seg.is_empty() && seg != "*" && seg != "**" && !out.iter().any(|o| o == seg) {
+                out.push(seg.to_owned());
+            }
+        }
+    }
+    out
 }
 
 fn first_match<'a>(patterns: &'a [Pattern], target: &str) -> Option<&'a Pattern> {
@@ -247,6 +278,10 @@ pub struct PolicyPack {
     command_aliases: BTreeMap<String, String>,
     known_executables: Vec<String>,
     allow_read_only: bool,
+    /// `block_read`, `block_write`, `require_approval_write` over confusable skeletons.
+    skeletons: [Vec<Pattern>; 3],
+    /// Segments of the file patterns ([`path_vocabulary`]).
+    path_vocabulary: Vec<String>,
 }
 
 impl PolicyPack {
@@ -273,12 +308,22 @@ impl PolicyPack {
         if file.name.trim().is_empty() {
             return Err(invalid("name must not be empty".to_owned()));
         }
+        let block_read = compile(&file.filesystem.block_read).map_err(invalid)?;
+        let block_write = compile(&file.filesystem.block_write).map_err(invalid)?;
+        let require_approval_write =
+            compile(&file.filesystem.require_approval_write).map_err(invalid)?;
+        let skel = |list: &[Pattern]| list.iter().map(Pattern::skeleton).collect::<Vec<_>>();
         Ok(Self {
             name: file.name,
-            block_read: compile(&file.filesystem.block_read).map_err(invalid)?,
-            block_write: compile(&file.filesystem.block_write).map_err(invalid)?,
-            require_approval_write: compile(&file.filesystem.require_approval_write)
-                .map_err(invalid)?,
+            skeletons: [
+                skel(&block_read),
+                skel(&block_write),
+                skel(&require_approval_write),
+            ],
+            path_vocabulary: path_vocabulary(&file.filesystem),
+            block_read,
+            block_write,
+            require_approval_write,
             block_commands: compile(&file.commands.block).map_err(invalid)?,
             allow_commands: compile(&file.commands.allow).map_err(invalid)?,
             blocked_servers: file.mcp.blocked_servers,
@@ -406,7 +451,15 @@ impl Verdict {
 }
 
 fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
-    if let Some(p) = first_match(&pack.block_write, target) {
+    write_verdict_in(&pack.block_write, &pack.require_approval_write, target)
+}
+
+fn write_verdict_in(
+    block_write: &[Pattern],
+    require_approval: &[Pattern],
+    target: &str,
+) -> Verdict {
+    if let Some(p) = first_match(block_write, target) {
         return Verdict::new(
             "block",
             "filesystem.write.block",
@@ -414,7 +467,7 @@ fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
             format!("Matched blocked write path policy: {}", p.text),
         );
     }
-    if let Some(p) = first_match(&pack.require_approval_write, target) {
+    if let Some(p) = first_match(require_approval, target) {
         let mut v = Verdict::new(
             "require_approval",
             "filesystem.write.require_approval",
@@ -433,7 +486,11 @@ fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
 }
 
 fn read_verdict(pack: &PolicyPack, target: &str) -> Verdict {
-    match first_match(&pack.block_read, target) {
+    read_verdict_in(&pack.block_read, target)
+}
+
+fn read_verdict_in(block_read: &[Pattern], target: &str) -> Verdict {
+    match first_match(block_read, target) {
         Some(p) => Verdict::new(
             "block",
             "filesystem.read.block",
@@ -482,9 +539,19 @@ fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
     v
 }
 
-/// Keeps the strictest verdict; the earlier one on a tie.
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 3,
+        "high" => 2,
+        "medium" => 1,
+        _ => 0,
+    }
+}
+
+/// Keeps the strictest verdict (outcome, then severity); the earlier one on a tie.
 fn consider(best: &mut Option<Verdict>, candidate: Verdict) {
-    if best.as_ref().is_none_or(|b| candidate.rank() > b.rank()) {
+    let key = |v: &Verdict| (v.rank(), severity_rank(v.severity));
+    if best.as_ref().is_none_or(|b| key(&candidate) > key(b)) {
         *best = Some(candidate);
     }
 }
@@ -510,6 +577,28 @@ fn file_verdict(
                 read_verdict(pack, &spelling.text)
             },
         );
+        // Look-alike characters (`іam`, `iam∕x`), and segments that may name a pattern's
+        // segment: Windows 8.3 short names (`GITHUB~1`) and globs (`workflow?`, `{a,b}`).
+        let skeleton = path::normalise(&path::skeleton(&spelling.text), repo_root).text;
+        let [block_read, block_write, require_approval] = &pack.skeletons;
+        consider(
+            &mut best,
+            if write {
+                write_verdict_in(block_write, require_approval, &skeleton)
+            } else {
+                read_verdict_in(block_read, &skeleton)
+            },
+        );
+        for text in path::wildcard_readings(&spelling.text, &pack.path_vocabulary) {
+            consider(
+                &mut best,
+                if write {
+                    write_verdict(pack, &text)
+                } else {
+                    read_verdict(pack, &text)
+                },
+            );
+        }
         if spelling.outside {
             consider(
                 &mut best,

@@ -120,7 +120,11 @@ const NOT_READ_ONLY: &[(&str, &str, &str)] = &[
     ("ls &> out.txt", RA, DEF),
     ("ls >| out", RA, DEF),
     ("ls 2> err.log", RA, DEF),
-    ("echo x > ~/.bashrc", RA, DEF),
+    (
+        "echo x > ~/.bashrc",
+        RA,
+        "filesystem.outside_repository.require_approval",
+    ),
     ("grep -n x README.md > out", RA, DEF),
     ("cat README.md >> iam/x.tf", RA, DEF),
     ("cat < .env", "block", "filesystem.read.block"),
