@@ -508,7 +508,7 @@ fn read_verdict_in(block_read: &[Pattern], target: &str) -> Verdict {
 
 fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
     if let Some(p) = first_match(&pack.block_commands, command) {
-        let part = part.to_lowercase();
+        let part = format!("{part} {command}").to_lowercase();
         let severity = if part.contains("apply") || part.contains("delete") {
             "critical"
         } else {
@@ -738,6 +738,133 @@ impl ReadOnlyScope {
     }
 }
 
+/// Options (without dashes, lowercase) whose value is a file the command writes:
+/// `terraform plan -out=…`, `-state-out`, `-backup`, `-state`; `pytest --junitxml=…`,
+/// `--basetemp` (emptied first), `--cov-report=xml:…`, `-o cache_dir=…`; `--output`.
+const WRITE_OPTIONS: &[&str] = &[
+    "out",
+    "state-out",
+    "backup",
+    "state",
+    "junitxml",
+    "junit-xml",
+    "resultlog",
+    "result-log",
+    "report-log",
+    "html",
+    "basetemp",
+    "cov-report",
+    "json-report-file",
+    "output",
+    "o",
+];
+
+/// Files `raw` (a command's words) names as the value of a [`WRITE_OPTIONS`] option.
+fn option_writes(raw: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, w) in raw.iter().enumerate().skip(1) {
+        if !w.starts_with('-') || w == "--" {
+            continue;
+        }
+        let (name, value) = match w.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (w.as_str(), raw.get(k.saturating_add(1)).cloned()),
+        };
+        let name = name.trim_start_matches('-').to_lowercase();
+        if !WRITE_OPTIONS.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(value) = value else { continue };
+        // `xml:cov.xml`, `cache_dir=.cache`: the file is after the kind.
+        let file = value
+            .rsplit_once(['=', ':'])
+            .filter(|(kind, _)| !kind.contains('/') && kind.len() > 1)
+            .map_or(value.as_str(), |(_, f)| f);
+        if !file.is_empty() {
+            // A directory (`--basetemp=iam`) is written inside.
+            out.push(file.to_owned());
+            out.push(format!("{}/x", file.trim_end_matches(['/', '\\'])));
+        }
+    }
+    out
+}
+
+/// Block verdicts for block patterns a candidate text with globs or braces may expand to: the
+/// candidate read as a glob is matched against each pattern's text with `*` removed.
+fn glob_blocks(pack: &PolicyPack, candidates: &[String]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for c in candidates {
+        if !c.contains(['*', '?', '[', '{']) {
+            continue;
+        }
+        let Some(re) = command::glob_regex(c) else {
+            continue;
+        };
+        for p in &pack.block_commands {
+            let sample = p.text.replace('*', "");
+            let sample = sample.trim();
+            if re.is_match(sample) {
+                out.push(command_verdict(pack, sample, sample));
+            }
+        }
+    }
+    out
+}
+
+/// Words at most this far apart are read as one hidden command.
+const HIDDEN_WINDOW: usize = 12;
+/// How many words of opaque text are looked at.
+const HIDDEN_WORDS: usize = 512;
+
+/// Block verdicts for blocked commands spelled among the words of `text`, which the line runs
+/// in a way it does not show (inline code, expansion, unparseable text): each run of up to
+/// [`HIDDEN_WINDOW`] words, its first reduced to an executable basename (aliases applied), is
+/// matched against the block patterns.
+fn hidden_blocks(pack: &PolicyPack, text: &str) -> Vec<Verdict> {
+    let env = command::Env {
+        aliases: &pack.command_aliases,
+        known: &pack.known_executables,
+    };
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_alphanumeric() || "_./+@-~=".contains(c)))
+        .filter(|w| !w.is_empty())
+        .take(HIDDEN_WORDS)
+        .map(str::to_lowercase)
+        .collect();
+    let mut out = Vec::new();
+    for start in 0..words.len() {
+        let word = words[start].trim_start_matches('-');
+        let base = word.rsplit(['/', '\\']).next().unwrap_or_default();
+        let base = base.strip_suffix(".exe").unwrap_or(base);
+        let exe = pack.command_aliases.get(base).map_or(base, String::as_str);
+        if !pack.known_executables.iter().any(|k| k == exe) {
+            continue;
+        }
+        // Each run of words after it, read as a command (global options skipped).
+        let mut run = vec![exe.to_owned()];
+        for w in words
+            .iter()
+            .skip(start.saturating_add(1))
+            .take(HIDDEN_WINDOW)
+        {
+            run.push(w.clone());
+            let parsed = command::parse(&shell_words::join(&run), &env);
+            let blocked = parsed.commands.iter().find_map(|c| {
+                let canonical = c.candidates.first().map_or("", String::as_str);
+                c.candidates
+                    .iter()
+                    .map(|t| command_verdict(pack, t, canonical))
+                    .find(|v| v.outcome == "block")
+            });
+            if let Some(v) = blocked {
+                out.push(v);
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The parsed line and the strictest verdict over its problems, commands and redirections.
 fn line_verdict(
     pack: &PolicyPack,
@@ -751,6 +878,15 @@ fn line_verdict(
     let parsed = command::parse(line, &env);
     let read_only = ReadOnlyScope::new(pack, line, &parsed, repo_root);
     let mut best = None;
+    if parsed
+        .problems
+        .iter()
+        .any(|p| matches!(p, command::Problem::Unparseable(_)))
+    {
+        for v in hidden_blocks(pack, line) {
+            consider(&mut best, v);
+        }
+    }
     for problem in &parsed.problems {
         consider(
             &mut best,
@@ -767,11 +903,26 @@ fn line_verdict(
             },
         );
     }
-    for cmd in &parsed.commands {
+    for cmd in parsed.commands.iter().chain(&parsed.alternatives) {
         let canonical = cmd.candidates.first().map_or("", String::as_str);
         let mut part = None;
         for text in &cmd.candidates {
             consider(&mut part, command_verdict(pack, text, canonical));
+        }
+        // Code the line does not show (`python -c …`, `"$(echo terraform) apply"`): a blocked
+        // command spelled among its words blocks it.
+        if cmd.opaque {
+            let words = cmd.raw.iter().chain(&cmd.via).cloned().collect::<Vec<_>>();
+            for v in hidden_blocks(pack, &words.join(" ")) {
+                consider(&mut part, v);
+            }
+        }
+        // Globs and braces among the words (`terraform {apply,plan}`, `git push origin ma?n`)
+        // may expand to a blocked command.
+        if cmd.globbed {
+            for v in glob_blocks(pack, &cmd.candidates) {
+                consider(&mut part, v);
+            }
         }
         let Some(mut part) = part else { continue };
         if part.rule_id == DEFAULT_COMMAND_RULE
@@ -800,6 +951,13 @@ fn line_verdict(
                         ),
                     ),
                 };
+            }
+        }
+        for file in option_writes(&cmd.raw) {
+            let (path, mut v) = file_verdict(pack, &file, repo_root, true);
+            if v.outcome != "allow" {
+                v.reason = format!("Command writes {path} through an option. {}", v.reason);
+                consider(&mut best, v);
             }
         }
         consider(&mut best, part);

@@ -27,6 +27,7 @@
 //!   `-delete`, `-fprint`, `-fprint0`, `-fprintf`, `-fls`);
 //! * git: `git status`, `git diff`, `git log`, `git show`, `git blame` (not `--output`,
 //!   `--ext-diff`, `--textconv`, `--no-index`, `--show-signature`), `git rev-parse`,
+//!   git pathspecs with glob characters or magic (`'*.pem'`, `:(glob)…`) are refused,
 //!   `git branch` listing only (no name, `-d`, `-m`, …), `git --version`; the only global
 //!   options kept are `--no-pager`, `-P`, `--no-optional-locks`, `--literal-pathspecs`,
 //!   `--no-advice` (`-c`, `-C`, `--git-dir`, `--exec-path`, … make it not read-only). A
@@ -387,7 +388,18 @@ fn git(args: &[String]) -> Option<Vec<String>> {
     match sub.as_str() {
         "status" => split(rest, &[], "").map(Split::all),
         "diff" | "log" | "show" | "blame" => {
-            let words = split(rest, GIT_REFUSED, "")?.all();
+            let s = split(rest, GIT_REFUSED, "")?;
+            // Pathspecs are globs (`'*.pem'`, `':(glob)**/.env'`): they may name any file.
+            let magic = |w: &String| {
+                w.contains(['*', '?', '['])
+                    || w.starts_with(":(")
+                    || w.starts_with(":!")
+                    || w.starts_with(":^")
+            };
+            if s.operands.iter().any(magic) {
+                return None;
+            }
+            let words = s.all();
             let mut out = Vec::new();
             for w in words {
                 if let Some((_, after)) = w.split_once(':') {
