@@ -811,6 +811,159 @@ fn glob_blocks(pack: &PolicyPack, candidates: &[String]) -> Vec<Verdict> {
     out
 }
 
+/// Executables that read the files they name (besides the read-only ones): their operands are
+/// checked against the read policy.
+const READERS: &[&str] = &[
+    "less",
+    "more",
+    "most",
+    "bat",
+    "batcat",
+    "nl",
+    "tac",
+    "xxd",
+    "od",
+    "hexdump",
+    "strings",
+    "base64",
+    "base32",
+    "diff",
+    "cmp",
+    "comm",
+    "paste",
+    "join",
+    "fold",
+    "fmt",
+    "column",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "cksum",
+    "b2sum",
+    "iconv",
+    "zcat",
+    "zless",
+    "bzcat",
+    "xzcat",
+    "source",
+    ".",
+    "open",
+    "xdg-open",
+    "curl",
+    "nc",
+    "scp",
+    "rsync",
+    "cp",
+    "mv",
+    "ln",
+    "install",
+    "tar",
+    "zip",
+    "gzip",
+    "openssl",
+    "gpg",
+    "ssh-keygen",
+];
+
+/// Executables that write (or delete, or change) every file they name.
+const WRITERS: &[&str] = &[
+    "tee", "touch", "truncate", "rm", "rmdir", "unlink", "shred", "mkdir", "chmod", "chown",
+    "chgrp", "chattr", "setfacl",
+];
+
+/// Editors: they read and may write every file they name.
+const EDITORS: &[&str] = &[
+    "vi", "vim", "nvim", "view", "nano", "emacs", "ed", "ex", "code", "micro", "hx",
+];
+
+/// Searchers: the first operand is the pattern unless `-e`/`-f` gives it.
+const SEARCHERS: &[&str] = &["grep", "egrep", "fgrep", "rg", "ag", "ack", "git-grep"];
+
+/// Executables whose last operand is the file (or directory) they write; the others are read.
+const COPIERS: &[&str] = &["cp", "mv", "install", "ln", "rsync", "scp"];
+
+/// The files a command reads and writes, by its executable's basename: read-only commands'
+/// files, [`READERS`]' operands, [`WRITERS`]' operands, [`COPIERS`]' destination, `dd if=/of=`,
+/// `sed -i`/`perl -i` files.
+fn command_files(cmd: &command::Command) -> (Vec<String>, Vec<String>) {
+    let Some((exe, args)) = cmd.raw.split_first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let name = exe.rsplit(['/', '\\']).next().unwrap_or(exe).to_lowercase();
+    let operands: Vec<String> = args
+        .iter()
+        .filter(|w| !w.starts_with('-') || w.as_str() == "-")
+        .filter(|w| w.as_str() != "-")
+        .cloned()
+        .collect();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    if let Some(files) = readonly::files_of(&name, args) {
+        reads = files;
+    } else if WRITERS.contains(&name.as_str()) {
+        // A directory (`rm -rf iam`) is written inside too.
+        for op in &operands {
+            writes.push(op.clone());
+            writes.push(format!("{}/x", op.trim_end_matches('/')));
+        }
+    } else if EDITORS.contains(&name.as_str()) {
+        reads.clone_from(&operands);
+        writes.clone_from(&operands);
+    } else if SEARCHERS.contains(&name.as_str()) {
+        let given = args
+            .iter()
+            .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains(['e', 'f']));
+        reads = operands.iter().skip(usize::from(!given)).cloned().collect();
+    } else if matches!(name.as_str(), "tar" | "unzip" | "bsdtar") {
+        for (k, w) in args.iter().enumerate() {
+            let dir = if w == "-C" || w == "-d" || w == "--directory" {
+                args.get(k.saturating_add(1)).cloned()
+            } else {
+                w.strip_prefix("--directory=").map(str::to_owned)
+            };
+            if let Some(dir) = dir {
+                writes.push(format!("{}/x", dir.trim_end_matches('/')));
+            }
+        }
+    } else if COPIERS.contains(&name.as_str()) {
+        if let Some((last, sources)) = operands.split_last() {
+            writes.push(last.clone());
+            writes.push(format!("{}/x", last.trim_end_matches('/')));
+            reads.extend(sources.iter().cloned());
+        }
+        for (k, w) in args.iter().enumerate() {
+            let dir = if w == "-t" {
+                args.get(k.saturating_add(1)).cloned()
+            } else {
+                w.strip_prefix("--target-directory=").map(str::to_owned)
+            };
+            if let Some(dir) = dir {
+                writes.push(format!("{}/x", dir.trim_end_matches('/')));
+            }
+        }
+    } else if name == "dd" {
+        for w in args {
+            if let Some(f) = w.strip_prefix("of=") {
+                writes.push(f.to_owned());
+            } else if let Some(f) = w.strip_prefix("if=") {
+                reads.push(f.to_owned());
+            }
+        }
+    } else if matches!(name.as_str(), "sed" | "gsed" | "perl")
+        && args.iter().any(|w| {
+            w.starts_with("--in-place")
+                || (w.starts_with('-') && !w.starts_with("--") && w.contains('i'))
+        })
+    {
+        // Every operand may be a file edited in place (the script too: checked, not written).
+        writes.clone_from(&operands);
+    } else if READERS.contains(&name.as_str()) {
+        reads = operands;
+    }
+    (reads, writes)
+}
+
 /// Words at most this far apart are read as one hidden command.
 const HIDDEN_WINDOW: usize = 12;
 /// How many words of opaque text are looked at.
@@ -953,8 +1106,28 @@ fn line_verdict(
                 };
             }
         }
-        for file in option_writes(&cmd.raw) {
-            let (path, mut v) = file_verdict(pack, &file, repo_root, true);
+        // Files the command names: reading a blocked file is blocked however it is read.
+        let (reads, writes) = command_files(cmd);
+        for (files, write) in [(reads, false), (writes, true)] {
+            // A bare glob operand (`ls *`) names whatever is there: not read as every name.
+            let named = files
+                .iter()
+                .filter(|f| !f.chars().all(|c| matches!(c, '*' | '?')) || write)
+                .filter(|f| !is_device(f.strip_suffix("/x").unwrap_or(f)));
+            for file in named {
+                for spelled in readonly::under(&read_only.dirs, file) {
+                    let (path, mut v) = file_verdict(pack, &spelled, repo_root, write);
+                    if v.outcome != "allow" {
+                        let how = if write { "writes" } else { "reads" };
+                        v.reason = format!("Command {how} {path}. {}", v.reason);
+                        consider(&mut best, v);
+                    }
+                }
+            }
+        }
+        let devices = |f: &&String| !is_device(f.strip_suffix("/x").unwrap_or(f));
+        for file in option_writes(&cmd.raw).iter().filter(devices) {
+            let (path, mut v) = file_verdict(pack, file, repo_root, true);
             if v.outcome != "allow" {
                 v.reason = format!("Command writes {path} through an option. {}", v.reason);
                 consider(&mut best, v);

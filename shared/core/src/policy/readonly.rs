@@ -116,6 +116,13 @@ pub(crate) fn classify(cmd: &Command) -> Option<Vec<String>> {
     check(args)
 }
 
+/// The files a read-only executable (by basename) reads with `args`, however it is run
+/// (through wrappers too); `None` when it is not one or an option is refused.
+pub(crate) fn files_of(name: &str, args: &[String]) -> Option<Vec<String>> {
+    let (_, check) = READ_ONLY.iter().find(|(n, _)| *n == name)?;
+    check(args)
+}
+
 /// How a command changes the shell's directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum DirChange {
