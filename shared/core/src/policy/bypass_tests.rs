@@ -1010,6 +1010,71 @@ const MORE_COMMANDS: &[(&str, &str, &str, &str)] = &[
     ("cp a b", RA, DEF, "medium"),
     ("rm -rf target", RA, DEF, "medium"),
     ("ls *", RA, DEF, "medium"),
+    // Versioned and Windows executables, containers, programs named by variables and git config.
+    ("terraform1.5 apply", "block", CB, "critical"),
+    ("terraform_1.6.0 apply", "block", CB, "critical"),
+    ("kubectl-1.29 delete pod x", "block", CB, "critical"),
+    ("aws2 iam create-access-key", "block", CB, "high"),
+    ("terraform.cmd apply", "block", CB, "critical"),
+    (
+        "docker run --rm -v /w:/w hashicorp/terraform:1.6 apply",
+        "block",
+        CB,
+        "critical",
+    ),
+    (
+        "docker run -it alpine terraform apply",
+        "block",
+        CB,
+        "critical",
+    ),
+    (
+        "docker run --entrypoint terraform img apply",
+        "block",
+        CB,
+        "critical",
+    ),
+    ("podman exec c terraform apply", "block", CB, "critical"),
+    (
+        "kubectl exec pod -- terraform apply",
+        "block",
+        CB,
+        "critical",
+    ),
+    (
+        "GIT_SSH_COMMAND='terraform apply' git fetch",
+        "block",
+        CB,
+        "critical",
+    ),
+    ("PAGER='terraform apply' git log", "block", CB, "critical"),
+    (
+        "PROMPT_COMMAND='terraform apply' bash -i",
+        "block",
+        CB,
+        "critical",
+    ),
+    (
+        "GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=alias.x GIT_CONFIG_VALUE_0=push git x origin main",
+        "block",
+        CB,
+        "high",
+    ),
+    (
+        "git -c core.sshCommand='terraform apply' fetch",
+        "block",
+        CB,
+        "critical",
+    ),
+    (
+        "git -c core.pager='kubectl delete ns x' log",
+        "block",
+        CB,
+        "critical",
+    ),
+    ("trap 'terraform apply' EXIT", "block", CB, "critical"),
+    ("x='terraform apply'; $x", "block", CB, "critical"),
+    ("docker run img", RA, DEF, "medium"),
 ];
 
 #[test]

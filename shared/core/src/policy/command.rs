@@ -730,9 +730,107 @@ fn is_assignment(word: &str) -> bool {
 fn basename(word: &str) -> String {
     let base = word.rsplit(['/', '\\']).next().unwrap_or(word);
     let lower = base.to_lowercase();
-    lower
-        .strip_suffix(".exe")
+    [".exe", ".cmd", ".bat", ".com"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext))
         .map_or(lower.clone(), str::to_owned)
+}
+
+/// The known executable a versioned name stands for (`terraform1.5`, `terraform_1.6.0`,
+/// `kubectl-1.29`, `aws2`).
+fn versioned(exe: &str, known: &[String]) -> Option<String> {
+    known.iter().find_map(|k| {
+        let rest = exe.strip_prefix(k.as_str())?;
+        let rest = rest.trim_start_matches(['-', '_', '.', '@']);
+        let rest = rest.strip_prefix('v').unwrap_or(rest);
+        let version = !rest.is_empty()
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+            && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+        version.then(|| k.clone())
+    })
+}
+
+/// `docker run [opts] IMAGE CMD…`, `docker exec [opts] CONTAINER CMD…` (podman, nerdctl too),
+/// `kubectl exec … -- CMD…`: the command lines they may run in the container — `CMD…`, and
+/// the image's own tool (`hashicorp/terraform apply` → `terraform apply`, `--entrypoint X`).
+fn container_lines(words: &[String], known: &[String]) -> Vec<String> {
+    const VALUE: &[&str] = &[
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+        "-w",
+        "--workdir",
+        "--name",
+        "--entrypoint",
+        "-p",
+        "--publish",
+        "--network",
+        "--net",
+        "-u",
+        "--user",
+        "--env-file",
+        "--mount",
+        "--platform",
+        "-l",
+        "--label",
+        "-h",
+        "--hostname",
+        "--cpus",
+        "-m",
+        "--memory",
+        "--pull",
+        "--restart",
+        "--add-host",
+        "--dns",
+        "--device",
+        "--cap-add",
+        "--cap-drop",
+        "--security-opt",
+        "--volumes-from",
+        "--ipc",
+        "--pid",
+        "--runtime",
+        "--shm-size",
+        "--ulimit",
+        "--gpus",
+    ];
+    let exe = words.first().map(|w| basename(w)).unwrap_or_default();
+    let sub = words.get(1).map(String::as_str).unwrap_or_default();
+    let quoted = |ws: &[String]| shell_words::join(ws);
+    if exe == "kubectl" || exe == "oc" {
+        return match words.iter().position(|w| w == "--") {
+            Some(k) if words.iter().any(|w| w == "exec") => vec![quoted(&words[k + 1..])],
+            _ => Vec::new(),
+        };
+    }
+    if !matches!(exe.as_str(), "docker" | "podman" | "nerdctl")
+        || !matches!(sub, "run" | "exec" | "create")
+    {
+        return Vec::new();
+    }
+    let entrypoint = words.iter().enumerate().find_map(|(k, w)| {
+        if w == "--entrypoint" {
+            words.get(k + 1).cloned()
+        } else {
+            w.strip_prefix("--entrypoint=").map(str::to_owned)
+        }
+    });
+    let at = skip_options(words, 2, VALUE, 0);
+    let Some(image) = words.get(at) else {
+        return Vec::new();
+    };
+    let rest = words.get(at + 1..).unwrap_or_default();
+    let mut out = vec![quoted(rest)];
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let name = name.split([':', '@']).next().unwrap_or(name).to_lowercase();
+    let tools = known.iter().filter(|k| name.contains(k.as_str())).cloned();
+    for tool in entrypoint.into_iter().chain(tools) {
+        let mut line = vec![tool];
+        line.extend(rest.iter().cloned());
+        out.push(quoted(&line));
+    }
+    out
 }
 
 /// How many words an option takes: 2 when it (or the last letter of a short bundle, as getopt
@@ -1063,6 +1161,8 @@ fn command_words(
     } = ctx;
     let mut stripped = false;
     let mut expansions = 0usize;
+    // `NAME=value` prefixes: `GIT_SSH_COMMAND='…' git fetch`, `GIT_CONFIG_KEY_0=alias.x`.
+    let mut assigned: Vec<String> = Vec::new();
     // Bounded: every round removes at least one word, or expands one of at most 8 aliases.
     loop {
         let Some(first) = words.first() else {
@@ -1098,7 +1198,7 @@ fn command_words(
         if is_assignment(first) {
             caps.push(Cap::Environment);
             stripped = true;
-            words.remove(0);
+            assigned.push(words.remove(0));
             continue;
         }
         let exe = basename(first);
@@ -1285,6 +1385,12 @@ fn command_words(
         exe = target.to_lowercase();
     }
     let mut exes = vec![exe.clone()];
+    if !env.known.contains(&exe)
+        && let Some(k) = versioned(&exe, env.known)
+    {
+        let k = env.aliases.get(&k).cloned().unwrap_or(k);
+        exes.push(k);
+    }
     if exe_word.contains(['$', '`']) {
         caps.push(Cap::Dynamic);
     }
@@ -1309,7 +1415,35 @@ fn command_words(
         }
     }
     if exe == "git" {
-        git_alias_readings(&args, env, depth, &caps, &via, out);
+        let mut settings = config_from_env(&assigned);
+        settings.extend(args.iter().cloned());
+        git_alias_readings(&settings, &args, env, depth, &caps, &via, out);
+    }
+    // Values of prefix assignments that name a program (`PAGER`, `*_COMMAND`, `EDITOR`, …).
+    for a in &assigned {
+        if let Some((name, value)) = a.split_once('=') {
+            let name = name.to_uppercase();
+            let runs = [
+                "COMMAND", "PAGER", "EDITOR", "SHELL", "PROGRAM", "DIFF", "ENV", "SSH", "EXEC",
+            ]
+            .iter()
+            .any(|k| name.contains(k))
+                || name == "PROMPT_COMMAND"
+                || name.starts_with("LESS");
+            if runs && !value.is_empty() {
+                let mut via = via.clone();
+                via.push(format!("${name}"));
+                alternative(value, env, depth + 1, &caps, &via, out);
+            }
+        }
+    }
+    let container = container_lines(&words, env.known);
+    if !container.is_empty() {
+        let mut via = via.clone();
+        via.push(exe.clone());
+        for line in container.iter().take(8) {
+            alternative(line, env, depth + 1, &caps, &via, out);
+        }
     }
     let mut candidates: Vec<String> = Vec::new();
     let mut canonical: Option<Vec<String>> = None;
@@ -1357,6 +1491,7 @@ fn command_words(
 /// `git -c alias.NAME=VALUE NAME …` also read as `git VALUE …` (or the shell command of a
 /// `!VALUE`), as an alternative.
 fn git_alias_readings(
+    settings: &[String],
     args: &[String],
     env: &Env<'_>,
     depth: usize,
@@ -1366,21 +1501,49 @@ fn git_alias_readings(
 ) {
     let mut aliases: Vec<(String, String)> = Vec::new();
     let mut i = 0;
-    while let Some(w) = args.get(i) {
+    while let Some(w) = settings.get(i) {
         if !w.starts_with('-') {
             break;
         }
         let setting = if w == "-c" {
             i += 1;
-            args.get(i).cloned()
+            settings.get(i).cloned()
         } else {
             w.strip_prefix("-c").map(str::to_owned)
         };
         if let Some(setting) = setting
             && let Some((key, value)) = setting.split_once('=')
-            && let Some(name) = key.to_lowercase().strip_prefix("alias.")
         {
-            aliases.push((name.to_owned(), value.to_owned()));
+            let key = key.to_lowercase();
+            if let Some(name) = key.strip_prefix("alias.") {
+                aliases.push((name.to_owned(), value.to_owned()));
+            } else if [
+                "pager",
+                "editor",
+                "command",
+                "program",
+                "helper",
+                "external",
+                "fsmonitor",
+                "hook",
+                "textconv",
+            ]
+            .iter()
+            .any(|k| key.ends_with(k))
+                || key.starts_with("pager.")
+            {
+                // `core.sshCommand`, `core.pager`, `diff.external`, …: a program git runs.
+                let mut via = via.to_vec();
+                via.push(format!("git -c {key}"));
+                alternative(
+                    value.trim_start_matches('!'),
+                    env,
+                    depth + 1,
+                    caps,
+                    &via,
+                    out,
+                );
+            }
         }
         i += 1;
     }
@@ -1408,6 +1571,37 @@ fn git_alias_readings(
             }
         }
     }
+}
+
+/// `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` and `GIT_CONFIG_PARAMETERS`
+/// assignments as `-c key=value` options.
+fn config_from_env(assigned: &[String]) -> Vec<String> {
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for a in assigned {
+        let Some((name, value)) = a.split_once('=') else {
+            continue;
+        };
+        if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+            keys.insert(n.to_owned(), value.to_owned());
+        } else if let Some(n) = name.strip_prefix("GIT_CONFIG_VALUE_") {
+            values.insert(n.to_owned(), value.to_owned());
+        } else if name == "GIT_CONFIG_PARAMETERS" {
+            for p in shell_words::split(value).unwrap_or_default() {
+                out.push("-c".to_owned());
+                out.push(p);
+            }
+        }
+    }
+    for (n, key) in keys {
+        out.push("-c".to_owned());
+        out.push(format!(
+            "{key}={}",
+            values.get(&n).cloned().unwrap_or_default()
+        ));
+    }
+    out
 }
 
 /// Other spellings of the same action: `terraform destroy` is `terraform apply -destroy`;
