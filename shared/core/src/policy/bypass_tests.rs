@@ -509,6 +509,13 @@ const MORE_PATHS: &[(&str, &str, &str, &str)] = &[
     ("write_file", "pages/[id].tsx", "allow", W_ALLOW),
     ("write_file", "src/%41.rs", "allow", W_ALLOW),
     ("read_file", "file:///abs/repo/README.md", "allow", R_ALLOW),
+    (
+        "write_file",
+        "\u{ff05}\u{ff12}\u{ff45}github/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+    ),
+    ("write_file", "\u{2025}/repo/iam/x.tf", RA, W_RA),
 ];
 
 #[test]
@@ -1075,6 +1082,26 @@ const MORE_COMMANDS: &[(&str, &str, &str, &str)] = &[
     ("trap 'terraform apply' EXIT", "block", CB, "critical"),
     ("x='terraform apply'; $x", "block", CB, "critical"),
     ("docker run img", RA, DEF, "medium"),
+    // terragrunt's run-all forms, more wrappers, Windows shells; allowed commands stay allowed.
+    ("terragrunt run-all apply", "block", CB, "critical"),
+    ("terragrunt run --all apply", "block", CB, "critical"),
+    ("terragrunt destroy-all", "block", CB, "critical"),
+    ("terragrunt run-all destroy", "block", CB, "critical"),
+    (
+        "systemd-run --unit x terraform apply",
+        "block",
+        CB,
+        "critical",
+    ),
+    ("pkexec terraform apply", "block", CB, "critical"),
+    ("unshare -r terraform apply", "block", CB, "critical"),
+    ("wsl -d Ubuntu terraform apply", "block", CB, "critical"),
+    ("cmd /c terraform apply", "block", CB, "critical"),
+    ("cmd.exe /C \"terraform apply\"", "block", CB, "critical"),
+    ("pwsh -Command 'terraform apply'", "block", CB, "critical"),
+    ("nsenter -t 1 -m terraform apply", "block", CB, "critical"),
+    ("timeout 5 pytest", "allow", "commands.allow", "low"),
+    ("nice -n 5 terraform plan", "allow", "commands.allow", "low"),
 ];
 
 #[test]

@@ -512,6 +512,139 @@ const WRAPPERS: &[Wrapper] = &[
         privileged: false,
     },
     Wrapper {
+        name: "pkexec",
+        value_opts: &["--user"],
+        positional: 0,
+        privileged: true,
+    },
+    Wrapper {
+        name: "run0",
+        value_opts: &[
+            "-u",
+            "--user",
+            "-g",
+            "--group",
+            "-D",
+            "--chdir",
+            "--setenv",
+            "--property",
+            "--unit",
+            "--description",
+            "--slice",
+            "--nice",
+        ],
+        positional: 0,
+        privileged: true,
+    },
+    Wrapper {
+        name: "systemd-run",
+        value_opts: &[
+            "-u",
+            "--unit",
+            "-p",
+            "--property",
+            "--uid",
+            "--gid",
+            "-E",
+            "--setenv",
+            "--working-directory",
+            "-M",
+            "--machine",
+            "--description",
+            "--slice",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "unshare",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "nsenter",
+        value_opts: &[
+            "-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "firejail",
+        value_opts: &["--profile", "--private", "--net"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "proxychains",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "proxychains4",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "torsocks",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "valgrind",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "caffeinate",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "prlimit",
+        value_opts: &["-p", "--pid", "-o", "--output"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "wsl",
+        value_opts: &["-d", "--distribution", "-u", "--user", "--cd"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "numactl",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "chpst",
+        value_opts: &[
+            "-u", "-U", "-e", "-/", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f", "-c",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "cgexec",
+        value_opts: &["-g"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "trickle",
+        value_opts: &["-d", "-u", "-w", "-t", "-l", "-n"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
         name: "busybox",
         value_opts: &[],
         positional: 0,
@@ -1038,6 +1171,8 @@ fn is_interpreter(exe: &str) -> bool {
         "psql",
         "mysql",
         "ssh",
+        "cmd",
+        "sg",
     ];
     NAMES.contains(&exe)
         || exe.starts_with("python")
@@ -1237,6 +1372,17 @@ fn command_words(
                 caps.push(Cap::Privileged(exe.clone()));
             }
             via.push(exe.clone());
+            parse_into(&body, env, depth + 1, &caps, &via, out);
+            return;
+        }
+        // `cmd /c BODY`, `cmd /k BODY` (Windows).
+        if exe == "cmd"
+            && let Some(k) = words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("/c") || w.eq_ignore_ascii_case("/k"))
+        {
+            via.push(exe.clone());
+            let body = words.get(k + 1..).unwrap_or_default().join(" ");
             parse_into(&body, env, depth + 1, &caps, &via, out);
             return;
         }
@@ -1475,8 +1621,9 @@ fn command_words(
     candidates.retain(|c| c != &first);
     candidates.insert(0, first);
     caps.dedup();
-    let opaque =
-        is_interpreter(&exe) || caps.contains(&Cap::Dynamic) || via.iter().any(|v| v == "$(…)");
+    // Through a wrapper whose options are not all known, the command may start later
+    // (`systemd-run --unit x terraform apply`): searched too.
+    let opaque = is_interpreter(&exe) || caps.contains(&Cap::Dynamic) || !via.is_empty();
     out.commands.push(Command {
         argv,
         candidates,
@@ -1619,6 +1766,29 @@ fn equivalent_variants(argv: &[String]) -> Vec<Vec<String>> {
                 "-destroy".to_owned(),
             ];
             v.extend(argv[2..].iter().cloned());
+            out.push(v);
+        }
+        (Some("terraform"), Some(sub))
+            if ["run-all", "run", "apply-all", "destroy-all"]
+                .contains(&sub.to_lowercase().as_str()) =>
+        {
+            // terragrunt: `run-all apply`, `run --all apply`, `apply-all`, `destroy-all`.
+            let rest: Vec<String> = argv[2..]
+                .iter()
+                .filter(|w| !w.starts_with('-') || w.as_str() == "-destroy")
+                .cloned()
+                .collect();
+            let mut v = vec!["terraform".to_owned()];
+            match sub.to_lowercase().as_str() {
+                "apply-all" => v.push("apply".to_owned()),
+                "destroy-all" => {
+                    v.push("apply".to_owned());
+                    v.push("-destroy".to_owned());
+                }
+                _ => {}
+            }
+            v.extend(rest);
+            out.extend(equivalent_variants(&v));
             out.push(v);
         }
         (Some("gcloud"), Some(track))

@@ -32,7 +32,9 @@ pub(crate) fn spellings(raw: &str, repo_root: Option<&str>) -> Vec<NormalPath> {
             list.push(s);
         }
     };
-    // Notations: quotes, percent-encoding (twice), `file:` URLs.
+    // Notations: quotes, percent-encoding (twice, also of the NFKC form: `％２ｅ`), `file:` URLs.
+    let nfkc: String = raw.nfkc().collect();
+    push(&mut base, nfkc);
     if let Ok(words) = shell_words::split(raw)
         && let [word] = words.as_slice()
     {
