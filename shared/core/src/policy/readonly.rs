@@ -26,8 +26,8 @@
 //!   `-U`, `-f`, `-p`, `-a`, `-t`), `find` (not `-exec`, `-execdir`, `-ok`, `-okdir`,
 //!   `-delete`, `-fprint`, `-fprint0`, `-fprintf`, `-fls`);
 //! * git: `git status`, `git diff`, `git log`, `git show`, `git blame` (not `--output`,
-//!   `--ext-diff`, `--textconv`, `--no-index`, `--show-signature`), `git rev-parse`,
-//!   git pathspecs with glob characters or magic (`'*.pem'`, `:(glob)…`) are refused,
+//!   `--ext-diff`, `--textconv`, `--no-index`, `--show-signature`, nor a pathspec with glob
+//!   characters or magic such as `'*.pem'`, `:(glob)…`), `git rev-parse`,
 //!   `git branch` listing only (no name, `-d`, `-m`, …), `git --version`; the only global
 //!   options kept are `--no-pager`, `-P`, `--no-optional-locks`, `--literal-pathspecs`,
 //!   `--no-advice` (`-c`, `-C`, `--git-dir`, `--exec-path`, … make it not read-only). A
