@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use unicode_normalization::UnicodeNormalization as _;
+
 /// How deep `sh -c "sh -c …"` is followed.
 pub(crate) const MAX_DEPTH: usize = 8;
 /// How many commands one line may hold.
@@ -62,6 +64,10 @@ pub(crate) struct Command {
     /// Its text holds an unquoted glob or brace (`*`, `?`, `[`, `{a,b}`) outside `$…`: the
     /// shell may replace the words before it runs (any file name, `-delete` included).
     pub globbed: bool,
+    /// What runs cannot be read from the words: an interpreter's inline code (`python -c`),
+    /// shell expansion in the command, or a substitution's output. The engine also looks for
+    /// blocked commands among its words.
+    pub opaque: bool,
 }
 
 /// A parsed line.
@@ -73,6 +79,14 @@ pub(crate) struct Parsed {
     pub redirects: Vec<Redirect>,
     /// Line-level reasons it is never `allow`.
     pub problems: Vec<Problem>,
+    /// Other readings of the line's commands, evaluated like them but not listed: the line's
+    /// NFKC form, `\r` as a line break, an option read as taking a value, `sh -c` bodies with
+    /// their positional parameters filled in, git aliases.
+    pub alternatives: Vec<Command>,
+    /// `alias NAME=VALUE` definitions seen so far (expanded in later commands).
+    aliases: BTreeMap<String, String>,
+    /// `NAME=VALUE` statements seen so far (`x=terraform; $x apply`).
+    vars: BTreeMap<String, String>,
 }
 
 /// What the parser needs from the pack.
@@ -91,7 +105,134 @@ pub(crate) fn parse(line: &str, env: &Env<'_>) -> Parsed {
         out.problems
             .push(Problem::Unparseable("nothing to run".to_owned()));
     }
+    // Spellings a terminal or another shell may read differently: NFKC (`ｔｅｒｒａｆｏｒｍ`, a
+    // no-break space), ignorable code points dropped or read as spaces, `\r`, `\v`, `\f` as
+    // line breaks.
+    let unusual = |c: char| !c.is_ascii() || matches!(c, '\r' | '\x0b' | '\x0c');
+    if line.chars().any(unusual) {
+        let nfkc: String = line
+            .nfkc()
+            .map(|c| {
+                if matches!(c, '\r' | '\x0b' | '\x0c') {
+                    '\n'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let dropped: String = nfkc.chars().filter(|c| !is_ignorable(*c)).collect();
+        let spaced: String = nfkc
+            .chars()
+            .map(|c| if is_ignorable(c) { ' ' } else { c })
+            .collect();
+        for alt in [nfkc, dropped, spaced] {
+            if alt != line {
+                alternative(&alt, env, 0, &[], &[], &mut out);
+            }
+        }
+    }
     out
+}
+
+/// Default-ignorable code points (zero-width characters, BOM, bidi controls).
+fn is_ignorable(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}')
+}
+
+/// Parses `line` as another reading: its commands (and theirs) become `out`'s alternatives;
+/// its problems are not the line's.
+fn alternative(
+    line: &str,
+    env: &Env<'_>,
+    depth: usize,
+    inherited: &[Cap],
+    via: &[String],
+    out: &mut Parsed,
+) {
+    if out.alternatives.len() >= MAX_PARTS {
+        return;
+    }
+    let mut scratch = Parsed {
+        aliases: out.aliases.clone(),
+        vars: out.vars.clone(),
+        ..Parsed::default()
+    };
+    parse_into(line, env, depth, inherited, via, &mut scratch);
+    out.alternatives.append(&mut scratch.commands);
+    out.alternatives.append(&mut scratch.alternatives);
+    out.redirects.append(&mut scratch.redirects);
+}
+
+/// Records `NAME=VALUE` statements (also after `export`, `declare`, `local`, `readonly`,
+/// `typeset`); a command's own prefix assignments do not set the shell's variables.
+fn record_vars(words: &[String], vars: &mut BTreeMap<String, String>) {
+    let skip = usize::from(words.first().is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "export" | "declare" | "local" | "readonly" | "typeset"
+        )
+    }));
+    let rest = words.get(skip..).unwrap_or_default();
+    if rest.is_empty() || !rest.iter().all(|w| is_assignment(w) || w.starts_with('-')) {
+        return;
+    }
+    for w in rest {
+        if let Some((name, value)) = w.split_once('=')
+            && vars.len() < MAX_PARTS
+        {
+            vars.insert(name.trim_end_matches('+').to_owned(), value.to_owned());
+        }
+    }
+}
+
+/// `text` with `$NAME` and `${NAME}` (also `${NAME:-…}`) of the known `vars` replaced by their
+/// values.
+fn with_vars(text: &str, vars: &BTreeMap<String, String>) -> String {
+    if vars.is_empty() {
+        return text.to_owned();
+    }
+    let Ok(re) = regex::Regex::new(
+        r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:[:]?[-=+?][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))",
+    ) else {
+        return text.to_owned();
+    };
+    re.replace_all(text, |c: &regex::Captures<'_>| {
+        let name = c.get(1).or_else(|| c.get(2)).map_or("", |m| m.as_str());
+        vars.get(name).map_or_else(
+            || c.get(0).map_or(String::new(), |m| m.as_str().to_owned()),
+            |v| shell_words::quote(v).into_owned(),
+        )
+    })
+    .into_owned()
+}
+
+/// What `echo`/`printf` with literal arguments print (to read a pipe into a shell or `xargs`).
+fn printed_text(words: &[String]) -> Option<String> {
+    let (exe, args) = words.split_first()?;
+    match basename(exe).as_str() {
+        "echo" => {
+            let args: Vec<&String> = args
+                .iter()
+                .skip_while(|w| matches!(w.as_str(), "-n" | "-e" | "-E" | "-ne" | "-en"))
+                .collect();
+            let text = args
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            Some(text.replace("\\n", "\n"))
+        }
+        "printf" => Some(
+            args.iter()
+                .filter(|w| w.as_str() != "--")
+                .map(|w| w.replace("%s", " ").replace("\\n", "\n"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
+        _ => None,
+    }
 }
 
 fn parse_into(
@@ -120,6 +261,7 @@ fn parse_into(
     for inner in &scan.substitutions {
         parse_into(inner, env, depth + 1, inherited, &substituted, out);
     }
+    let mut printed: Option<String> = None;
     for seg in scan.segments {
         if out.commands.len() >= MAX_PARTS {
             out.problems.push(Problem::Unparseable(format!(
@@ -136,13 +278,22 @@ fn parse_into(
                 let mut caps = inherited.to_vec();
                 if seg.dynamic {
                     caps.push(Cap::Dynamic);
+                    // Variables the line set earlier, filled in as another reading.
+                    let filled = with_vars(&seg.text, &out.vars);
+                    if filled != seg.text {
+                        alternative(&filled, env, depth + 1, inherited, via, out);
+                    }
                 }
+                record_vars(&words, &mut out.vars);
                 let here: Vec<String> = seg.here_strings.clone();
+                let stdin = if seg.piped { printed.take() } else { None };
+                printed = printed_text(&words);
                 let ctx = Context {
                     depth,
                     caps,
                     via: via.to_vec(),
                     globbed: seg.glob,
+                    stdin,
                 };
                 command_words(words, env, ctx, &here, out);
             }
@@ -351,6 +502,145 @@ const WRAPPERS: &[Wrapper] = &[
     Wrapper {
         name: "ltrace",
         value_opts: &["-e", "-o", "-p", "-s", "-u", "-a", "-n"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "flock",
+        value_opts: &["-w", "--wait", "--timeout", "-E", "--conflict-exit-code"],
+        positional: 1,
+        privileged: false,
+    },
+    Wrapper {
+        name: "pkexec",
+        value_opts: &["--user"],
+        positional: 0,
+        privileged: true,
+    },
+    Wrapper {
+        name: "run0",
+        value_opts: &[
+            "-u",
+            "--user",
+            "-g",
+            "--group",
+            "-D",
+            "--chdir",
+            "--setenv",
+            "--property",
+            "--unit",
+            "--description",
+            "--slice",
+            "--nice",
+        ],
+        positional: 0,
+        privileged: true,
+    },
+    Wrapper {
+        name: "systemd-run",
+        value_opts: &[
+            "-u",
+            "--unit",
+            "-p",
+            "--property",
+            "--uid",
+            "--gid",
+            "-E",
+            "--setenv",
+            "--working-directory",
+            "-M",
+            "--machine",
+            "--description",
+            "--slice",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "unshare",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "nsenter",
+        value_opts: &[
+            "-t", "--target", "-S", "--setuid", "-G", "--setgid", "-w", "--wd", "-r", "--root",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "firejail",
+        value_opts: &["--profile", "--private", "--net"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "proxychains",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "proxychains4",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "torsocks",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "valgrind",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "caffeinate",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "prlimit",
+        value_opts: &["-p", "--pid", "-o", "--output"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "wsl",
+        value_opts: &["-d", "--distribution", "-u", "--user", "--cd"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "numactl",
+        value_opts: &[],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "chpst",
+        value_opts: &[
+            "-u", "-U", "-e", "-/", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f", "-c",
+        ],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "cgexec",
+        value_opts: &["-g"],
+        positional: 0,
+        privileged: false,
+    },
+    Wrapper {
+        name: "trickle",
+        value_opts: &["-d", "-u", "-w", "-t", "-l", "-n"],
         positional: 0,
         privileged: false,
     },
@@ -573,10 +863,358 @@ fn is_assignment(word: &str) -> bool {
 fn basename(word: &str) -> String {
     let base = word.rsplit(['/', '\\']).next().unwrap_or(word);
     let lower = base.to_lowercase();
-    lower
-        .strip_suffix(".exe")
+    [".exe", ".cmd", ".bat", ".com"]
+        .iter()
+        .find_map(|ext| lower.strip_suffix(ext))
         .map_or(lower.clone(), str::to_owned)
 }
+
+/// The known executable a versioned name stands for (`terraform1.5`, `terraform_1.6.0`,
+/// `kubectl-1.29`, `aws2`).
+fn versioned(exe: &str, known: &[String]) -> Option<String> {
+    known.iter().find_map(|k| {
+        let rest = exe.strip_prefix(k.as_str())?;
+        let rest = rest.trim_start_matches(['-', '_', '.', '@']);
+        let rest = rest.strip_prefix('v').unwrap_or(rest);
+        let version = !rest.is_empty()
+            && rest.starts_with(|c: char| c.is_ascii_digit())
+            && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+        version.then(|| k.clone())
+    })
+}
+
+/// `docker run [opts] IMAGE CMD…`, `docker exec [opts] CONTAINER CMD…` (podman, nerdctl too),
+/// `kubectl exec … -- CMD…`: the command lines they may run in the container — `CMD…`, and
+/// the image's own tool (`hashicorp/terraform apply` → `terraform apply`, `--entrypoint X`).
+fn container_lines(words: &[String], known: &[String]) -> Vec<String> {
+    const VALUE: &[&str] = &[
+        "-v",
+        "--volume",
+        "-e",
+        "--env",
+        "-w",
+        "--workdir",
+        "--name",
+        "--entrypoint",
+        "-p",
+        "--publish",
+        "--network",
+        "--net",
+        "-u",
+        "--user",
+        "--env-file",
+        "--mount",
+        "--platform",
+        "-l",
+        "--label",
+        "-h",
+        "--hostname",
+        "--cpus",
+        "-m",
+        "--memory",
+        "--pull",
+        "--restart",
+        "--add-host",
+        "--dns",
+        "--device",
+        "--cap-add",
+        "--cap-drop",
+        "--security-opt",
+        "--volumes-from",
+        "--ipc",
+        "--pid",
+        "--runtime",
+        "--shm-size",
+        "--ulimit",
+        "--gpus",
+    ];
+    let exe = words.first().map(|w| basename(w)).unwrap_or_default();
+    let sub = words.get(1).map(String::as_str).unwrap_or_default();
+    let quoted = |ws: &[String]| shell_words::join(ws);
+    if exe == "kubectl" || exe == "oc" {
+        return match words.iter().position(|w| w == "--") {
+            Some(k) if words.iter().any(|w| w == "exec") => vec![quoted(&words[k + 1..])],
+            _ => Vec::new(),
+        };
+    }
+    if !matches!(exe.as_str(), "docker" | "podman" | "nerdctl")
+        || !matches!(sub, "run" | "exec" | "create")
+    {
+        return Vec::new();
+    }
+    let entrypoint = words.iter().enumerate().find_map(|(k, w)| {
+        if w == "--entrypoint" {
+            words.get(k + 1).cloned()
+        } else {
+            w.strip_prefix("--entrypoint=").map(str::to_owned)
+        }
+    });
+    let at = skip_options(words, 2, VALUE, 0);
+    let Some(image) = words.get(at) else {
+        return Vec::new();
+    };
+    let rest = words.get(at + 1..).unwrap_or_default();
+    let mut out = vec![quoted(rest)];
+    let name = image.rsplit('/').next().unwrap_or(image);
+    let name = name.split([':', '@']).next().unwrap_or(name).to_lowercase();
+    let tools = known.iter().filter(|k| name.contains(k.as_str())).cloned();
+    for tool in entrypoint.into_iter().chain(tools) {
+        let mut line = vec![tool];
+        line.extend(rest.iter().cloned());
+        out.push(quoted(&line));
+    }
+    out
+}
+
+/// How many words an option takes: 2 when it (or the last letter of a short bundle, as getopt
+/// reads `-iu root`) takes the next word as its value, else 1 (`--opt=value`, `-uroot`, flags).
+fn option_width(w: &str, value_opts: &[&str]) -> usize {
+    if value_opts.contains(&w) {
+        return 2;
+    }
+    if w.starts_with("--") || !w.starts_with('-') {
+        return 1;
+    }
+    for (k, c) in w.char_indices().skip(1) {
+        let mut buf = [0u8; 4];
+        let opt = format!("-{}", c.encode_utf8(&mut buf));
+        if value_opts.contains(&opt.as_str()) {
+            // The rest of the bundle is the value, or the next word when nothing is left.
+            return if k + c.len_utf8() == w.len() { 2 } else { 1 };
+        }
+    }
+    1
+}
+
+/// The body of `-c BODY` (`su`, `runuser`, `script`, `flock`): `-c`, a short bundle holding
+/// `c` (`-lc`, `-qc`, `-cBODY`), `--command[=]`, `--session-command[=]`.
+fn dash_c_body(words: &[String]) -> Option<String> {
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        if w == "--" {
+            return None;
+        }
+        for long in ["--command", "--session-command"] {
+            if w == long {
+                return words.get(i + 1).cloned();
+            }
+            if let Some(v) = w.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+                return Some(v.to_owned());
+            }
+        }
+        if w.len() > 1
+            && w.starts_with('-')
+            && !w.starts_with("--")
+            && let Some(k) = w.find('c')
+        {
+            return if k + 1 == w.len() {
+                words.get(i + 1).cloned()
+            } else {
+                Some(w[k + 1..].to_owned())
+            };
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `ssh [options] HOST COMMAND…`: the remote command line, if any.
+fn ssh_command(words: &[String]) -> Option<String> {
+    const VALUE: &[&str] = &[
+        "-B", "-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "-L", "-l", "-m", "-O", "-o",
+        "-p", "-Q", "-R", "-S", "-W", "-w",
+    ];
+    let at = skip_options(words, 1, VALUE, 1);
+    let rest = words.get(at..)?;
+    (!rest.is_empty()).then(|| rest.join(" "))
+}
+
+/// GNU `parallel [options] COMMAND… ::: ARGS…`: the command lines it runs (bounded).
+fn parallel_lines(words: &[String]) -> Vec<String> {
+    const VALUE: &[&str] = &[
+        "-j",
+        "--jobs",
+        "-S",
+        "--sshlogin",
+        "-a",
+        "--arg-file",
+        "--delay",
+        "--timeout",
+        "-n",
+        "-N",
+        "-L",
+        "-P",
+        "--results",
+        "--joblog",
+        "-I",
+        "--tagstring",
+        "--colsep",
+        "-C",
+        "-d",
+        "--delimiter",
+        "-E",
+        "--env",
+        "--workdir",
+        "--wd",
+        "--halt",
+        "--memfree",
+        "--load",
+    ];
+    let at = skip_options(words, 1, VALUE, 0);
+    let rest = words.get(at..).unwrap_or_default();
+    let sep = rest
+        .iter()
+        .position(|w| w.starts_with(":::") || w == "::::")
+        .unwrap_or(rest.len());
+    let template = rest[..sep].join(" ");
+    let args: Vec<&String> = rest[sep..]
+        .iter()
+        .filter(|w| !w.starts_with(":::") && w.as_str() != "::::")
+        .take(16)
+        .collect();
+    if args.is_empty() {
+        return vec![template];
+    }
+    args.into_iter()
+        .map(|a| {
+            if template.is_empty() {
+                a.clone()
+            } else if template.contains("{}") {
+                template.replace("{}", &shell_words::quote(a))
+            } else {
+                format!("{template} {}", shell_words::quote(a))
+            }
+        })
+        .collect()
+}
+
+/// `sh -c BODY NAME ARGS…`: the body with `$0`…`$9`, `${N}`, `$@`, `$*` filled in.
+fn with_positionals(body: &str, args: &[String]) -> String {
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| shell_words::quote(a).into_owned())
+        .collect();
+    let all = quoted.get(1..).unwrap_or_default().join(" ");
+    let mut out = body
+        .replace("\"$@\"", &all)
+        .replace("\"$*\"", &all)
+        .replace("${@}", &all)
+        .replace("${*}", &all)
+        .replace("$@", &all)
+        .replace("$*", &all);
+    for (n, q) in quoted.iter().enumerate().take(10).rev() {
+        out = out
+            .replace(&format!("${{{n}}}"), q)
+            .replace(&format!("${n}"), q);
+    }
+    out
+}
+
+/// Executables whose inline code or script the line does not show (`python -c`, `awk`, …).
+fn is_interpreter(exe: &str) -> bool {
+    const NAMES: &[&str] = &[
+        "perl",
+        "ruby",
+        "node",
+        "nodejs",
+        "deno",
+        "bun",
+        "php",
+        "lua",
+        "luajit",
+        "rscript",
+        "osascript",
+        "pwsh",
+        "powershell",
+        "tclsh",
+        "wish",
+        "expect",
+        "awk",
+        "gawk",
+        "mawk",
+        "nawk",
+        "sed",
+        "gsed",
+        "jq",
+        "groovy",
+        "julia",
+        "java",
+        "jshell",
+        "irb",
+        "erl",
+        "elixir",
+        "swift",
+        "busybox",
+        "vim",
+        "vi",
+        "nvim",
+        "emacs",
+        "less",
+        "more",
+        "make",
+        "gmake",
+        "cmake",
+        "just",
+        "task",
+        "rake",
+        "npm",
+        "yarn",
+        "pnpm",
+        "cargo",
+        "go",
+        "gdb",
+        "source",
+        ".",
+        "exec",
+        "trap",
+        "sqlite3",
+        "psql",
+        "mysql",
+        "ssh",
+        "cmd",
+        "sg",
+    ];
+    NAMES.contains(&exe)
+        || exe.starts_with("python")
+        || exe.starts_with("pypy")
+        || exe.starts_with("perl")
+        || exe.starts_with("ruby")
+        || exe.starts_with("php")
+        || SHELLS.contains(&exe)
+}
+
+/// Runners that run their first operand as a command: `npx terraform apply`, `pipx run …`.
+/// (name, sub-command word it needs or "", value options).
+const RUNNERS: &[(&str, &str, &[&str])] = &[
+    ("npx", "", &["-p", "--package", "-c", "--call"]),
+    ("pnpx", "", &[]),
+    ("bunx", "", &["-p", "--package"]),
+    ("uvx", "", &["--from", "--with", "-p", "--python"]),
+    ("pipx", "run", &["--spec", "--python"]),
+    (
+        "uv",
+        "run",
+        &["--with", "-p", "--python", "--project", "--directory"],
+    ),
+    ("poetry", "run", &[]),
+    ("pdm", "run", &[]),
+    ("hatch", "run", &[]),
+    ("pnpm", "exec", &[]),
+    ("pnpm", "dlx", &[]),
+    ("yarn", "exec", &[]),
+    ("yarn", "dlx", &[]),
+    ("npm", "exec", &["-c", "--call", "-p", "--package"]),
+    ("bundle", "exec", &[]),
+    ("mise", "exec", &[]),
+    ("mise", "x", &[]),
+    ("asdf", "exec", &[]),
+    ("direnv", "exec", &[]),
+    ("nix", "run", &[]),
+    ("devbox", "run", &[]),
+    ("microk8s", "kubectl", &[]),
+    ("k3s", "kubectl", &[]),
+    ("minikube", "kubectl", &[]),
+];
 
 /// Skips a wrapper's options (and positional words) starting at `i` (after its name).
 fn skip_options(words: &[String], mut i: usize, value_opts: &[&str], positional: usize) -> usize {
@@ -593,11 +1231,7 @@ fn skip_options(words: &[String], mut i: usize, value_opts: &[&str], positional:
             i += 1;
             continue;
         }
-        i += if value_opts.contains(&w.as_str()) {
-            2
-        } else {
-            1
-        };
+        i += option_width(w, value_opts);
     }
     let mut left = positional;
     while left > 0 && i < words.len() {
@@ -641,6 +1275,8 @@ struct Context {
     caps: Vec<Cap>,
     via: Vec<String>,
     globbed: bool,
+    /// Known text on its standard input (`echo 'terraform apply' | sh`).
+    stdin: Option<String>,
 }
 
 #[allow(clippy::too_many_lines)]
@@ -656,9 +1292,13 @@ fn command_words(
         mut caps,
         mut via,
         globbed,
+        mut stdin,
     } = ctx;
     let mut stripped = false;
-    // Bounded: every round removes at least one word.
+    let mut expansions = 0usize;
+    // `NAME=value` prefixes: `GIT_SSH_COMMAND='…' git fetch`, `GIT_CONFIG_KEY_0=alias.x`.
+    let mut assigned: Vec<String> = Vec::new();
+    // Bounded: every round removes at least one word, or expands one of at most 8 aliases.
     loop {
         let Some(first) = words.first() else {
             if stripped {
@@ -669,13 +1309,31 @@ fn command_words(
             return;
         };
         if KEYWORDS.contains(&first.as_str()) {
-            words.remove(0);
+            let keyword = words.remove(0);
+            // `function NAME {`, `coproc NAME {`: the name is not a command.
+            let named = keyword == "function"
+                || (keyword == "coproc" && words.get(1).is_some_and(|w| w == "{"));
+            if named && !words.is_empty() {
+                words.remove(0);
+            }
+            continue;
+        }
+        if let Some(value) = out.aliases.get(first)
+            && expansions < MAX_DEPTH
+        {
+            expansions += 1;
+            let Ok(mut expanded) = shell_words::split(value) else {
+                break;
+            };
+            expanded.extend(words.drain(1..));
+            words = expanded;
+            via.push("alias".to_owned());
             continue;
         }
         if is_assignment(first) {
             caps.push(Cap::Environment);
             stripped = true;
-            words.remove(0);
+            assigned.push(words.remove(0));
             continue;
         }
         let exe = basename(first);
@@ -707,6 +1365,57 @@ fn command_words(
                 continue;
             }
         }
+        if matches!(exe.as_str(), "su" | "runuser" | "script" | "flock")
+            && let Some(body) = dash_c_body(&words)
+        {
+            if matches!(exe.as_str(), "su" | "runuser") {
+                caps.push(Cap::Privileged(exe.clone()));
+            }
+            via.push(exe.clone());
+            parse_into(&body, env, depth + 1, &caps, &via, out);
+            return;
+        }
+        // `cmd /c BODY`, `cmd /k BODY` (Windows).
+        if exe == "cmd"
+            && let Some(k) = words
+                .iter()
+                .position(|w| w.eq_ignore_ascii_case("/c") || w.eq_ignore_ascii_case("/k"))
+        {
+            via.push(exe.clone());
+            let body = words.get(k + 1..).unwrap_or_default().join(" ");
+            parse_into(&body, env, depth + 1, &caps, &via, out);
+            return;
+        }
+        if exe == "ssh"
+            && let Some(remote) = ssh_command(&words)
+        {
+            // The remote command is still the command: `ssh host terraform apply`.
+            via.push(exe.clone());
+            parse_into(&remote, env, depth + 1, &caps, &via, out);
+            return;
+        }
+        if exe == "parallel" {
+            via.push(exe.clone());
+            for line in parallel_lines(&words) {
+                parse_into(&line, env, depth + 1, &caps, &via, out);
+            }
+            return;
+        }
+        if let Some((_, sub, value_opts)) = RUNNERS.iter().find(|(name, sub, _)| {
+            *name == exe && (sub.is_empty() || words.get(1).is_some_and(|w| w == sub))
+        }) {
+            via.push(exe.clone());
+            // `microk8s kubectl …`: the sub-command is the command.
+            let from = if sub.is_empty() || *sub == "kubectl" {
+                1
+            } else {
+                2
+            };
+            let at = skip_options(&words, from, value_opts, 0);
+            words.drain(..at.min(words.len()));
+            stripped = true;
+            continue;
+        }
         if let Some(w) = WRAPPERS.iter().find(|w| w.name == exe) {
             if w.privileged {
                 caps.push(Cap::Privileged(exe.clone()));
@@ -714,6 +1423,13 @@ fn command_words(
             via.push(exe.clone());
             let at = skip_options(&words, 1, w.value_opts, w.positional);
             words.drain(..at.min(words.len()));
+            // `echo apply | xargs terraform`: xargs appends what it reads.
+            if exe == "xargs"
+                && let Some(text) = stdin.take()
+                && let Ok(more) = shell_words::split(&text)
+            {
+                words.extend(more);
+            }
             stripped = true;
             continue;
         }
@@ -742,20 +1458,6 @@ fn command_words(
         }
         if exe == "su" {
             caps.push(Cap::Privileged(exe.clone()));
-            let mut body = None;
-            for (k, w) in words.iter().enumerate() {
-                if w == "-c" || w == "--command" {
-                    body = words.get(k + 1).cloned();
-                } else if let Some(v) = w.strip_prefix("--command=") {
-                    body = Some(v.to_owned());
-                }
-            }
-            if let Some(body) = body {
-                let mut via = via.clone();
-                via.push(exe.clone());
-                parse_into(&body, env, depth + 1, &caps, &via, out);
-                return;
-            }
         }
         if SHELLS.contains(&exe.as_str()) {
             let mut via = via.clone();
@@ -763,6 +1465,15 @@ fn command_words(
             match shell_body(&words) {
                 Some(Some(body)) => {
                     parse_into(&body, env, depth + 1, &caps, &via, out);
+                    // `sh -c 'terraform "$@"' _ apply`: also read with the arguments in place.
+                    if body.contains('$') {
+                        let at = words.iter().position(|w| *w == body).unwrap_or(words.len());
+                        let args = words.get(at + 1..).unwrap_or_default();
+                        let filled = with_positionals(&body, args);
+                        if filled != body {
+                            alternative(&filled, env, depth + 1, &caps, &via, out);
+                        }
+                    }
                     return;
                 }
                 Some(None) => {
@@ -773,6 +1484,14 @@ fn command_words(
                 None => {
                     for text in here_strings {
                         parse_into(text, env, depth + 1, &caps, &via, out);
+                    }
+                    // `echo 'terraform apply' | sh`: a shell without a script reads its input.
+                    let script = words.iter().skip(1).any(|w| !w.starts_with(['-', '+']))
+                        && !words.iter().any(|w| w == "-s");
+                    if let Some(text) = stdin.take()
+                        && !script
+                    {
+                        parse_into(&text, env, depth + 1, &caps, &via, out);
                     }
                 }
             }
@@ -795,6 +1514,7 @@ fn command_words(
                             caps: caps.clone(),
                             via,
                             globbed,
+                            stdin: None,
                         };
                         command_words(inner, env, ctx, &[], out);
                     }
@@ -811,6 +1531,12 @@ fn command_words(
         exe = target.to_lowercase();
     }
     let mut exes = vec![exe.clone()];
+    if !env.known.contains(&exe)
+        && let Some(k) = versioned(&exe, env.known)
+    {
+        let k = env.aliases.get(&k).cloned().unwrap_or(k);
+        exes.push(k);
+    }
     if exe_word.contains(['$', '`']) {
         caps.push(Cap::Dynamic);
     }
@@ -825,6 +1551,46 @@ fn command_words(
         }
     }
     let args: Vec<String> = words[1..].to_vec();
+    if exe == "alias" {
+        for a in &args {
+            if let Some((name, value)) = a.split_once('=')
+                && out.aliases.len() < MAX_PARTS
+            {
+                out.aliases.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+    if exe == "git" {
+        let mut settings = config_from_env(&assigned);
+        settings.extend(args.iter().cloned());
+        git_alias_readings(&settings, &args, env, depth, &caps, &via, out);
+    }
+    // Values of prefix assignments that name a program (`PAGER`, `*_COMMAND`, `EDITOR`, …).
+    for a in &assigned {
+        if let Some((name, value)) = a.split_once('=') {
+            let name = name.to_uppercase();
+            let runs = [
+                "COMMAND", "PAGER", "EDITOR", "SHELL", "PROGRAM", "DIFF", "ENV", "SSH", "EXEC",
+            ]
+            .iter()
+            .any(|k| name.contains(k))
+                || name == "PROMPT_COMMAND"
+                || name.starts_with("LESS");
+            if runs && !value.is_empty() {
+                let mut via = via.clone();
+                via.push(format!("${name}"));
+                alternative(value, env, depth + 1, &caps, &via, out);
+            }
+        }
+    }
+    let container = container_lines(&words, env.known);
+    if !container.is_empty() {
+        let mut via = via.clone();
+        via.push(exe.clone());
+        for line in container.iter().take(8) {
+            alternative(line, env, depth + 1, &caps, &via, out);
+        }
+    }
     let mut candidates: Vec<String> = Vec::new();
     let mut canonical: Option<Vec<String>> = None;
     for exe in &exes {
@@ -834,7 +1600,10 @@ fn command_words(
             if canonical.is_none() {
                 canonical = Some(argv.clone());
             }
-            for extra in git_push_variants(&argv) {
+            for extra in git_push_variants(&argv)
+                .into_iter()
+                .chain(equivalent_variants(&argv))
+            {
                 let text = extra.join(" ");
                 if !candidates.contains(&text) {
                     candidates.push(text);
@@ -852,6 +1621,9 @@ fn command_words(
     candidates.retain(|c| c != &first);
     candidates.insert(0, first);
     caps.dedup();
+    // Through a wrapper whose options are not all known, the command may start later
+    // (`systemd-run --unit x terraform apply`): searched too.
+    let opaque = is_interpreter(&exe) || caps.contains(&Cap::Dynamic) || !via.is_empty();
     out.commands.push(Command {
         argv,
         candidates,
@@ -859,11 +1631,180 @@ fn command_words(
         raw: words,
         via,
         globbed,
+        opaque,
     });
 }
 
+/// `git -c alias.NAME=VALUE NAME …` also read as `git VALUE …` (or the shell command of a
+/// `!VALUE`), as an alternative.
+fn git_alias_readings(
+    settings: &[String],
+    args: &[String],
+    env: &Env<'_>,
+    depth: usize,
+    caps: &[Cap],
+    via: &[String],
+    out: &mut Parsed,
+) {
+    let mut aliases: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while let Some(w) = settings.get(i) {
+        if !w.starts_with('-') {
+            break;
+        }
+        let setting = if w == "-c" {
+            i += 1;
+            settings.get(i).cloned()
+        } else {
+            w.strip_prefix("-c").map(str::to_owned)
+        };
+        if let Some(setting) = setting
+            && let Some((key, value)) = setting.split_once('=')
+        {
+            let key = key.to_lowercase();
+            if let Some(name) = key.strip_prefix("alias.") {
+                aliases.push((name.to_owned(), value.to_owned()));
+            } else if [
+                "pager",
+                "editor",
+                "command",
+                "program",
+                "helper",
+                "external",
+                "fsmonitor",
+                "hook",
+                "textconv",
+            ]
+            .iter()
+            .any(|k| key.ends_with(k))
+                || key.starts_with("pager.")
+            {
+                // `core.sshCommand`, `core.pager`, `diff.external`, …: a program git runs.
+                let mut via = via.to_vec();
+                via.push(format!("git -c {key}"));
+                alternative(
+                    value.trim_start_matches('!'),
+                    env,
+                    depth + 1,
+                    caps,
+                    &via,
+                    out,
+                );
+            }
+        }
+        i += 1;
+    }
+    if aliases.is_empty() {
+        return;
+    }
+    for variant in arg_variants("git", args) {
+        let Some((sub, rest)) = variant.split_first() else {
+            continue;
+        };
+        let rest = rest
+            .iter()
+            .map(|w| shell_words::quote(w).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        for (name, value) in &aliases {
+            if name == &sub.to_lowercase() {
+                let line = match value.strip_prefix('!') {
+                    Some(shell) => format!("{shell} {rest}"),
+                    None => format!("git {value} {rest}"),
+                };
+                let mut via = via.to_vec();
+                via.push("git alias".to_owned());
+                alternative(&line, env, depth + 1, caps, &via, out);
+            }
+        }
+    }
+}
+
+/// `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_n`/`GIT_CONFIG_VALUE_n` and `GIT_CONFIG_PARAMETERS`
+/// assignments as `-c key=value` options.
+fn config_from_env(assigned: &[String]) -> Vec<String> {
+    let mut keys: BTreeMap<String, String> = BTreeMap::new();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut out = Vec::new();
+    for a in assigned {
+        let Some((name, value)) = a.split_once('=') else {
+            continue;
+        };
+        if let Some(n) = name.strip_prefix("GIT_CONFIG_KEY_") {
+            keys.insert(n.to_owned(), value.to_owned());
+        } else if let Some(n) = name.strip_prefix("GIT_CONFIG_VALUE_") {
+            values.insert(n.to_owned(), value.to_owned());
+        } else if name == "GIT_CONFIG_PARAMETERS" {
+            for p in shell_words::split(value).unwrap_or_default() {
+                out.push("-c".to_owned());
+                out.push(p);
+            }
+        }
+    }
+    for (n, key) in keys {
+        out.push("-c".to_owned());
+        out.push(format!(
+            "{key}={}",
+            values.get(&n).cloned().unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// Other spellings of the same action: `terraform destroy` is `terraform apply -destroy`;
+/// gcloud's release tracks (`gcloud beta …`) run the same command.
+fn equivalent_variants(argv: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    match (
+        argv.first().map(String::as_str),
+        argv.get(1).map(String::as_str),
+    ) {
+        (Some("terraform"), Some(sub)) if sub.eq_ignore_ascii_case("destroy") => {
+            let mut v = vec![
+                "terraform".to_owned(),
+                "apply".to_owned(),
+                "-destroy".to_owned(),
+            ];
+            v.extend(argv[2..].iter().cloned());
+            out.push(v);
+        }
+        (Some("terraform"), Some(sub))
+            if ["run-all", "run", "apply-all", "destroy-all"]
+                .contains(&sub.to_lowercase().as_str()) =>
+        {
+            // terragrunt: `run-all apply`, `run --all apply`, `apply-all`, `destroy-all`.
+            let rest: Vec<String> = argv[2..]
+                .iter()
+                .filter(|w| !w.starts_with('-') || w.as_str() == "-destroy")
+                .cloned()
+                .collect();
+            let mut v = vec!["terraform".to_owned()];
+            match sub.to_lowercase().as_str() {
+                "apply-all" => v.push("apply".to_owned()),
+                "destroy-all" => {
+                    v.push("apply".to_owned());
+                    v.push("-destroy".to_owned());
+                }
+                _ => {}
+            }
+            v.extend(rest);
+            out.extend(equivalent_variants(&v));
+            out.push(v);
+        }
+        (Some("gcloud"), Some(track))
+            if ["alpha", "beta", "preview"].contains(&track.to_lowercase().as_str()) =>
+        {
+            let mut v = vec!["gcloud".to_owned()];
+            v.extend(argv[2..].iter().cloned());
+            out.push(v);
+        }
+        _ => {}
+    }
+    out
+}
+
 /// A shell glob (with `{a,b}`) as a whole-word regex, for matching known executables.
-fn glob_regex(glob: &str) -> Option<regex::Regex> {
+pub(crate) fn glob_regex(glob: &str) -> Option<regex::Regex> {
     let mut re = String::from("^(?i:");
     let mut in_class = false;
     for c in glob.chars() {
@@ -980,6 +1921,7 @@ fn git_push_variants(argv: &[String]) -> Vec<Vec<String>> {
     let value_opts = ["--repo", "-o", "--push-option", "--receive-pack", "--exec"];
     let mut positional = Vec::new();
     let mut all = false;
+    let mut repo: Option<String> = None;
     let mut i = 2;
     while let Some(w) = argv.get(i) {
         if w == "--" {
@@ -989,6 +1931,11 @@ fn git_push_variants(argv: &[String]) -> Vec<Vec<String>> {
         if w.starts_with('-') {
             if w == "--all" || w == "--mirror" || w == "--branches" {
                 all = true;
+            }
+            if w == "--repo" {
+                repo = argv.get(i + 1).cloned();
+            } else if let Some(r) = w.strip_prefix("--repo=") {
+                repo = Some(r.to_owned());
             }
             i += if value_opts.contains(&w.as_str()) {
                 2
@@ -1000,10 +1947,13 @@ fn git_push_variants(argv: &[String]) -> Vec<Vec<String>> {
         positional.push(w.clone());
         i += 1;
     }
-    let Some(remote) = positional.first() else {
-        return Vec::new();
+    // `--repo=R` names the remote; then every positional word is a refspec.
+    let (remote, specs) = match (repo, positional.split_first()) {
+        (Some(r), _) => (r, positional.clone()),
+        (None, Some((r, specs))) => (r.clone(), specs.to_vec()),
+        (None, None) => ("origin".to_owned(), Vec::new()),
     };
-    let mut dsts: Vec<String> = positional[1..]
+    let mut dsts: Vec<String> = specs
         .iter()
         .map(|spec| {
             let spec = spec.trim_start_matches('+');
@@ -1011,18 +1961,34 @@ fn git_push_variants(argv: &[String]) -> Vec<Vec<String>> {
             dst.trim_start_matches("refs/heads/").to_owned()
         })
         .collect();
-    if all {
+    // No refspec pushes the current branch, as does `HEAD`/`@`: it may be `main`.
+    let current = specs.is_empty()
+        || dsts
+            .iter()
+            .any(|d| d.is_empty() || d.eq_ignore_ascii_case("head") || d == "@");
+    if all || current {
         dsts.push("main".to_owned());
         dsts.push("master".to_owned());
     }
-    dsts.into_iter()
-        .map(|d| vec!["git".into(), "push".into(), remote.clone(), d])
-        .collect()
+    // Any remote may be the protected repository (`upstream`, a URL): also read as `origin`.
+    let mut remotes = vec![remote];
+    if remotes[0] != "origin" {
+        remotes.push("origin".to_owned());
+    }
+    let mut out = Vec::new();
+    for r in &remotes {
+        for d in &dsts {
+            out.push(vec!["git".into(), "push".into(), r.clone(), d.clone()]);
+        }
+    }
+    out
 }
 
 /// One scanned command: its text without redirections, the redirections, flags.
 #[derive(Debug, Default)]
 struct Segment {
+    /// Its standard input is the previous command's output (`a | b`).
+    piped: bool,
     text: String,
     /// (written?, raw word)
     redirects: Vec<(bool, String)>,
@@ -1148,6 +2114,67 @@ fn dollar(chars: &[char], i: usize, seg: &mut Segment, scan: &mut Scan) -> usize
     }
 }
 
+#[allow(clippy::many_single_char_names)]
+/// The text of a `$'…'` string starting at `start` (after the quote) and the index of its
+/// closing quote: `\n`, `\t`, `\xHH`, `\NNN` (octal), `\uHHHH`, `\cX`, … decoded.
+fn ansi_c(chars: &[char], start: usize) -> Option<(String, usize)> {
+    let mut out = String::new();
+    let mut i = start;
+    loop {
+        let c = *chars.get(i)?;
+        match c {
+            '\'' => return Some((out, i)),
+            '\\' => {
+                let e = *chars.get(i + 1)?;
+                i += 2;
+                let digits = |i: &mut usize, radix: u32, max: usize| {
+                    let mut v = 0u32;
+                    let mut n = 0;
+                    while n < max {
+                        let Some(d) = chars.get(*i).and_then(|c| c.to_digit(radix)) else {
+                            break;
+                        };
+                        v = v.saturating_mul(radix).saturating_add(d);
+                        *i += 1;
+                        n += 1;
+                    }
+                    (n > 0).then_some(v)
+                };
+                let decoded = match e {
+                    'a' => Some('\x07'),
+                    'b' => Some('\x08'),
+                    'e' | 'E' => Some('\x1b'),
+                    'f' => Some('\x0c'),
+                    'n' => Some('\n'),
+                    'r' => Some('\r'),
+                    't' => Some('\t'),
+                    'v' => Some('\x0b'),
+                    'x' => digits(&mut i, 16, 2).and_then(char::from_u32),
+                    'u' => digits(&mut i, 16, 4).and_then(char::from_u32),
+                    'U' => digits(&mut i, 16, 8).and_then(char::from_u32),
+                    'c' => {
+                        let x = chars.get(i).copied();
+                        i += 1;
+                        x.and_then(|x| char::from_u32(u32::from(x) & 0x1f))
+                    }
+                    '0'..='7' => {
+                        i -= 1;
+                        digits(&mut i, 8, 3).and_then(char::from_u32)
+                    }
+                    other => Some(other),
+                };
+                if let Some(d) = decoded {
+                    out.push(d);
+                }
+            }
+            other => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+}
+
 /// Splits a line into commands at unquoted operators, recording redirections and
 /// substitutions. Quotes are kept in the text for `shell-words`.
 #[allow(clippy::too_many_lines)]
@@ -1218,6 +2245,19 @@ fn scan(line: &str) -> Scan {
                 if scan.error.is_some() {
                     break;
                 }
+                at_word_start = false;
+            }
+            '$' if chars.get(i + 1) == Some(&'\'') => {
+                // ANSI-C quoting: decoded, then kept single-quoted for `shell-words`.
+                let Some((decoded, end)) = ansi_c(&chars, i + 2) else {
+                    scan.error = Some("unbalanced $' quote".to_owned());
+                    break;
+                };
+                seg.dynamic = true;
+                seg.text.push('\'');
+                seg.text.push_str(&decoded.replace('\'', "'\\''"));
+                seg.text.push('\'');
+                i = end + 1;
                 at_word_start = false;
             }
             '$' | '`' => {
@@ -1336,7 +2376,9 @@ fn scan(line: &str) -> Scan {
                 word_start = seg.text.len();
             }
             c if is_operator(c) => {
+                let pipe = c == '|' && chars.get(i + 1) != Some(&'|');
                 scan.segments.push(std::mem::take(&mut seg));
+                seg.piped = pipe;
                 // Always consumes the operator itself; then the rest of `&&`, `||`, `;;`, `|&`
                 // (an `&` that starts `&>` is left for the redirection).
                 i += 1;

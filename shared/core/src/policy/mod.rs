@@ -18,6 +18,7 @@
 // tests in `bypass_tests` exercise it on generated input.
 #[allow(clippy::arithmetic_side_effects)]
 mod command;
+#[allow(clippy::arithmetic_side_effects)]
 mod path;
 mod readonly;
 
@@ -200,10 +201,40 @@ impl Pattern {
     fn matches(&self, target: &str) -> bool {
         self.regex.is_match(target)
     }
+
+    /// The same pattern over confusable skeletons ([`path::skeleton`]), keeping its text.
+    fn skeleton(&self) -> Self {
+        let skel = path::skeleton(&self.text);
+        Self::new(&skel).map_or_else(
+            |_| self.clone(),
+            |p| Self {
+                text: self.text.clone(),
+                regex: p.regex,
+            },
+        )
+    }
 }
 
 fn compile(list: &[String]) -> Result<Vec<Pattern>, String> {
     list.iter().map(|p| Pattern::new(p)).collect()
+}
+
+/// The lowercase segments of file patterns, for reading wildcard segments of a target.
+fn path_vocabulary(fs: &FilesystemSection) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let all = fs
+        .block_read
+        .iter()
+        .chain(&fs.block_write)
+        .chain(&fs.require_approval_write);
+    for p in all {
+        for seg in p.to_lowercase().split('/') {
+            if !seg.is_empty() && seg != "*" && seg != "**" && !out.iter().any(|o| o == seg) {
+                out.push(seg.to_owned());
+            }
+        }
+    }
+    out
 }
 
 fn first_match<'a>(patterns: &'a [Pattern], target: &str) -> Option<&'a Pattern> {
@@ -247,6 +278,10 @@ pub struct PolicyPack {
     command_aliases: BTreeMap<String, String>,
     known_executables: Vec<String>,
     allow_read_only: bool,
+    /// `block_read`, `block_write`, `require_approval_write` over confusable skeletons.
+    skeletons: [Vec<Pattern>; 3],
+    /// Segments of the file patterns ([`path_vocabulary`]).
+    path_vocabulary: Vec<String>,
 }
 
 impl PolicyPack {
@@ -273,12 +308,22 @@ impl PolicyPack {
         if file.name.trim().is_empty() {
             return Err(invalid("name must not be empty".to_owned()));
         }
+        let block_read = compile(&file.filesystem.block_read).map_err(invalid)?;
+        let block_write = compile(&file.filesystem.block_write).map_err(invalid)?;
+        let require_approval_write =
+            compile(&file.filesystem.require_approval_write).map_err(invalid)?;
+        let skel = |list: &[Pattern]| list.iter().map(Pattern::skeleton).collect::<Vec<_>>();
         Ok(Self {
             name: file.name,
-            block_read: compile(&file.filesystem.block_read).map_err(invalid)?,
-            block_write: compile(&file.filesystem.block_write).map_err(invalid)?,
-            require_approval_write: compile(&file.filesystem.require_approval_write)
-                .map_err(invalid)?,
+            skeletons: [
+                skel(&block_read),
+                skel(&block_write),
+                skel(&require_approval_write),
+            ],
+            path_vocabulary: path_vocabulary(&file.filesystem),
+            block_read,
+            block_write,
+            require_approval_write,
             block_commands: compile(&file.commands.block).map_err(invalid)?,
             allow_commands: compile(&file.commands.allow).map_err(invalid)?,
             blocked_servers: file.mcp.blocked_servers,
@@ -412,7 +457,15 @@ const SENSITIVE_PATH: &str = "Matched sensitive path policy: ";
 const NO_SENSITIVE_PATH: &str = "No sensitive path policy matched.";
 
 fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
-    if let Some(p) = first_match(&pack.block_write, target) {
+    write_verdict_in(&pack.block_write, &pack.require_approval_write, target)
+}
+
+fn write_verdict_in(
+    block_write: &[Pattern],
+    require_approval: &[Pattern],
+    target: &str,
+) -> Verdict {
+    if let Some(p) = first_match(block_write, target) {
         return Verdict::new(
             "block",
             "filesystem.write.block",
@@ -420,7 +473,7 @@ fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
             format!("{SENSITIVE_PATH}{}", p.text),
         );
     }
-    if let Some(p) = first_match(&pack.require_approval_write, target) {
+    if let Some(p) = first_match(require_approval, target) {
         let mut v = Verdict::new(
             "require_approval",
             "filesystem.write.require_approval",
@@ -439,7 +492,11 @@ fn write_verdict(pack: &PolicyPack, target: &str) -> Verdict {
 }
 
 fn read_verdict(pack: &PolicyPack, target: &str) -> Verdict {
-    match first_match(&pack.block_read, target) {
+    read_verdict_in(&pack.block_read, target)
+}
+
+fn read_verdict_in(block_read: &[Pattern], target: &str) -> Verdict {
+    match first_match(block_read, target) {
         Some(p) => Verdict::new(
             "block",
             "filesystem.read.block",
@@ -457,7 +514,7 @@ fn read_verdict(pack: &PolicyPack, target: &str) -> Verdict {
 
 fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
     if let Some(p) = first_match(&pack.block_commands, command) {
-        let part = part.to_lowercase();
+        let part = format!("{part} {command}").to_lowercase();
         let severity = if part.contains("apply") || part.contains("delete") {
             "critical"
         } else {
@@ -488,9 +545,19 @@ fn command_verdict(pack: &PolicyPack, command: &str, part: &str) -> Verdict {
     v
 }
 
-/// Keeps the strictest verdict; the earlier one on a tie.
+fn severity_rank(severity: &str) -> u8 {
+    match severity {
+        "critical" => 3,
+        "high" => 2,
+        "medium" => 1,
+        _ => 0,
+    }
+}
+
+/// Keeps the strictest verdict (outcome, then severity); the earlier one on a tie.
 fn consider(best: &mut Option<Verdict>, candidate: Verdict) {
-    if best.as_ref().is_none_or(|b| candidate.rank() > b.rank()) {
+    let key = |v: &Verdict| (v.rank(), severity_rank(v.severity));
+    if best.as_ref().is_none_or(|b| key(&candidate) > key(b)) {
         *best = Some(candidate);
     }
 }
@@ -516,6 +583,28 @@ fn file_verdict(
                 read_verdict(pack, &spelling.text)
             },
         );
+        // Look-alike characters (`іam`, `iam∕x`), and segments that may name a pattern's
+        // segment: Windows 8.3 short names (`GITHUB~1`) and globs (`workflow?`, `{a,b}`).
+        let skeleton = path::normalise(&path::skeleton(&spelling.text), repo_root).text;
+        let [block_read, block_write, require_approval] = &pack.skeletons;
+        consider(
+            &mut best,
+            if write {
+                write_verdict_in(block_write, require_approval, &skeleton)
+            } else {
+                read_verdict_in(block_read, &skeleton)
+            },
+        );
+        for text in path::wildcard_readings(&spelling.text, &pack.path_vocabulary) {
+            consider(
+                &mut best,
+                if write {
+                    write_verdict(pack, &text)
+                } else {
+                    read_verdict(pack, &text)
+                },
+            );
+        }
         if spelling.outside {
             consider(
                 &mut best,
@@ -655,6 +744,286 @@ impl ReadOnlyScope {
     }
 }
 
+/// Options (without dashes, lowercase) whose value is a file the command writes:
+/// `terraform plan -out=…`, `-state-out`, `-backup`, `-state`; `pytest --junitxml=…`,
+/// `--basetemp` (emptied first), `--cov-report=xml:…`, `-o cache_dir=…`; `--output`.
+const WRITE_OPTIONS: &[&str] = &[
+    "out",
+    "state-out",
+    "backup",
+    "state",
+    "junitxml",
+    "junit-xml",
+    "resultlog",
+    "result-log",
+    "report-log",
+    "html",
+    "basetemp",
+    "cov-report",
+    "json-report-file",
+    "output",
+    "o",
+];
+
+/// Files `raw` (a command's words) names as the value of a [`WRITE_OPTIONS`] option.
+fn option_writes(raw: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, w) in raw.iter().enumerate().skip(1) {
+        if !w.starts_with('-') || w == "--" {
+            continue;
+        }
+        let (name, value) = match w.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_owned())),
+            None => (w.as_str(), raw.get(k.saturating_add(1)).cloned()),
+        };
+        let name = name.trim_start_matches('-').to_lowercase();
+        if !WRITE_OPTIONS.contains(&name.as_str()) {
+            continue;
+        }
+        let Some(value) = value else { continue };
+        // `xml:cov.xml`, `cache_dir=.cache`: the file is after the kind.
+        let file = value
+            .rsplit_once(['=', ':'])
+            .filter(|(kind, _)| !kind.contains('/') && kind.len() > 1)
+            .map_or(value.as_str(), |(_, f)| f);
+        if !file.is_empty() {
+            // A directory (`--basetemp=iam`) is written inside.
+            out.push(file.to_owned());
+            out.push(format!("{}/x", file.trim_end_matches(['/', '\\'])));
+        }
+    }
+    out
+}
+
+/// Block verdicts for block patterns a candidate text with globs or braces may expand to: the
+/// candidate read as a glob is matched against each pattern's text with `*` removed.
+fn glob_blocks(pack: &PolicyPack, candidates: &[String]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    for c in candidates {
+        if !c.contains(['*', '?', '[', '{']) {
+            continue;
+        }
+        let Some(re) = command::glob_regex(c) else {
+            continue;
+        };
+        for p in &pack.block_commands {
+            let sample = p.text.replace('*', "");
+            let sample = sample.trim();
+            if re.is_match(sample) {
+                out.push(command_verdict(pack, sample, sample));
+            }
+        }
+    }
+    out
+}
+
+/// Executables that read the files they name (besides the read-only ones): their operands are
+/// checked against the read policy.
+const READERS: &[&str] = &[
+    "less",
+    "more",
+    "most",
+    "bat",
+    "batcat",
+    "nl",
+    "tac",
+    "xxd",
+    "od",
+    "hexdump",
+    "strings",
+    "base64",
+    "base32",
+    "diff",
+    "cmp",
+    "comm",
+    "paste",
+    "join",
+    "fold",
+    "fmt",
+    "column",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "sha512sum",
+    "cksum",
+    "b2sum",
+    "iconv",
+    "zcat",
+    "zless",
+    "bzcat",
+    "xzcat",
+    "source",
+    ".",
+    "open",
+    "xdg-open",
+    "curl",
+    "nc",
+    "scp",
+    "rsync",
+    "cp",
+    "mv",
+    "ln",
+    "install",
+    "tar",
+    "zip",
+    "gzip",
+    "openssl",
+    "gpg",
+    "ssh-keygen",
+];
+
+/// Executables that write (or delete, or change) every file they name.
+const WRITERS: &[&str] = &[
+    "tee", "touch", "truncate", "rm", "rmdir", "unlink", "shred", "mkdir", "chmod", "chown",
+    "chgrp", "chattr", "setfacl",
+];
+
+/// Editors: they read and may write every file they name.
+const EDITORS: &[&str] = &[
+    "vi", "vim", "nvim", "view", "nano", "emacs", "ed", "ex", "code", "micro", "hx",
+];
+
+/// Searchers: the first operand is the pattern unless `-e`/`-f` gives it.
+const SEARCHERS: &[&str] = &["grep", "egrep", "fgrep", "rg", "ag", "ack", "git-grep"];
+
+/// Executables whose last operand is the file (or directory) they write; the others are read.
+const COPIERS: &[&str] = &["cp", "mv", "install", "ln", "rsync", "scp"];
+
+/// The files a command reads and writes, by its executable's basename: read-only commands'
+/// files, [`READERS`]' operands, [`WRITERS`]' operands, [`COPIERS`]' destination, `dd if=/of=`,
+/// `sed -i`/`perl -i` files.
+fn command_files(cmd: &command::Command) -> (Vec<String>, Vec<String>) {
+    let Some((exe, args)) = cmd.raw.split_first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let name = exe.rsplit(['/', '\\']).next().unwrap_or(exe).to_lowercase();
+    let operands: Vec<String> = args
+        .iter()
+        .filter(|w| !w.starts_with('-') || w.as_str() == "-")
+        .filter(|w| w.as_str() != "-")
+        .cloned()
+        .collect();
+    let mut reads = Vec::new();
+    let mut writes = Vec::new();
+    if let Some(files) = readonly::files_of(&name, args) {
+        reads = files;
+    } else if WRITERS.contains(&name.as_str()) {
+        // A directory (`rm -rf iam`) is written inside too.
+        for op in &operands {
+            writes.push(op.clone());
+            writes.push(format!("{}/x", op.trim_end_matches('/')));
+        }
+    } else if EDITORS.contains(&name.as_str()) {
+        reads.clone_from(&operands);
+        writes.clone_from(&operands);
+    } else if SEARCHERS.contains(&name.as_str()) {
+        let given = args
+            .iter()
+            .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains(['e', 'f']));
+        reads = operands.iter().skip(usize::from(!given)).cloned().collect();
+    } else if matches!(name.as_str(), "tar" | "unzip" | "bsdtar") {
+        for (k, w) in args.iter().enumerate() {
+            let dir = if w == "-C" || w == "-d" || w == "--directory" {
+                args.get(k.saturating_add(1)).cloned()
+            } else {
+                w.strip_prefix("--directory=").map(str::to_owned)
+            };
+            if let Some(dir) = dir {
+                writes.push(format!("{}/x", dir.trim_end_matches('/')));
+            }
+        }
+    } else if COPIERS.contains(&name.as_str()) {
+        if let Some((last, sources)) = operands.split_last() {
+            writes.push(last.clone());
+            writes.push(format!("{}/x", last.trim_end_matches('/')));
+            reads.extend(sources.iter().cloned());
+        }
+        for (k, w) in args.iter().enumerate() {
+            let dir = if w == "-t" {
+                args.get(k.saturating_add(1)).cloned()
+            } else {
+                w.strip_prefix("--target-directory=").map(str::to_owned)
+            };
+            if let Some(dir) = dir {
+                writes.push(format!("{}/x", dir.trim_end_matches('/')));
+            }
+        }
+    } else if name == "dd" {
+        for w in args {
+            if let Some(f) = w.strip_prefix("of=") {
+                writes.push(f.to_owned());
+            } else if let Some(f) = w.strip_prefix("if=") {
+                reads.push(f.to_owned());
+            }
+        }
+    } else if matches!(name.as_str(), "sed" | "gsed" | "perl")
+        && args.iter().any(|w| {
+            w.starts_with("--in-place")
+                || (w.starts_with('-') && !w.starts_with("--") && w.contains('i'))
+        })
+    {
+        // Every operand may be a file edited in place (the script too: checked, not written).
+        writes.clone_from(&operands);
+    } else if READERS.contains(&name.as_str()) {
+        reads = operands;
+    }
+    (reads, writes)
+}
+
+/// Words at most this far apart are read as one hidden command.
+const HIDDEN_WINDOW: usize = 12;
+/// How many words of opaque text are looked at.
+const HIDDEN_WORDS: usize = 512;
+
+/// Block verdicts for blocked commands spelled among the words of `text`, which the line runs
+/// in a way it does not show (inline code, expansion, unparseable text): each run of up to
+/// [`HIDDEN_WINDOW`] words, its first reduced to an executable basename (aliases applied), is
+/// matched against the block patterns.
+fn hidden_blocks(pack: &PolicyPack, text: &str) -> Vec<Verdict> {
+    let env = command::Env {
+        aliases: &pack.command_aliases,
+        known: &pack.known_executables,
+    };
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_alphanumeric() || "_./+@-~=".contains(c)))
+        .filter(|w| !w.is_empty())
+        .take(HIDDEN_WORDS)
+        .map(str::to_lowercase)
+        .collect();
+    let mut out = Vec::new();
+    for start in 0..words.len() {
+        let word = words[start].trim_start_matches('-');
+        let base = word.rsplit(['/', '\\']).next().unwrap_or_default();
+        let base = base.strip_suffix(".exe").unwrap_or(base);
+        let exe = pack.command_aliases.get(base).map_or(base, String::as_str);
+        if !pack.known_executables.iter().any(|k| k == exe) {
+            continue;
+        }
+        // Each run of words after it, read as a command (global options skipped).
+        let mut run = vec![exe.to_owned()];
+        for w in words
+            .iter()
+            .skip(start.saturating_add(1))
+            .take(HIDDEN_WINDOW)
+        {
+            run.push(w.clone());
+            let parsed = command::parse(&shell_words::join(&run), &env);
+            let blocked = parsed.commands.iter().find_map(|c| {
+                let canonical = c.candidates.first().map_or("", String::as_str);
+                c.candidates
+                    .iter()
+                    .map(|t| command_verdict(pack, t, canonical))
+                    .find(|v| v.outcome == "block")
+            });
+            if let Some(v) = blocked {
+                out.push(v);
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The parsed line and the strictest verdict over its problems, commands and redirections.
 fn line_verdict(
     pack: &PolicyPack,
@@ -668,6 +1037,15 @@ fn line_verdict(
     let parsed = command::parse(line, &env);
     let read_only = ReadOnlyScope::new(pack, line, &parsed, repo_root);
     let mut best = None;
+    if parsed
+        .problems
+        .iter()
+        .any(|p| matches!(p, command::Problem::Unparseable(_)))
+    {
+        for v in hidden_blocks(pack, line) {
+            consider(&mut best, v);
+        }
+    }
     for problem in &parsed.problems {
         consider(
             &mut best,
@@ -684,11 +1062,26 @@ fn line_verdict(
             },
         );
     }
-    for cmd in &parsed.commands {
+    for cmd in parsed.commands.iter().chain(&parsed.alternatives) {
         let canonical = cmd.candidates.first().map_or("", String::as_str);
         let mut part = None;
         for text in &cmd.candidates {
             consider(&mut part, command_verdict(pack, text, canonical));
+        }
+        // Code the line does not show (`python -c …`, `"$(echo terraform) apply"`): a blocked
+        // command spelled among its words blocks it.
+        if cmd.opaque {
+            let words = cmd.raw.iter().chain(&cmd.via).cloned().collect::<Vec<_>>();
+            for v in hidden_blocks(pack, &words.join(" ")) {
+                consider(&mut part, v);
+            }
+        }
+        // Globs and braces among the words (`terraform {apply,plan}`, `git push origin ma?n`)
+        // may expand to a blocked command.
+        if cmd.globbed {
+            for v in glob_blocks(pack, &cmd.candidates) {
+                consider(&mut part, v);
+            }
         }
         let Some(mut part) = part else { continue };
         if part.rule_id == DEFAULT_COMMAND_RULE
@@ -717,6 +1110,33 @@ fn line_verdict(
                         ),
                     ),
                 };
+            }
+        }
+        // Files the command names: reading a blocked file is blocked however it is read.
+        let (reads, writes) = command_files(cmd);
+        for (files, write) in [(reads, false), (writes, true)] {
+            // A bare glob operand (`ls *`) names whatever is there: not read as every name.
+            let named = files
+                .iter()
+                .filter(|f| !f.chars().all(|c| matches!(c, '*' | '?')) || write)
+                .filter(|f| !is_device(f.strip_suffix("/x").unwrap_or(f)));
+            for file in named {
+                for spelled in readonly::under(&read_only.dirs, file) {
+                    let (path, mut v) = file_verdict(pack, &spelled, repo_root, write);
+                    if v.outcome != "allow" {
+                        let how = if write { "writes" } else { "reads" };
+                        v.reason = format!("Command {how} {path}. {}", v.reason);
+                        consider(&mut best, v);
+                    }
+                }
+            }
+        }
+        let devices = |f: &&String| !is_device(f.strip_suffix("/x").unwrap_or(f));
+        for file in option_writes(&cmd.raw).iter().filter(devices) {
+            let (path, mut v) = file_verdict(pack, file, repo_root, true);
+            if v.outcome != "allow" {
+                v.reason = format!("Command writes {path} through an option. {}", v.reason);
+                consider(&mut best, v);
             }
         }
         consider(&mut best, part);

@@ -18,18 +18,55 @@ pub(crate) struct NormalPath {
 }
 
 /// The canonical form of `raw` (recorded as the decision's `target`) followed by the forms of
-/// its equivalent respellings on other filesystems (Unicode NFKC, ignorable code points removed,
-/// Windows' trailing dots and spaces and `::$DATA` stream suffix dropped, text after a NUL cut).
-/// Rules are matched against every form; the strictest outcome wins.
+/// its equivalent respellings on other filesystems and in other notations (Unicode NFKC,
+/// ignorable code points removed, Windows' trailing dots and spaces and `:stream` suffixes
+/// dropped, text after a NUL cut, `%XX` decoded, a `file:` URL's path, shell quotes removed,
+/// `\\?\` and `/proc/self/cwd` prefixes resolved, a drive letter dropped, the part after a
+/// `~`/`$VAR` prefix read from the root). Rules are matched against every form; the strictest
+/// outcome wins.
 pub(crate) fn spellings(raw: &str, repo_root: Option<&str>) -> Vec<NormalPath> {
     let mut raws = vec![raw.to_owned()];
-    let nul_cut = raw.split('\0').next().unwrap_or_default().to_owned();
+    let mut base = vec![raw.to_owned()];
+    let push = |list: &mut Vec<String>, s: String| {
+        if !list.contains(&s) {
+            list.push(s);
+        }
+    };
+    // Notations: quotes, percent-encoding (twice, also of the NFKC form: `％２ｅ`), `file:` URLs.
     let nfkc: String = raw.nfkc().collect();
-    let bare: String = nfkc.chars().filter(|c| !is_ignorable(*c)).collect();
-    for candidate in [nul_cut, nfkc, bare] {
-        let windows = windows_trimmed(&candidate);
-        raws.push(candidate);
-        raws.push(windows);
+    push(&mut base, nfkc);
+    if let Ok(words) = shell_words::split(raw)
+        && let [word] = words.as_slice()
+    {
+        push(&mut base, word.clone());
+    }
+    for k in 0..base.len() {
+        let once = percent_decoded(&base[k]);
+        let twice = percent_decoded(&once);
+        push(&mut base, once);
+        push(&mut base, twice);
+    }
+    for k in 0..base.len() {
+        if let Some(p) = file_url_path(&base[k]) {
+            push(&mut base, p);
+        }
+    }
+    for b in base {
+        let nul_cut = b.split('\0').next().unwrap_or_default().to_owned();
+        let nfkc: String = b.nfkc().collect();
+        let bare: String = nfkc.chars().filter(|c| !is_ignorable(*c)).collect();
+        push(&mut raws, b);
+        for candidate in [nul_cut, nfkc, bare] {
+            let windows = windows_trimmed(&candidate);
+            push(&mut raws, candidate);
+            push(&mut raws, windows);
+        }
+    }
+    // Prefixes that name the root or another spelling of an absolute path.
+    for k in 0..raws.len() {
+        for extra in prefix_readings(&raws[k]) {
+            push(&mut raws, extra);
+        }
     }
     let mut out: Vec<NormalPath> = Vec::new();
     for r in raws {
@@ -39,6 +76,205 @@ pub(crate) fn spellings(raw: &str, repo_root: Option<&str>) -> Vec<NormalPath> {
         }
     }
     out
+}
+
+/// `%XX` decoded (invalid escapes and non-UTF-8 results left as they are).
+fn percent_decoded(raw: &str) -> String {
+    if !raw.contains('%') {
+        return raw.to_owned();
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        if let (b'%', Some(v)) = (b, hex) {
+            out.push(v);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
+}
+
+/// The path of a `file:` URL (`file:///abs/x`, `file://localhost/abs/x`, `file:/abs/x`);
+/// another host is a UNC path (`//host/x`).
+fn file_url_path(raw: &str) -> Option<String> {
+    let lower = raw.get(..5)?.to_ascii_lowercase();
+    if lower != "file:" {
+        return None;
+    }
+    let rest = &raw[5..];
+    let Some(after) = rest.strip_prefix("//") else {
+        return Some(rest.to_owned());
+    };
+    let (host, path) = after.split_at(after.find('/').unwrap_or(after.len()));
+    if host.is_empty() || host.eq_ignore_ascii_case("localhost") {
+        Some(if path.is_empty() {
+            "/".to_owned()
+        } else {
+            path.to_owned()
+        })
+    } else {
+        Some(format!("//{after}"))
+    }
+}
+
+/// Other readings of a path's start: `\\?\C:\x`/`\\.\C:\x` → `C:/x`; `C:/x` → `/x` (the same
+/// path seen from a POSIX root); `/proc/self/cwd/x` → `x`, `/proc/self/root/x` → `/x`; the part
+/// after a `$VAR` prefix (or a `~` prefix that climbs with `..`) read from the root, and from
+/// `/`, since the variable may name either.
+fn prefix_readings(raw: &str) -> Vec<String> {
+    let path = raw.replace('\\', "/");
+    let mut out = Vec::new();
+    let mut trimmed = path.as_str();
+    for prefix in ["//?/", "//./", "/??/"] {
+        if let Some(rest) = trimmed.strip_prefix(prefix) {
+            trimmed = rest;
+            let rest = rest
+                .strip_prefix("UNC/")
+                .or_else(|| rest.strip_prefix("unc/"))
+                .map_or_else(|| rest.to_owned(), |r| format!("//{r}"));
+            out.push(rest);
+            break;
+        }
+    }
+    let bytes = trimmed.as_bytes();
+    if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
+        out.push(format!("/{}", trimmed[2..].trim_start_matches('/')));
+    }
+    let segs: Vec<&str> = path.split('/').collect();
+    if segs.len() >= 4
+        && segs[0].is_empty()
+        && segs[1] == "proc"
+        && matches!(segs[3], "cwd" | "root")
+    {
+        let rest = segs[4..].join("/");
+        out.push(if segs[3] == "cwd" {
+            rest
+        } else {
+            format!("/{rest}")
+        });
+    }
+    let first = segs.first().copied().unwrap_or_default();
+    let climbs = segs.iter().any(|s| s.trim() == "..");
+    if first.starts_with('$') || (first.starts_with('~') && climbs) {
+        let rest = segs[1..].join("/");
+        out.push(format!("/{rest}"));
+        out.push(rest);
+    }
+    out
+}
+
+/// The UTS #39 confusable skeleton of the lowercase, mark-free text (`іam` and `ıam` read as
+/// `iam`, `∕` as `/`); patterns are compared in the same form.
+pub(crate) fn skeleton(text: &str) -> String {
+    let lower: String = text
+        .to_lowercase()
+        .nfkd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c) && !is_ignorable(*c))
+        .collect();
+    unicode_security::skeleton(&lower).collect()
+}
+
+/// How many readings [`wildcard_readings`] gives at most.
+const MAX_WILDCARD_READINGS: usize = 64;
+
+/// Readings of `text` (a normalised path) with each segment that may stand for another name —
+/// a Windows 8.3 short name (`GITHUB~1`, `SECRET~1.YAM`) or a glob (`workflow?`, `[m]ain.tf`,
+/// `{a,b}`, `*`) — replaced by each `vocabulary` segment (the pack's pattern segments) it may
+/// name. Bounded.
+pub(crate) fn wildcard_readings(text: &str, vocabulary: &[String]) -> Vec<String> {
+    let segs: Vec<&str> = text.split('/').collect();
+    if !segs.iter().any(|s| is_wildcard(s)) {
+        return Vec::new();
+    }
+    let mut readings: Vec<Vec<String>> = vec![Vec::new()];
+    for seg in &segs {
+        let mut options = vec![(*seg).to_owned()];
+        if is_wildcard(seg) {
+            for word in vocabulary {
+                for name in names_of(word, seg) {
+                    if may_name(seg, &name) && !options.contains(&name) {
+                        options.push(name);
+                    }
+                }
+            }
+        }
+        let mut next = Vec::new();
+        for r in &readings {
+            for o in &options {
+                if next.len() >= MAX_WILDCARD_READINGS {
+                    break;
+                }
+                let mut r = r.clone();
+                r.push(o.clone());
+                next.push(r);
+            }
+        }
+        readings = next;
+    }
+    readings
+        .into_iter()
+        .map(|r| r.join("/"))
+        .filter(|r| r != text)
+        .collect()
+}
+
+fn is_wildcard(seg: &str) -> bool {
+    short_name(seg).is_some() || seg.contains(['*', '?', '[', '{'])
+}
+
+/// An 8.3 short name's lowercase base (up to 6 characters before `~N`) and extension.
+fn short_name(seg: &str) -> Option<(String, String)> {
+    let (name, ext) = seg.rsplit_once('.').unwrap_or((seg, ""));
+    let (base, num) = name.rsplit_once('~')?;
+    let ok = !base.is_empty()
+        && base.chars().count() <= 6
+        && !base.contains(['.', ' '])
+        && !num.is_empty()
+        && num.len() <= 6
+        && num.bytes().all(|b| b.is_ascii_digit())
+        && ext.chars().count() <= 3;
+    ok.then(|| (base.to_lowercase(), ext.to_lowercase()))
+}
+
+/// Concrete names of a vocabulary segment to try for `seg`: itself, or with its `*`s filled
+/// with nothing or with the short name's base or extension.
+fn names_of(word: &str, seg: &str) -> Vec<String> {
+    if !word.contains('*') {
+        return vec![word.to_owned()];
+    }
+    let mut fills = vec![String::new(), "x".to_owned()];
+    if let Some((base, ext)) = short_name(seg) {
+        fills.push(base);
+        fills.push(ext);
+    }
+    fills.into_iter().map(|f| word.replace('*', &f)).collect()
+}
+
+/// Whether the wildcard segment `seg` may name `name`.
+fn may_name(seg: &str, name: &str) -> bool {
+    if let Some((base, ext)) = short_name(seg) {
+        let trimmed = name.trim_start_matches(['.', ' ']);
+        let (long_base, long_ext) = match trimmed.rsplit_once('.') {
+            Some((b, e)) if !b.is_empty() => (b.to_owned(), e.to_owned()),
+            _ => (trimmed.to_owned(), String::new()),
+        };
+        let long_base: String = long_base
+            .chars()
+            .filter(|c| !matches!(c, '.' | ' '))
+            .collect();
+        return long_base.starts_with(&base)
+            && long_ext.starts_with(&ext)
+            && (ext.is_empty() == long_ext.is_empty());
+    }
+    super::command::glob_regex(seg).is_some_and(|re| re.is_match(name))
 }
 
 /// Default-ignorable code points some filesystems (HFS+) drop from names.
@@ -55,9 +291,13 @@ fn windows_trimmed(raw: &str) -> String {
         .split('/')
         .map(|seg| {
             let mut s = seg;
-            let lower = s.to_ascii_lowercase();
-            if let Some(cut) = lower.strip_suffix("::$data") {
-                s = &s[..cut.len()];
+            // `name:stream:$DATA` is a stream of `name`; a drive letter (`C:`) is not cut.
+            let drive = s.len() == 2 && s.as_bytes()[0].is_ascii_alphabetic();
+            if let Some(colon) = s.find(':')
+                && !drive
+                && colon > 0
+            {
+                s = &s[..colon];
             }
             let t = s.trim().trim_end_matches(['.', ' ']);
             if t.is_empty() || s == "." || s == ".." {

@@ -26,7 +26,8 @@
 //!   `-U`, `-f`, `-p`, `-a`, `-t`), `find` (not `-exec`, `-execdir`, `-ok`, `-okdir`,
 //!   `-delete`, `-fprint`, `-fprint0`, `-fprintf`, `-fls`);
 //! * git: `git status`, `git diff`, `git log`, `git show`, `git blame` (not `--output`,
-//!   `--ext-diff`, `--textconv`, `--no-index`, `--show-signature`), `git rev-parse`,
+//!   `--ext-diff`, `--textconv`, `--no-index`, `--show-signature`, nor a pathspec with glob
+//!   characters or magic such as `'*.pem'`, `:(glob)…`), `git rev-parse`,
 //!   `git branch` listing only (no name, `-d`, `-m`, …), `git --version`; the only global
 //!   options kept are `--no-pager`, `-P`, `--no-optional-locks`, `--literal-pathspecs`,
 //!   `--no-advice` (`-c`, `-C`, `--git-dir`, `--exec-path`, … make it not read-only). A
@@ -111,6 +112,13 @@ pub(crate) fn classify(cmd: &Command) -> Option<Vec<String>> {
         .iter()
         .find_map(|d| exe.strip_prefix(d))
         .unwrap_or(exe);
+    let (_, check) = READ_ONLY.iter().find(|(n, _)| *n == name)?;
+    check(args)
+}
+
+/// The files a read-only executable (by basename) reads with `args`, however it is run
+/// (through wrappers too); `None` when it is not one or an option is refused.
+pub(crate) fn files_of(name: &str, args: &[String]) -> Option<Vec<String>> {
     let (_, check) = READ_ONLY.iter().find(|(n, _)| *n == name)?;
     check(args)
 }
@@ -387,7 +395,18 @@ fn git(args: &[String]) -> Option<Vec<String>> {
     match sub.as_str() {
         "status" => split(rest, &[], "").map(Split::all),
         "diff" | "log" | "show" | "blame" => {
-            let words = split(rest, GIT_REFUSED, "")?.all();
+            let s = split(rest, GIT_REFUSED, "")?;
+            // Pathspecs are globs (`'*.pem'`, `':(glob)**/.env'`): they may name any file.
+            let magic = |w: &String| {
+                w.contains(['*', '?', '['])
+                    || w.starts_with(":(")
+                    || w.starts_with(":!")
+                    || w.starts_with(":^")
+            };
+            if s.operands.iter().any(magic) {
+                return None;
+            }
+            let words = s.all();
             let mut out = Vec::new();
             for w in words {
                 if let Some((_, after)) = w.split_once(':') {
