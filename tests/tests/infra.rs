@@ -292,7 +292,14 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
             })
             .collect()
     };
-    let decide = || grant(&["GetItem", "PutItem", "DeleteItem"], &[TABLE]);
+    // UpdateItem: the list counters move in the same transaction as a record that is added
+    // or changes state (issue G §5).
+    let decide = || {
+        grant(
+            &["GetItem", "PutItem", "DeleteItem", "UpdateItem"],
+            &[TABLE],
+        )
+    };
     let grants = match binary {
         "list-approvals" | "get-approval" => grant(&["GetItem", "Query"], &[TABLE, INDEXES]),
         "attach-decision" => grant(&["GetItem"], &[TABLE]),
@@ -300,9 +307,10 @@ fn expected_grants(binary: &str) -> BTreeSet<(String, String)> {
         // break-glass: an insert (never pending, so no guard), then the notification's read +
         // append; consume: approved → consumed never touches the open-decision guard (it lives
         // while pending); deliver: a read and the evidence append.
-        "break-glass" | "consume-approval" | "deliver-approval" => {
-            grant(&["GetItem", "PutItem"], &[TABLE])
+        "break-glass" | "consume-approval" => {
+            grant(&["GetItem", "PutItem", "UpdateItem"], &[TABLE])
         }
+        "deliver-approval" => grant(&["GetItem", "PutItem"], &[TABLE]),
         // overdue requests on gsi_expiry; pending ones on gsi_state for reminders and
         // escalation (issue G §2); no other index.
         "sweep-approvals" => {

@@ -126,6 +126,10 @@ pub struct MigrateArgs {
     /// always win (the output says so).
     #[arg(long, value_name = "PATH")]
     migrations_dir: Option<PathBuf>,
+    /// Recount the list totals of this DynamoDB approval table instead (after upgrading a
+    /// table written before the counters existed; run it before traffic resumes).
+    #[arg(long, value_name = "NAME")]
+    dynamodb_table: Option<String>,
 }
 
 /// The original's default `--migrations-dir`.
@@ -457,6 +461,11 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
     }
     match command {
         ApprovalCommand::Migrate(args) => {
+            if let Some(table) = args.dynamodb_table.filter(|t| !t.trim().is_empty()) {
+                let store = cavra_store_dynamodb::DynamoStore::from_env(table.clone()).await?;
+                let counters = store.recount().await?;
+                return print_json(&json!({"table": table, "counters": counters}));
+            }
             let report = cavra_store_sqlite::migrate(&args.sqlite)?;
             let mut value = serde_json::to_value(&report)?;
             // The original's keys beside ours: `database` and `migrations_dir` as it prints them.

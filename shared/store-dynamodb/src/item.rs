@@ -153,6 +153,90 @@ pub fn guard_item(approval: &Approval) -> Item {
     ])
 }
 
+/// The counter items' `kind`.
+pub const KIND_COUNTER: &str = "counter";
+/// A counter item's count attribute.
+pub const COUNT: &str = "n";
+
+/// The key of the counter item that holds how many records `index` lists (issue G §5): a
+/// list page reads it with one GetItem beside its one Query instead of counting the index.
+/// Counter items have no index keys, so no list sees them.
+pub fn counter_pk(index: &ListIndex) -> String {
+    format!("count#{}#{}", index.hash_attribute, index.hash_value)
+}
+
+/// The four list indexes a record of `state` and `group` is listed in: all, by state, by
+/// group, by both — the counters a write that adds, removes or moves the record changes.
+pub fn counted_indexes(state: ApprovalState, group: &str) -> [ListIndex; 4] {
+    [
+        ListIndex {
+            index: GSI_ALL,
+            hash_attribute: ALL_PK,
+            hash_value: ALL_PK_VALUE.to_owned(),
+        },
+        ListIndex {
+            index: GSI_STATE,
+            hash_attribute: STATE,
+            hash_value: state.as_str().to_owned(),
+        },
+        ListIndex {
+            index: GSI_GROUP,
+            hash_attribute: GROUP,
+            hash_value: group.to_owned(),
+        },
+        ListIndex {
+            index: GSI_STATE_GROUP,
+            hash_attribute: STATE_GROUP,
+            hash_value: state_group(state, group),
+        },
+    ]
+}
+
+/// The counter changes of a write that turns `before` (state, group; `None` for a new
+/// record) into `after`: `(counter key, delta)`, the counters both sides share left out.
+pub fn counter_deltas(
+    before: Option<(ApprovalState, &str)>,
+    after: (ApprovalState, &str),
+) -> Vec<(String, i64)> {
+    let old: Vec<String> = before
+        .map(|(state, group)| {
+            counted_indexes(state, group)
+                .iter()
+                .map(counter_pk)
+                .collect()
+        })
+        .unwrap_or_default();
+    let new: Vec<String> = counted_indexes(after.0, after.1)
+        .iter()
+        .map(counter_pk)
+        .collect();
+    let mut deltas: Vec<(String, i64)> = old
+        .iter()
+        .filter(|k| !new.contains(k))
+        .map(|k| (k.clone(), -1))
+        .collect();
+    deltas.extend(
+        new.iter()
+            .filter(|k| !old.contains(k))
+            .map(|k| (k.clone(), 1)),
+    );
+    deltas
+}
+
+/// A counter item's count; `0` for a counter never written (an index nothing was ever listed
+/// in). `None` when the item is not a counter (corrupt).
+pub fn count_of(item: Option<&Item>) -> Option<u64> {
+    let Some(item) = item else {
+        return Some(0);
+    };
+    match item.get(COUNT) {
+        // A count below zero can only come from a table written before the counters
+        // existed and not recounted (`cavra approval migrate --dynamodb-table`).
+        Some(AttributeValue::N(text)) => text.parse::<i64>().ok().map(|n| n.max(0).unsigned_abs()),
+        _ => None,
+    }
+}
+
 /// A string attribute.
 pub fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     match item.get(name) {
@@ -271,6 +355,80 @@ mod tests {
         .unwrap();
         approval.state = state;
         approval
+    }
+
+    #[test]
+    fn a_new_record_counts_once_in_each_of_its_four_lists() {
+        // GIVEN a new pending IAM record WHEN its counter changes are computed
+        let deltas = counter_deltas(None, (ApprovalState::Pending, "IAM"));
+        // THEN all, state, group and state+group each gain one
+        assert_eq!(
+            deltas,
+            vec![
+                ("count#all_pk#approval".to_owned(), 1),
+                ("count#state#pending".to_owned(), 1),
+                ("count#approver_group#IAM".to_owned(), 1),
+                ("count#state_group#pending#IAM".to_owned(), 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_state_change_moves_the_record_between_state_counters_only() {
+        // GIVEN a pending IAM record that becomes approved
+        let deltas = counter_deltas(
+            Some((ApprovalState::Pending, "IAM")),
+            (ApprovalState::Approved, "IAM"),
+        );
+        // THEN the state and state+group counters move; all and group stay
+        assert_eq!(
+            deltas,
+            vec![
+                ("count#state#pending".to_owned(), -1),
+                ("count#state_group#pending#IAM".to_owned(), -1),
+                ("count#state#approved".to_owned(), 1),
+                ("count#state_group#approved#IAM".to_owned(), 1),
+            ]
+        );
+        // AND a change that keeps state and group changes no counter
+        assert!(
+            counter_deltas(
+                Some((ApprovalState::Pending, "IAM")),
+                (ApprovalState::Pending, "IAM")
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_counter_reads_as_its_count_zero_when_absent_and_never_below_zero() {
+        let counter = |n: &str| HashMap::from([(COUNT.to_owned(), AttributeValue::N(n.into()))]);
+        assert_eq!(count_of(None), Some(0));
+        assert_eq!(count_of(Some(&counter("42"))), Some(42));
+        assert_eq!(count_of(Some(&counter("-3"))), Some(0));
+        assert_eq!(
+            count_of(Some(&HashMap::from([(
+                COUNT.to_owned(),
+                AttributeValue::S("x".into())
+            )]))),
+            None
+        );
+        // a hostile group name cannot reach another index's counter: the attribute name is
+        // part of the key
+        assert_ne!(
+            counter_pk(&ListIndex::for_query(&ListQuery::new(
+                None,
+                Some("pending#IAM".into()),
+                None,
+                None
+            ))),
+            counter_pk(&ListIndex::for_query(&ListQuery::new(
+                Some(ApprovalState::Pending),
+                Some("IAM".into()),
+                None,
+                None
+            )))
+        );
     }
 
     #[test]

@@ -19,6 +19,14 @@
 //!
 //!   `sort` is the list order as one string, ascending (see [`item::sort_key`]):
 //!   `requested_at` descending, then `approval_id` ascending.
+//! * **List counter** `pk = "count#<index hash attribute>#<hash value>"` (e.g.
+//!   `count#state#pending`, `count#state_group#pending#IAM`), number `n`: how many records
+//!   that list holds. Every write that adds a record or changes its state moves the counters
+//!   of the four lists it is in (all, state, group, state+group) with `ADD` in the same
+//!   `TransactWriteItems`, so a list's `total` is one GetItem, never a count of the index
+//!   (issue G §5). A counter never written reads as 0. A table written before the counters
+//!   existed is recounted once with `cavra approval migrate --dynamodb-table NAME`
+//!   ([`DynamoStore::recount`]).
 //! * **Open-decision guard** `pk = "open#<decision_id>"`, holding the `approval_id` of the
 //!   decision's one open (`pending`) request. It has no index keys, so no list sees it. It
 //!   exists exactly while that request is pending: a record enters or leaves `pending` in one
@@ -31,11 +39,11 @@
 //! | --- | --- |
 //! | `get` | one strongly consistent GetItem |
 //! | `find_open_by_decision` | GetItem of the guard, then GetItem of the record it names |
-//! | `insert` (pending) | one TransactWriteItems: Put record + Put guard, both `attribute_not_exists(pk)` |
-//! | `insert` (not pending, e.g. break-glass) | one PutItem, `attribute_not_exists(pk)` |
-//! | `replace` staying in or out of `pending` | one PutItem, `#state = :expected AND #version = :v` |
-//! | `replace` leaving (entering) `pending` | one TransactWriteItems: that Put + Delete (Put) of the guard |
-//! | `list` | Query pages on one GSI for the page (limit + 1 items), in parallel with `Select::Count` Query pages for `total`; an offset first reads the skipped positions (keys only) |
+//! | `insert` (pending) | one TransactWriteItems: Put record + Put guard, both `attribute_not_exists(pk)`, + 4 counter Updates |
+//! | `insert` (not pending, e.g. break-glass) | one TransactWriteItems: Put record `attribute_not_exists(pk)` + 4 counter Updates |
+//! | `replace` keeping the state | one PutItem, `#state = :expected AND #version = :v` |
+//! | `replace` changing the state | one TransactWriteItems: that Put + the counter Updates (4), + Delete (Put) of the guard when leaving (entering) `pending` |
+//! | `list` | one Query on one GSI for the page (limit + 1 items; more only across 1 MB pages), in parallel with one GetItem of the list's counter for `total`; an offset first reads the skipped positions (keys only) |
 //! | `overdue` | Query pages on `gsi_expiry`: `state = pending AND expires_at_us < now` |
 //!
 //! Nothing ever Scans (CONTRACT §7). Failed conditions translate to the port's errors exactly
@@ -47,9 +55,10 @@
 //!
 //! # Costs and limits
 //!
-//! * `total` counts the matching index entries with `Select::Count` Queries, paged through:
-//!   it reads (and is billed for) every matching entry, about 0.5 read units per 4 KB of
-//!   record per list call. Lists of a filter with very many records pay that on every call.
+//! * `total` is one read of a counter item (0.5–1 read unit) whatever the list's size. The
+//!   counters are hot items: concurrent transactions on one counter conflict, and the
+//!   conflict is retried with backoff (below), which is ample at approval traffic (well under
+//!   a hundred writes a second).
 //! * Index reads are eventually consistent in AWS (GSIs cannot be read strongly), so a list
 //!   may lag a write by a moment; `get` and every compare-and-set read are strongly
 //!   consistent.
@@ -87,7 +96,7 @@ use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, Select, TransactWriteItem,
+    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use cavra_core::approval::{Approval, ApprovalState};
 use cavra_core::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
@@ -352,24 +361,72 @@ impl DynamoStore {
         Ok(items)
     }
 
-    /// How many records `index` holds for its hash value: `Select::Count` Queries, paged.
-    async fn count(&self, index: &ListIndex) -> Result<u64, StoreError> {
-        let mut total = 0_u64;
+    /// How many records `index` lists: its counter item, one strongly consistent GetItem
+    /// (issue G §5; the counters move in the same transactions as the records).
+    async fn total(&self, index: &ListIndex) -> Result<u64, StoreError> {
+        let pk = item::counter_pk(index);
+        let counter = self.get_item(pk.clone()).await?;
+        item::count_of(counter.as_ref()).ok_or_else(|| StoreError::Corrupt {
+            location: format!("DynamoDB table {} item {}={pk}", self.table, item::PK),
+            detail: format!("counter has no number attribute {}", item::COUNT),
+        })
+    }
+
+    /// Sets every list counter from the records (issue G §5), for a table written before the
+    /// counters existed: one paged Query over `gsi_all` reading each record's state and group
+    /// (never a Scan), then one PutItem per counter. Run it before traffic resumes: writes
+    /// made while it counts are not in its figures. Returns the counters written.
+    ///
+    /// # Errors
+    /// A request fails, or an index entry has no state or group.
+    pub async fn recount(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let mut counts = std::collections::BTreeMap::<String, u64>::new();
+        let all = ListIndex::for_query(&ListQuery::new(None, None, None, None));
         let mut start: Option<Item> = None;
         loop {
             let output = self
                 .run_query(
-                    self.list_query(index, None)
-                        .select(Select::Count)
+                    self.list_query(&all, None)
+                        .projection_expression("#state, #group")
+                        .expression_attribute_names("#state", item::STATE)
+                        .expression_attribute_names("#group", item::GROUP)
                         .set_exclusive_start_key(start.take()),
                 )
                 .await?;
-            total = total.saturating_add(u64::try_from(output.count()).unwrap_or(0));
+            for entry in output.items() {
+                let state = item::string(entry, item::STATE).and_then(|s| s.parse().ok());
+                let (Some(state), Some(group)) = (state, item::string(entry, item::GROUP)) else {
+                    return Err(StoreError::Corrupt {
+                        location: item::location(&self.table, entry),
+                        detail: "index entry has no state or approver_group".to_owned(),
+                    });
+                };
+                for (pk, _) in item::counter_deltas(None, (state, group)) {
+                    let n = counts.entry(pk).or_default();
+                    *n = n.saturating_add(1);
+                }
+            }
             match output.last_evaluated_key() {
                 Some(key) => start = Some(key.clone()),
-                None => return Ok(total),
+                None => break,
             }
         }
+        for (pk, n) in &counts {
+            let mut counter = item::key(pk.clone());
+            counter.insert(
+                item::KIND.to_owned(),
+                AttributeValue::S(item::KIND_COUNTER.to_owned()),
+            );
+            counter.insert(item::COUNT.to_owned(), AttributeValue::N(n.to_string()));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(counter))
+                .send()
+                .await
+                .map_err(|e| self.unexpected("PutItem", &e))?;
+        }
+        Ok(counts)
     }
 
     /// The sort key of the `offset`-th record (the page starts after it), or `None` when the
@@ -431,6 +488,8 @@ struct Write {
 enum WriteKind {
     Put(Item),
     Delete(Item),
+    /// `ADD` to a counter item (created at the delta when absent); never conditional.
+    Count(Item),
 }
 
 impl Write {
@@ -466,6 +525,31 @@ impl Write {
             ]),
             return_old: true,
         }
+    }
+
+    /// Add `delta` to the counter item `pk` (issue G §5).
+    fn count(pk: String, delta: i64) -> Self {
+        Self {
+            kind: WriteKind::Count(item::key(pk)),
+            condition: String::new(),
+            names: HashMap::from([
+                ("#n".to_owned(), item::COUNT.to_owned()),
+                ("#kind".to_owned(), item::KIND.to_owned()),
+            ]),
+            values: HashMap::from([
+                (":delta".to_owned(), AttributeValue::N(delta.to_string())),
+                (
+                    ":kind".to_owned(),
+                    AttributeValue::S(item::KIND_COUNTER.to_owned()),
+                ),
+            ]),
+            return_old: false,
+        }
+    }
+
+    /// The counter writes for `deltas` (see [`item::counter_deltas`]).
+    fn counts(deltas: Vec<(String, i64)>) -> impl Iterator<Item = Self> {
+        deltas.into_iter().map(|(pk, delta)| Self::count(pk, delta))
     }
 
     /// Delete the guard of `decision_id` unless it names another request than `approval_id`.
@@ -520,6 +604,18 @@ impl Write {
                         .map_err(built)?,
                 )
                 .build(),
+            WriteKind::Count(key) => TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table)
+                        .set_key(Some(key.clone()))
+                        .update_expression("ADD #n :delta SET #kind = :kind")
+                        .set_expression_attribute_names(Some(self.names.clone()))
+                        .set_expression_attribute_values(values)
+                        .build()
+                        .map_err(built)?,
+                )
+                .build(),
         })
     }
 }
@@ -566,6 +662,11 @@ impl ApprovalStore for DynamoStore {
         if approval.state == ApprovalState::Pending {
             writes.push(Write::put_new(item::guard_item(approval)));
         }
+        // The list totals move in the same transaction (issue G §5).
+        writes.extend(Write::counts(item::counter_deltas(
+            None,
+            (approval.state, &approval.approver_group),
+        )));
         self.with_conflict_retry("insert", || async {
             match self.send(&writes).await {
                 Ok(()) => Ok(()),
@@ -610,6 +711,11 @@ impl ApprovalStore for DynamoStore {
         } else if is_pending && !was_pending {
             writes.push(Write::put_new(item::guard_item(&next)));
         }
+        // A record's group never changes; a state change moves it between list totals.
+        writes.extend(Write::counts(item::counter_deltas(
+            Some((expected_state, &next.approver_group)),
+            (next.state, &next.approver_group),
+        )));
         self.with_conflict_retry("replace", || async {
             match self.send(&writes).await {
                 Ok(()) => Ok(()),
@@ -704,7 +810,7 @@ impl ApprovalStore for DynamoStore {
             None if query.offset > 0 => {
                 let Some(after) = self.skip(&index, query.offset).await? else {
                     // The offset is past the end: an empty page.
-                    let total = self.count(&index).await?;
+                    let total = self.total(&index).await?;
                     return Ok(ApprovalPage::from_fetched(Vec::new(), total, query));
                 };
                 Some(after)
@@ -714,7 +820,7 @@ impl ApprovalStore for DynamoStore {
         let wanted = (query.limit as usize).saturating_add(1);
         let (items, total) = tokio::try_join!(
             self.collect(&index, after.as_deref(), wanted, false),
-            self.count(&index)
+            self.total(&index)
         )?;
         let (records, unreadable) = self.readable_records(&items);
         Ok(ApprovalPage::from_fetched_rows(
