@@ -21,6 +21,8 @@ pub struct Setup {
     pub routing: Option<Value>,
     /// The provider config (`CAVRA_APPROVAL_PROVIDER_CONFIG`).
     pub providers: Option<Value>,
+    /// Further variables, as given (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub extra: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -83,6 +85,7 @@ impl Setup {
                 providers,
             );
         }
+        env.extend(self.extra.iter().cloned());
         env
     }
 }

@@ -483,20 +483,21 @@ pub fn state(args: &ServeArgs) -> anyhow::Result<AppState> {
     )
 }
 
-/// Installs the log subscriber: `RUST_LOG` (default `info`), to stderr.
-fn install_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Fails only when a subscriber is already installed (tests calling `run` twice).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Installs the log subscriber — `RUST_LOG` (default `info`), to stderr — and, when
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, OTLP span export (issue G §6). The handle exports
+/// what is buffered when it is dropped, as the server stops.
+fn install_logging() -> anyhow::Result<cavra_telemetry::Telemetry> {
+    cavra_telemetry::init(cavra_telemetry::Settings {
+        service: "cavra-serve",
+        format: cavra_telemetry::LogFormat::Text,
+        default_level: "info",
+    })
+    .map_err(anyhow::Error::msg)
 }
 
 /// Runs `cavra serve` until interrupted.
 pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
-    install_logging();
+    let _telemetry = install_logging()?;
     let console_files = ConsoleFiles::locate(args.console_dir.as_deref())?;
     let described = console_files.describe();
     let guard = LocalGuard {

@@ -16,16 +16,28 @@ use cavra_core::store::ApprovalStore;
 use cavra_core::time::SystemClock;
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
-/// Logs as JSON lines (CloudWatch-friendly), level from `RUST_LOG` (default `info`).
-pub fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .without_time()
-        .try_init();
+/// Logs as JSON lines (CloudWatch-friendly), level from `RUST_LOG` (default `info`), and
+/// exports spans over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (issue G §6). A bad OTLP
+/// setting is logged and export stays off: telemetry never stops a function.
+pub fn init_logging() -> Arc<cavra_telemetry::Telemetry> {
+    let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "cavra".into());
+    let settings = cavra_telemetry::Settings {
+        service: &service,
+        format: cavra_telemetry::LogFormat::Json,
+        default_level: "info",
+    };
+    match cavra_telemetry::init(settings) {
+        Ok(telemetry) => Arc::new(telemetry),
+        Err(error) => {
+            let settings = cavra_telemetry::Settings {
+                service: &service,
+                ..settings
+            };
+            let telemetry = cavra_telemetry::install_logs_only(settings);
+            tracing::error!(%error, "OpenTelemetry export is off");
+            Arc::new(telemetry)
+        }
+    }
 }
 
 /// Opens the configured store: DynamoDB only. A file store inside a Lambda function would be
@@ -78,7 +90,7 @@ pub async fn state_from_env() -> anyhow::Result<AppState> {
 /// # Errors
 /// The cold start failed (bad configuration) or the runtime loop ended with an error.
 pub async fn serve(route: Route) -> Result<(), Error> {
-    init_logging();
+    let telemetry = init_logging();
     let state = match state_from_env().await {
         Ok(state) => Arc::new(state),
         Err(error) => {
@@ -88,9 +100,22 @@ pub async fn serve(route: Route) -> Result<(), Error> {
     };
     lambda_http::run(service_fn(move |request: Request| {
         let state = Arc::clone(&state);
-        async move { Ok::<Response<Body>, Error>(cavra_api::handle(route, &state, request).await) }
+        let telemetry = Arc::clone(&telemetry);
+        async move {
+            let response = cavra_api::handle(route, &state, request).await;
+            flush(telemetry).await;
+            Ok::<Response<Body>, Error>(response)
+        }
     }))
     .await
+}
+
+/// Exports the invocation's spans before answering: the sandbox may be frozen as soon as the
+/// answer is sent, with the batch still in memory. Nothing to do without an exporter.
+async fn flush(telemetry: Arc<cavra_telemetry::Telemetry>) {
+    if telemetry.exports() {
+        let _ = tokio::task::spawn_blocking(move || telemetry.flush()).await;
+    }
 }
 
 /// Runs the scheduled sweeper: each invocation expires every overdue request as `system`,
@@ -100,17 +125,16 @@ pub async fn serve(route: Route) -> Result<(), Error> {
 /// # Errors
 /// The cold start failed or the runtime loop ended with an error.
 pub async fn serve_sweeper() -> Result<(), Error> {
-    init_logging();
+    let telemetry = init_logging();
     let state = Arc::new(state_from_env().await.map_err(|e| -> Error { e.into() })?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let state = Arc::clone(&state);
+            let telemetry = Arc::clone(&telemetry);
             async move {
-                let swept = state
-                    .service
-                    .sweep()
-                    .await
-                    .map_err(|e| -> Error { e.to_string().into() })?;
+                let swept = state.service.sweep().await;
+                flush(telemetry).await;
+                let swept = swept.map_err(|e| -> Error { e.to_string().into() })?;
                 Ok::<serde_json::Value, Error>(swept.ids())
             }
         },

@@ -228,8 +228,24 @@ fn check_content_type(state: &AppState, request: &Request) -> Result<(), ApiErro
     Ok(())
 }
 
-/// Runs one route.
+/// Runs one route, in a `request` span naming the route, the approval id of the path (when
+/// it has one) and the answer's status (issue G §6).
+#[tracing::instrument(
+    name = "request",
+    skip_all,
+    fields(
+        route = ?route,
+        approval_id = crate::approval_id(&request).ok(),
+        status = tracing::field::Empty,
+    )
+)]
 pub async fn handle(route: Route, state: &AppState, request: Request) -> Response<Body> {
+    let response = run(route, state, request).await;
+    tracing::Span::current().record("status", response.status().as_u16());
+    response
+}
+
+async fn run(route: Route, state: &AppState, request: Request) -> Response<Body> {
     if let Err(error) = check_content_type(state, &request) {
         return error.into_response();
     }

@@ -261,7 +261,6 @@ impl ApprovalService {
     }
 
     /// Creates a request, or returns the open one for the same decision (CONTRACT §1).
-    #[tracing::instrument(name = "approval.create", skip_all)]
     pub async fn create(&self, req: NewRequest) -> Result<Created, ApprovalError> {
         self.create_idempotent(req, None).await
     }
@@ -269,6 +268,7 @@ impl ApprovalService {
     /// [`ApprovalService::create`] with an optional idempotency key: the key fixes the
     /// approval id (`apr_` + the first 12 hex of its SHA-256), so a retried call finds the
     /// request the first call made. Reusing a key for another decision is a conflict.
+    #[tracing::instrument(name = "approval.create", skip_all)]
     pub async fn create_idempotent(
         &self,
         req: NewRequest,
@@ -657,6 +657,7 @@ impl ApprovalService {
     /// (issue F §2), atomically: the check and the `consumed` entry are one compare-and-set, so
     /// of any number of concurrent consumers of a one-use grant exactly one succeeds and the
     /// others get [`ApprovalError::AlreadyUsed`]. `check` stays read-only.
+    #[tracing::instrument(name = "approval.consume", skip_all, fields(approval_id = %approval_id))]
     pub async fn consume(
         &self,
         approval_id: &str,
