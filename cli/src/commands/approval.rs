@@ -431,7 +431,7 @@ fn print_verification(
     }
 }
 
-fn now_unix() -> i64 {
+pub(crate) fn now_unix() -> i64 {
     SystemClock.now().unix_seconds()
 }
 

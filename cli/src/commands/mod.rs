@@ -2,6 +2,7 @@
 
 mod agent;
 mod approval;
+mod dev;
 mod evaluate;
 mod evidence;
 mod gate;
@@ -47,6 +48,12 @@ enum Command {
     Hook(hook::HookCommand),
     /// Serve the approval tools to an MCP client over stdio.
     Mcp(mcp::McpArgs),
+    /// Write a working `.cavra/` folder: routing, RBAC and claims examples, an OIDC config
+    /// with a local signing key, and the SQLite store `cavra serve` reads.
+    Init(dev::InitArgs),
+    /// Mint a short-lived OIDC token with the local key `cavra init` wrote (for trying OIDC
+    /// mode on a laptop; no production config accepts it).
+    DevToken(dev::DevTokenArgs),
 }
 
 /// Runs the parsed command.
@@ -59,5 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Gate(args) => Box::pin(gate::run(args)).await,
         Command::Hook(command) => Box::pin(hook::run(command)).await,
         Command::Mcp(args) => Box::pin(mcp::run(args)).await,
+        Command::Init(args) => dev::init(&args),
+        Command::DevToken(args) => dev::dev_token(&args, approval::now_unix()),
     }
 }
