@@ -4,8 +4,9 @@
 //! stored requests of the list benchmark; `BENCH_APPROVES` for the approve loop).
 //!
 //! 1. SQLite durable approve throughput (through the service: read, check, compare-and-set
-//!    write with synchronous=FULL) next to a raw SQLite durable single-row UPDATE loop in the
-//!    same run, and their ratio.
+//!    write with synchronous=FULL) at concurrency 1 and 16 (tasks), next to a raw SQLite
+//!    durable single-row UPDATE loop with the store's pragmas in the same run (issue H: the
+//!    physical limit), and their ratios.
 //! 2. List-page latency p50/p99 over many query shapes with `BENCH_ROWS` stored requests.
 //! 3. `cavra approval create` wall time, process start to exit.
 //! 4. Consume latency (issue F): each approved grant spent once through the service, p50/p99,
@@ -42,14 +43,13 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn approve_throughput(dir: &Path, n: usize) {
-    let store = Arc::new(SqliteStore::open(&dir.join("approve.db")).expect("open"));
-    let service = ApprovalService::new(store, Arc::new(SystemClock), Arc::new(RandomIds));
+/// Creates `n` pending requests through the service; their ids.
+async fn seed_pending(service: &ApprovalService, prefix: &str, n: usize) -> Vec<String> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let request = NewRequest {
             requested_by: Some("developer".into()),
-            ..NewRequest::new(iam_decision(&format!("dec_bench_{i}")))
+            ..NewRequest::new(iam_decision(&format!("dec_{prefix}_{i}")))
         };
         ids.push(
             service
@@ -60,26 +60,98 @@ async fn approve_throughput(dir: &Path, n: usize) {
                 .approval_id,
         );
     }
-    let input = DecideInput {
+    ids
+}
+
+fn approve_input() -> DecideInput {
+    DecideInput {
         target: ApprovalState::Approved,
         actor: "iam".into(),
         reason: "bench".into(),
         external_ref: None,
         context: None,
-    };
-    let started = Instant::now();
-    for id in &ids {
-        service.decide(id, &input).await.expect("approve");
     }
-    let approve_secs = started.elapsed().as_secs_f64();
-    let approve_rate = n as f64 / approve_secs;
+}
+
+/// Approves every id with `tasks` concurrent tasks (each takes the next id from a shared
+/// counter); approvals per second.
+async fn approve_rate(service: &Arc<ApprovalService>, ids: &Arc<Vec<String>>, tasks: usize) -> f64 {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(tasks);
+    for _ in 0..tasks {
+        let (service, ids, next) = (Arc::clone(service), Arc::clone(ids), Arc::clone(&next));
+        handles.push(tokio::spawn(async move {
+            let input = approve_input();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(id) = ids.get(i) else { break };
+                service.decide(id, &input).await.expect("approve");
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("approver task");
+    }
+    ids.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The physical limit: a durable single-row UPDATE loop on one connection with the store's
+/// pragmas (WAL, synchronous=FULL, 10 s busy timeout, foreign keys); updates per second.
+fn raw_update_rate(path: &Path, n: usize) -> f64 {
+    let raw = rusqlite::Connection::open(path).expect("open raw");
+    raw.busy_timeout(Duration::from_secs(10)).expect("busy");
+    raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
+    raw.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .expect("pragmas");
+    raw.execute_batch(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0);",
+    )
+    .expect("schema");
+    let started = Instant::now();
+    for _ in 0..n {
+        raw.execute("UPDATE t SET v = v + 1 WHERE id = 1", [])
+            .expect("update");
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn approve_throughput(dir: &Path, n: usize) {
+    let store = Arc::new(SqliteStore::open(&dir.join("approve.db")).expect("open"));
+    let service = Arc::new(ApprovalService::new(
+        store,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    ));
+    let serial = Arc::new(seed_pending(&service, "c1", n).await);
+    let concurrent = Arc::new(seed_pending(&service, "c16", n).await);
+
+    // Interleaved so that the limit and the store see the same disk in the same minute.
+    let raw_before = raw_update_rate(&dir.join("raw-1.db"), n);
+    let c1 = approve_rate(&service, &serial, 1).await;
+    let c16 = approve_rate(&service, &concurrent, 16).await;
+    let raw_after = raw_update_rate(&dir.join("raw-2.db"), n);
+    let raw = raw_before.max(raw_after);
+    println!(
+        "raw SQLite durable single-row UPDATE (store pragmas): {raw_before:.0}/s before, {raw_after:.0}/s after the approves; limit {raw:.0}/s ({:.3} ms each)",
+        1000.0 / raw
+    );
+    println!(
+        "approve (SQLite, durable, via service) c=1:  {n} approvals, {c1:.0}/s ({:.3} ms each), ratio to the raw loop {:.2}x",
+        1000.0 / c1,
+        c1 / raw
+    );
+    println!(
+        "approve (SQLite, durable, via service) c=16: {n} approvals, {c16:.0}/s, ratio to the raw loop {:.2}x",
+        c16 / raw
+    );
 
     // Spending each grant once: verify the record, check state, grant, digest, then one
     // compare-and-set write of the `consumed` entry.
     let mut consume_samples = Vec::with_capacity(n);
-    for (i, id) in ids.iter().enumerate() {
+    for (i, id) in serial.iter().enumerate() {
         let input = ConsumeInput {
-            decision: iam_decision(&format!("dec_bench_{i}")),
+            decision: iam_decision(&format!("dec_c1_{i}")),
             presented: Presented::default(),
             actor: "developer".into(),
             reason: None,
@@ -94,38 +166,13 @@ async fn approve_throughput(dir: &Path, n: usize) {
         assert_eq!(record.state, ApprovalState::Consumed);
     }
     consume_samples.sort();
-
-    let raw = rusqlite::Connection::open(dir.join("raw.db")).expect("open raw");
-    raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    raw.pragma_update(None, "synchronous", "FULL")
-        .expect("sync");
-    raw.execute_batch(
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0);",
-    )
-    .expect("schema");
-    let started = Instant::now();
-    for _ in 0..n {
-        raw.execute("UPDATE t SET v = v + 1 WHERE id = 1", [])
-            .expect("update");
-    }
-    let raw_secs = started.elapsed().as_secs_f64();
-    let raw_rate = n as f64 / raw_secs;
-    println!(
-        "approve (SQLite, durable, via service): {n} approvals in {approve_secs:.2} s = {approve_rate:.0}/s ({:.3} ms each)",
-        approve_secs * 1000.0 / n as f64
-    );
-    println!(
-        "raw SQLite durable single-row UPDATE:   {n} updates in {raw_secs:.2} s = {raw_rate:.0}/s ({:.3} ms each)",
-        raw_secs * 1000.0 / n as f64
-    );
-    println!("ratio approve/raw: {:.2}", approve_rate / raw_rate);
     let consume_mean = consume_samples.iter().sum::<Duration>() / n.max(1) as u32;
     println!(
         "consume (SQLite, durable, via service): p50 {:.3} ms, p99 {:.3} ms, mean {:.3} ms; ratio raw-update/consume {:.2}",
         ms(percentile(&consume_samples, 0.50)),
         ms(percentile(&consume_samples, 0.99)),
         ms(consume_mean),
-        (raw_secs / n as f64) / consume_mean.as_secs_f64()
+        (1.0 / raw) / consume_mean.as_secs_f64()
     );
 }
 

@@ -68,7 +68,8 @@ impl StoreArgs {
                 &self.sqlite,
             ) {
                 (Some(table), _) => Arc::new(DynamoStore::from_env(table.to_owned()).await?),
-                (None, Some(path)) => Arc::new(SqliteStore::open(path)?),
+                // One connection, reads and writes on it: a CLI run is short (issue H §5).
+                (None, Some(path)) => Arc::new(SqliteStore::open_single(path)?),
                 (None, None) => Arc::new(JsonFileStore::open(&self.store)?),
             },
         )

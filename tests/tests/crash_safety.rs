@@ -129,3 +129,62 @@ async fn json_store_survives_sigkill_mid_write() {
 async fn sqlite_store_survives_sigkill_mid_write() {
     survive_kills("sqlite", "approvals.db").await;
 }
+
+/// Issue H: an approve is acknowledged only once its transaction is durable, with group commit
+/// on. A child approves from 16 concurrent tasks (so the writer commits them in groups) and
+/// prints `approved <id>` after each approve returns; the parent SIGKILLs it right after reading
+/// the k-th acknowledgement, reopens the database, and finds every acknowledged approval.
+#[tokio::test]
+async fn sqlite_approve_is_durable_when_acknowledged() {
+    const COUNT: usize = 400;
+    const TASKS: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("approvals.db");
+    let mut total = 0;
+    for (round, kill_after) in [1_usize, 2, 7, 16, 33, 100].into_iter().enumerate() {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ack-writer"))
+            .args([
+                path.to_str().unwrap(),
+                &format!("r{round}"),
+                &COUNT.to_string(),
+                &TASKS.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the writer");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "ready");
+        let mut acked = Vec::new();
+        while acked.len() < kill_after {
+            let line = lines.next().expect("an acknowledgement").unwrap();
+            acked.push(line);
+        }
+        // Right after the k-th acknowledgement: no grace period for a late commit.
+        child.kill().expect("SIGKILL the writer");
+        child.wait().unwrap();
+        // Acknowledgements already in the pipe count too.
+        acked.extend(lines.map_while(Result::ok));
+        let store = open("sqlite", &path);
+        for line in &acked {
+            let id = line
+                .strip_prefix("approved ")
+                .unwrap_or_else(|| panic!("unexpected writer output: {line}"));
+            let record = store
+                .get(id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{id} was lost"));
+            assert_eq!(
+                record.state,
+                ApprovalState::Approved,
+                "acknowledged approval of {id} was lost (round {round})"
+            );
+            assert!(history::verify(&record.history).valid, "{id}");
+        }
+        assert!(acked.len() >= kill_after);
+        total += acked.len();
+    }
+    eprintln!(
+        "sqlite: 6 kills right after an acknowledgement, {total} acknowledged approvals all survived"
+    );
+}

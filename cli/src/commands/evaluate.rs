@@ -171,7 +171,6 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     if args.json {
         print_json(&decision)
     } else {
-        println!("{}", summary_line(&decision));
-        Ok(())
+        crate::output::print_line(summary_line(&decision))
     }
 }

@@ -222,7 +222,7 @@ pub async fn run(command: HookCommand) -> anyhow::Result<()> {
         Err(error) => Some(Answer::new("deny", format!("cavra: {error:#}"))),
     };
     if let Some(answer) = answer {
-        println!("{}", answer.to_json());
+        crate::output::print_line(answer.to_json())?;
     }
     Ok(())
 }

@@ -189,9 +189,9 @@ async fn export(
         write_json(&path, &value)?;
         written.push(path);
     }
-    println!("{done} {}", output.display());
+    crate::output::print_line(format_args!("{done} {}", output.display()))?;
     for path in written {
-        println!("{}", path.display());
+        crate::output::print_line(path.display())?;
     }
     Ok(())
 }
@@ -269,10 +269,10 @@ fn keep_delivery_evidence(output: &Path, approval_id: &str, value: &Value) -> an
     let path = output.join(format!("{approval_id}-provider-delivery.json"));
     write_json(&path, value)?;
     print_json(value)?;
-    println!(
+    crate::output::print_line(format_args!(
         "approval provider delivery evidence exported {}",
         path.display()
-    );
+    ))?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use cavra_core::approval::{Approval, ApprovalState};
 use cavra_core::store::{ListQuery, StoreError};
 use rusqlite::types::Value;
-use rusqlite::{Connection, Params};
+use rusqlite::{Connection, OptionalExtension as _, Params};
 
 use crate::sql_error;
 
@@ -100,42 +100,124 @@ impl NewRow {
         ])
     }
 
-    /// Overwrites every column of the stored row if it still has `expected_version` and
-    /// `expected_state`; returns the number of rows changed (0 or 1).
-    pub(crate) fn update_if(
+    /// Compare-and-set of the stored row (CONTRACT §1) that writes only what changed: reads the
+    /// row's version, state and other columns, and, when the version and state are the expected
+    /// ones, `UPDATE`s the payload, the version and the columns whose value differs. A column left
+    /// out of the `SET` list leaves its indexes untouched (issue H: an approve rewrites the
+    /// state-keyed indexes only, not all of them).
+    ///
+    /// Runs inside the writer's transaction, so nothing moves between the read and the write.
+    pub(crate) fn update_changed(
         &self,
         conn: &Connection,
         expected_version: i64,
         expected_state: ApprovalState,
-    ) -> rusqlite::Result<usize> {
-        let sql = "UPDATE approvals SET decision_id = ?2, session_id = ?3, state = ?4, approver_group = ?5, \
-                   requested_by = ?6, requested_at = ?7, expires_at = ?8, decided_by = ?9, decided_at = ?10, \
-                   external_ref = ?11, break_glass = ?12, payload = ?13, version = ?14, decision_digest = ?15, \
-                   requested_at_us = ?16, expires_at_us = ?17 \
-                   WHERE approval_id = ?1 AND version = ?18 AND state = ?19";
-        conn.prepare_cached(sql)?.execute(rusqlite::params![
-            self.approval_id,
-            self.decision_id,
-            self.session_id,
-            self.state,
-            self.approver_group,
-            self.requested_by,
-            self.requested_at,
-            self.expires_at,
-            self.decided_by,
-            self.decided_at,
-            self.external_ref,
-            self.break_glass,
-            self.payload,
-            self.version,
-            self.decision_digest,
-            self.requested_at_us,
-            self.expires_at_us,
-            expected_version,
-            expected_state.as_str(),
-        ])
+    ) -> rusqlite::Result<Cas> {
+        let current = conn
+            .prepare_cached(READ_CURRENT)?
+            .query_row([&self.approval_id], |row| {
+                let version: Value = row.get(0)?;
+                let mut values = Vec::with_capacity(MUTABLE.len());
+                for (index, _) in (1_usize..).zip(MUTABLE) {
+                    values.push(row.get::<_, Value>(index)?);
+                }
+                Ok((version, values))
+            })
+            .optional()?;
+        let Some((version, stored)) = current else {
+            return Ok(Cas::Missing);
+        };
+        let state_index = MUTABLE.iter().position(|c| *c == "state");
+        let stored_state = state_index.and_then(|i| stored.get(i));
+        if version != Value::Integer(expected_version)
+            || stored_state != Some(&Value::Text(expected_state.as_str().to_owned()))
+        {
+            return Ok(Cas::Conflict);
+        }
+        let mut sql = String::from("UPDATE approvals SET payload = ?, version = ?");
+        let mut params = vec![
+            Value::Text(self.payload.clone()),
+            Value::Integer(self.version),
+        ];
+        for ((name, new), old) in MUTABLE.iter().zip(self.mutable_values()).zip(stored) {
+            if new != old {
+                sql.push_str(", ");
+                sql.push_str(name);
+                sql.push_str(" = ?");
+                params.push(new);
+            }
+        }
+        // The compare stays in the statement too: one more guard, no extra cost.
+        sql.push_str(" WHERE approval_id = ? AND version = ? AND state = ?");
+        params.push(Value::Text(self.approval_id.clone()));
+        params.push(Value::Integer(expected_version));
+        params.push(Value::Text(expected_state.as_str().to_owned()));
+        let changed = conn
+            .prepare_cached(&sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(if changed == 1 {
+            Cas::Written
+        } else {
+            Cas::Conflict
+        })
+    }
+
+    /// The values of [`MUTABLE`], in its order.
+    fn mutable_values(&self) -> [Value; 14] {
+        let text = |s: &str| Value::Text(s.to_owned());
+        let optional = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+        [
+            text(&self.decision_id),
+            text(&self.session_id),
+            text(self.state),
+            text(&self.approver_group),
+            text(&self.requested_by),
+            text(&self.requested_at),
+            text(&self.expires_at),
+            optional(&self.decided_by),
+            optional(&self.decided_at),
+            optional(&self.external_ref),
+            Value::Integer(self.break_glass),
+            optional(&self.decision_digest),
+            Value::Integer(self.requested_at_us),
+            Value::Integer(self.expires_at_us),
+        ]
     }
 }
+
+/// The outcome of [`NewRow::update_changed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cas {
+    /// The row had the expected version and state and now holds the new record.
+    Written,
+    /// The row's version or state moved on.
+    Conflict,
+    /// No row has this id.
+    Missing,
+}
+
+/// Every column but the key, the payload and the version (which every change writes), in the
+/// order [`READ_CURRENT`] returns them after the version.
+const MUTABLE: [&str; 14] = [
+    "decision_id",
+    "session_id",
+    "state",
+    "approver_group",
+    "requested_by",
+    "requested_at",
+    "expires_at",
+    "decided_by",
+    "decided_at",
+    "external_ref",
+    "break_glass",
+    "decision_digest",
+    "requested_at_us",
+    "expires_at_us",
+];
+
+const READ_CURRENT: &str = "SELECT version, decision_id, session_id, state, approver_group, requested_by, \
+     requested_at, expires_at, decided_by, decided_at, external_ref, break_glass, decision_digest, \
+     requested_at_us, expires_at_us FROM approvals WHERE approval_id = ?1";
 
 /// Runs a `SELECT approval_id, version, payload …` and decodes every row.
 pub(crate) fn read_approvals<P: Params>(

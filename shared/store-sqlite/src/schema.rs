@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cavra_core::store::StoreError;
 use cavra_core::time::{Clock as _, SystemClock};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior};
 
 use crate::sql_error;
@@ -30,13 +31,22 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         id: "003_approval_contract.sql",
         sql: include_str!("../migrations/003_approval_contract.sql"),
     },
+    Migration {
+        id: "004_write_path.sql",
+        sql: include_str!("../migrations/004_write_path.sql"),
+    },
 ];
+
+/// Largest WAL file kept after a checkpoint resets it.
+const JOURNAL_SIZE_LIMIT: i64 = 8 * 1024 * 1024;
 
 /// How long a connection waits for another connection's (or process's) lock.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Opens (creating parent folders and the file) and configures a connection: WAL journal,
-/// `synchronous = FULL`, a busy timeout and foreign keys.
+/// `synchronous = FULL`, a busy timeout, foreign keys, no checkpoint when it closes (SQLite's
+/// automatic checkpoints fold the WAL back as it grows; a short-lived process then pays no
+/// checkpoint fsyncs on exit) and a bound on the WAL file kept after a checkpoint.
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
@@ -59,6 +69,10 @@ pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
         )));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| sql_error(path, "configuring", e))?;
+    conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)
+        .map_err(|e| sql_error(path, "configuring", e))?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
         .map_err(|e| sql_error(path, "configuring", e))?;
     Ok(conn)
 }
@@ -158,15 +172,112 @@ mod tests {
         let first = apply(&mut conn, &path).unwrap();
         assert_eq!(
             first.applied,
-            ["002_approval_router.sql", "003_approval_contract.sql"]
+            [
+                "002_approval_router.sql",
+                "003_approval_contract.sql",
+                "004_write_path.sql"
+            ]
         );
         assert!(first.skipped.is_empty());
         let second = apply(&mut conn, &path).unwrap();
         assert!(second.applied.is_empty());
         assert_eq!(
             second.skipped,
-            ["002_approval_router.sql", "003_approval_contract.sql"]
+            [
+                "002_approval_router.sql",
+                "003_approval_contract.sql",
+                "004_write_path.sql"
+            ]
         );
+    }
+
+    #[test]
+    fn the_write_path_migration_upgrades_a_contract_database_and_runs_twice_harmlessly() {
+        // GIVEN a database migrated by 002 and 003 only, with a row
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.db");
+        let mut conn = connect(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )
+        .unwrap();
+        for migration in &MIGRATIONS[..2] {
+            conn.execute_batch(migration.sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, 'before')",
+                [migration.id],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO approvals (approval_id, decision_id, state, approver_group, requested_at, \
+             expires_at, payload, requested_at_us, expires_at_us) \
+             VALUES ('apr_1', 'dec_1', 'pending', 'IAM', 't', 't', '{}', 1, 2)",
+            [],
+        )
+        .unwrap();
+        // WHEN it is opened by this version
+        let report = apply(&mut conn, &path).unwrap();
+        // THEN only the write-path migration applies
+        assert_eq!(report.applied, ["004_write_path.sql"]);
+        // AND running its script again changes nothing
+        conn.execute_batch(MIGRATIONS[2].sql).unwrap();
+        let indexes: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'approvals' \
+                 AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        // AND exactly the documented indexes remain
+        assert_eq!(
+            indexes,
+            [
+                "idx_approvals_list_all",
+                "idx_approvals_list_group",
+                "idx_approvals_list_state",
+                "idx_approvals_list_state_group",
+                "idx_approvals_open_decision",
+                "idx_approvals_open_duplicates",
+                "idx_approvals_pending_expiry",
+            ]
+        );
+        for index in &indexes {
+            assert!(
+                MIGRATIONS[2].sql.contains(index.as_str()),
+                "{index} undocumented"
+            );
+        }
+        // AND the old row is found through the new partial index
+        let due: String = conn
+            .query_row(
+                "SELECT approval_id FROM approvals INDEXED BY idx_approvals_pending_expiry \
+                 WHERE state = 'pending' AND expires_at_us < 3",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(due, "apr_1");
+    }
+
+    #[test]
+    fn a_connection_does_not_checkpoint_when_it_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.db");
+        let conn = connect(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        drop(conn);
+        // The WAL is left for the next opener (or an automatic checkpoint), not folded back
+        // and deleted with the fsyncs that takes.
+        let wal = std::fs::metadata(dir.path().join("approvals.db-wal")).unwrap();
+        assert!(wal.len() > 0);
+        let conn = connect(&path).unwrap();
+        let x: i64 = conn.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 1);
     }
 
     #[test]
