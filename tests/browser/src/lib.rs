@@ -46,12 +46,19 @@ pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
+/// Runs `command` and returns its stdout. Its stderr is kept (so an expected failure prints
+/// no `error:` line into the test output) and reported when it fails, unless the caller
+/// routed it elsewhere.
 fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
     let output = command
-        .stderr(Stdio::inherit())
         .output()
         .with_context(|| format!("starting {what}"))?;
-    ensure!(output.status.success(), "{what} failed: {}", output.status);
+    ensure!(
+        output.status.success(),
+        "{what} failed: {}: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
@@ -67,7 +74,9 @@ pub fn console_dist() -> &'static Path {
         let out = run(
             Command::new("bash")
                 .arg(root().join("frontend/build.sh"))
-                .env("BROWSER", "1"),
+                .env("BROWSER", "1")
+                // The build's progress (tool installs take minutes) stays visible.
+                .stderr(Stdio::inherit()),
             "frontend/build.sh",
         )
         .expect("the console builds");
