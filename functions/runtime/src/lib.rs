@@ -29,10 +29,6 @@ pub fn init_logging() -> Arc<cavra_telemetry::Telemetry> {
     match cavra_telemetry::init(settings) {
         Ok(telemetry) => Arc::new(telemetry),
         Err(error) => {
-            let settings = cavra_telemetry::Settings {
-                service: &service,
-                ..settings
-            };
             let telemetry = cavra_telemetry::install_logs_only(settings);
             tracing::error!(%error, "OpenTelemetry export is off");
             Arc::new(telemetry)

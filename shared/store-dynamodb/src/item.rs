@@ -198,6 +198,10 @@ pub fn counter_deltas(
     before: Option<(ApprovalState, &str)>,
     after: (ApprovalState, &str),
 ) -> Vec<(String, i64)> {
+    // Most writes (votes, deliveries, reminders) keep state and group: nothing to build.
+    if before == Some(after) {
+        return Vec::new();
+    }
     let old: Vec<String> = before
         .map(|(state, group)| {
             counted_indexes(state, group)
