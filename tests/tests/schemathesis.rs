@@ -207,7 +207,7 @@ struct Server {
 
 /// Starts `cavra serve` for `mode` on a free loopback port with a fresh SQLite file in `dir`.
 fn start_server(mode: Mode, dir: &Path, reaper: &mut Reaper) -> Server {
-    // A console of its own, so answers do not depend on whether frontend/dist is built.
+    // A console of its own, so answers do not depend on the embedded one.
     let console = dir.join("console");
     std::fs::create_dir_all(&console).expect("console folder");
     std::fs::write(

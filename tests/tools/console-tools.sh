@@ -4,7 +4,7 @@
 #   - the wasm32-unknown-unknown Rust target;
 #   - trunk 0.21.14 and wasm-bindgen-cli (the version Cargo.lock pins) in .tools/bin;
 #   - wasm-opt (npm's binaryen 132; Debian's is too old for rustc 1.95 output) in .tools/npm;
-#   - chromium and chromium-driver from apt when BROWSER=1 (the browser tests set it).
+#   - chromium and chromium-driver from apt when BROWSER=1 (tests/tools/browser.sh).
 # Cold, the two cargo installs dominate (about 6 and 2 minutes on 2 cores); warm, it takes
 # well under a second. Source it or run it; it exports PATH for what it installed.
 set -euo pipefail
@@ -43,15 +43,8 @@ if ! "$TOOLS/npm/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "ve
     npm install --silent --no-audit --no-fund --prefix "$TOOLS/npm" "binaryen@$BINARYEN_VERSION" >&2
 fi
 
-if [[ "${BROWSER:-0}" == "1" ]] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
-    log "installing chromium and chromium-driver with apt-get"
-    if [[ "$(id -u)" != "0" ]]; then
-        log "apt-get needs root: install chromium and chromium-driver yourself"
-        exit 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2
-    apt-get install -y -qq chromium chromium-driver >&2
+if [[ "${BROWSER:-0}" == "1" ]]; then
+    bash "$ROOT/tests/tools/browser.sh"
 fi
 
 export PATH="$TOOLS/bin:$TOOLS/npm/node_modules/.bin:$PATH"

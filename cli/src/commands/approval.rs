@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use cavra_core::action::Presented;
 use cavra_core::approval::ApprovalState;
 use cavra_core::integrity::Integrity;
@@ -19,7 +20,7 @@ mod remote;
 use super::{agent, evaluate, notify};
 use crate::Exit;
 use crate::identity::IdentityArgs;
-use crate::output::print_json;
+use crate::output::{print_json, print_line};
 use crate::stores::{StoreArgs, read_decision, routing_table};
 
 /// Approval subcommands.
@@ -196,8 +197,23 @@ pub struct CreateArgs {
     /// Hours until the request expires (at least 1).
     #[arg(long, default_value_t = DEFAULT_TTL_HOURS, allow_negative_numbers = true)]
     ttl_hours: i64,
+    /// Print only the request's id instead of the record (for scripts:
+    /// `ID=$(cavra approval create decision.json --print-id)`).
+    #[arg(long)]
+    print_id: bool,
     #[command(flatten)]
     store: StoreArgs,
+}
+
+/// Prints a created request: its id alone (`--print-id`), else the whole record.
+fn print_created(record: &serde_json::Value, print_id: bool) -> anyhow::Result<()> {
+    if !print_id {
+        return print_json(record);
+    }
+    let id = record["approval_id"]
+        .as_str()
+        .context("the created record has no approval_id")?;
+    print_line(id)
 }
 
 /// `route` arguments.
@@ -509,9 +525,8 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                     "note: approval request {} is already open for decision {}; returning it",
                     created.approval.approval_id, created.approval.decision_id
                 );
-                return print_json(&created.approval.to_sorted_value());
             }
-            print_json(&created.approval.to_sorted_value())
+            print_created(&created.approval.to_sorted_value(), args.print_id)
         }
         ApprovalCommand::Route(args) => {
             let decision = read_decision(&args.decision_file)?;

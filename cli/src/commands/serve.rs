@@ -1,7 +1,8 @@
 //! `cavra serve`: the nine `/approvals` handlers behind a local HTTP server, on SQLite by
 //! default — the same code the Lambda functions run, with requests shaped as API Gateway
 //! shapes them (path and query parameters) — and the approvers' console (`frontend/`, built
-//! with trunk) at `/`, with a generated `config.json` that points the console at this server.
+//! with trunk and embedded in this binary from the checked-in `frontend/bundle/`) at `/`, with
+//! a generated `config.json` that points the console at this server.
 //!
 //! The console's own addresses (`/`, `/approvals/{id}`, `/break-glass`, `/session`) are
 //! single-page routes: a browser navigation (`Accept: text/html`) to any path that is not a
@@ -59,57 +60,71 @@ pub struct ServeArgs {
     /// by in local mode, besides `localhost` and IP addresses. Repeatable.
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_hosts: Vec<String>,
-    /// The built console (trunk's dist folder) to serve at `/`. Default: `frontend/dist` when
-    /// it holds a build (build it with `bash frontend/build.sh`).
+    /// A built console folder (trunk's dist) to serve at `/` instead of the one embedded in this
+    /// binary, e.g. `frontend/dist` while working on the console.
     #[arg(long, value_name = "PATH", env = "CAVRA_CONSOLE_DIR")]
     console_dir: Option<PathBuf>,
 }
 
-/// Where the console's built files are.
+/// The console this binary was built with: `frontend/bundle/`, which `frontend/build.sh`
+/// regenerates and which is checked in (the test suite fails when it is older than the
+/// console's sources), so `cavra serve` serves the console with no build step (issue I §2).
+static EMBEDDED: include_dir::Dir<'static> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/../frontend/bundle");
+
+/// Files in the bundle folder that are not the console's.
+const NOT_SERVED: &[&str] = &["SOURCES"];
+
+/// Where the console's built files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsoleFiles {
-    /// A folder with `index.html`.
-    Built(PathBuf),
-    /// No build was found here; `/` says how to make one.
-    Missing(PathBuf),
+    /// The bundle embedded in this binary (the default).
+    Embedded,
+    /// A folder with `index.html` (`--console-dir`: e.g. `frontend/dist` while working on the
+    /// console with `trunk watch`).
+    Dir(PathBuf),
 }
 
-/// How to build the console, as `/` says when it is missing.
-const BUILD_HINT: &str = "bash frontend/build.sh";
-
 impl ConsoleFiles {
-    /// The folder named by `--console-dir`, which must hold a build; without one, the
-    /// repository's `frontend/dist` (relative to the working directory, else to the source
-    /// tree this binary was built from) when it holds one.
+    /// The folder named by `--console-dir`, which must hold a build, else the embedded bundle.
     ///
     /// # Errors
     /// `--console-dir` names a folder without `index.html`.
     pub fn locate(explicit: Option<&Path>) -> anyhow::Result<Self> {
-        if let Some(dir) = explicit {
-            anyhow::ensure!(
-                dir.join("index.html").is_file(),
-                "console folder {} has no index.html (build the console with `{BUILD_HINT}`)",
-                dir.display()
-            );
-            return Ok(Self::Built(dir.to_path_buf()));
-        }
-        let candidates = [
-            PathBuf::from("frontend/dist"),
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist"),
-        ];
-        Ok(candidates
-            .iter()
-            .find(|dir| dir.join("index.html").is_file())
-            .map_or_else(
-                || Self::Missing(candidates[0].clone()),
-                |dir| Self::Built(dir.clone()),
-            ))
+        let Some(dir) = explicit else {
+            return Ok(Self::Embedded);
+        };
+        anyhow::ensure!(
+            dir.join("index.html").is_file(),
+            "console folder {} has no index.html (build the console with `bash frontend/build.sh`)",
+            dir.display()
+        );
+        Ok(Self::Dir(dir.to_path_buf()))
     }
 
     fn describe(&self) -> String {
         match self {
-            Self::Built(dir) => format!("console at / from {}", dir.display()),
-            Self::Missing(_) => format!("console not built: run `{BUILD_HINT}`"),
+            Self::Embedded => "console at / (embedded)".to_owned(),
+            Self::Dir(dir) => format!("console at / from {}", dir.display()),
+        }
+    }
+
+    /// The bytes of the console file `uri_path` names; `None` when there is none, or for a
+    /// path that could leave the console's folder.
+    async fn read(&self, uri_path: &str) -> Option<Vec<u8>> {
+        let relative = plain_relative(uri_path)?;
+        match self {
+            Self::Embedded => EMBEDDED
+                .get_file(relative)
+                .filter(|_| !NOT_SERVED.iter().any(|name| relative == Path::new(name)))
+                .map(|file| file.contents().to_vec()),
+            Self::Dir(dir) => {
+                let path = dir.join(relative);
+                if !path.is_file() {
+                    return None;
+                }
+                tokio::fs::read(path).await.ok()
+            }
         }
     }
 }
@@ -163,11 +178,9 @@ fn error_response(error: ApiError) -> AxumResponse {
 }
 
 async fn approvals(State(served): State<Served>, request: AxumRequest) -> AxumResponse {
-    if let ConsoleFiles::Built(dir) = &*served.console
-        && is_navigation(request.method(), request.headers())
-    {
+    if is_navigation(request.method(), request.headers()) {
         // `/approvals/{id}` is also the console's audit page (notifications link there).
-        return index(dir).await;
+        return index(&served.console).await;
     }
     match to_lambda(request).await {
         Ok(request) => from_lambda(cavra_api::dispatch(&served.api, request).await),
@@ -206,39 +219,35 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-async fn file_response(path: &Path) -> Option<AxumResponse> {
-    let bytes = tokio::fs::read(path).await.ok()?;
-    Some(
-        (
-            [
-                (header::CONTENT_TYPE, content_type(path)),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            bytes,
-        )
-            .into_response(),
+fn file_response(uri_path: &str, bytes: Vec<u8>) -> AxumResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type(Path::new(uri_path))),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        bytes,
     )
+        .into_response()
 }
 
-async fn index(dir: &Path) -> AxumResponse {
-    match file_response(&dir.join("index.html")).await {
-        Some(response) => response,
+async fn index(console: &ConsoleFiles) -> AxumResponse {
+    match console.read("/index.html").await {
+        Some(bytes) => file_response("/index.html", bytes),
         None => error_response(ApiError::internal(&format!(
-            "console index {} is unreadable",
-            dir.join("index.html").display()
+            "the console's index.html is unreadable ({})",
+            console.describe()
         ))),
     }
 }
 
-/// The file under `dir` that `uri_path` names; `None` for anything that could leave it.
-fn file_under(dir: &Path, uri_path: &str) -> Option<PathBuf> {
+/// The relative path `uri_path` names inside the console's folder; `None` for the folder
+/// itself and for anything that could leave it (`..`, `.`, backslashes, absolute parts).
+fn plain_relative(uri_path: &str) -> Option<&Path> {
     let relative = Path::new(uri_path.trim_start_matches('/'));
     let plain = relative
         .components()
         .all(|c| matches!(c, Component::Normal(_)));
-    (plain && !uri_path.contains('\\') && !relative.as_os_str().is_empty())
-        .then(|| dir.join(relative))
-        .filter(|path| path.is_file())
+    (plain && !uri_path.contains('\\') && !relative.as_os_str().is_empty()).then_some(relative)
 }
 
 /// `GET /config.json`: the console served here talks to this server (same origin).
@@ -246,24 +255,6 @@ async fn console_config() -> AxumResponse {
     (
         [(header::CACHE_CONTROL, "no-cache")],
         axum::Json(serde_json::json!({"api_base_url": ""})),
-    )
-        .into_response()
-}
-
-fn not_built_page(looked_in: &Path) -> AxumResponse {
-    let body = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>CAVRA console not built</title></head>\
-         <body><h1>The CAVRA console is not built</h1>\
-         <p>The API is running under <code>/approvals</code>, but no built console was found \
-         (looked in <code>{}</code>).</p>\
-         <p>Build it with <code>{BUILD_HINT}</code> (installs trunk and wasm-bindgen into <code>.tools/</code> \
-         the first time), then restart <code>cavra serve</code>, or pass <code>--console-dir PATH</code>.</p></body></html>",
-        looked_in.display()
-    );
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        body,
     )
         .into_response()
 }
@@ -281,21 +272,17 @@ async fn console(State(served): State<Served>, request: AxumRequest) -> AxumResp
         is_navigation(request.method(), request.headers()),
     );
     let readable = request.method() == Method::GET || request.method() == Method::HEAD;
-    match &*served.console {
-        ConsoleFiles::Built(dir) if readable => {
-            if let Some(path) = file_under(dir, request.uri().path())
-                && let Some(response) = file_response(&path).await
-            {
-                return response;
-            }
-            if wants_index {
-                return index(dir).await;
-            }
-            json_not_found()
-        }
-        ConsoleFiles::Missing(looked_in) if wants_index => not_built_page(looked_in),
-        _ => json_not_found(),
+    if !readable {
+        return json_not_found();
     }
+    let path = request.uri().path();
+    if let Some(bytes) = served.console.read(path).await {
+        return file_response(path, bytes);
+    }
+    if wants_index {
+        return index(&served.console).await;
+    }
+    json_not_found()
 }
 
 /// Who may reach a local-mode server from a browser (issue E §6). Without OIDC no token proves
@@ -530,20 +517,63 @@ pub async fn run(args: &ServeArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn only_plain_relative_paths_of_existing_files_are_served() {
+    #[tokio::test]
+    async fn only_plain_relative_paths_of_existing_files_are_served() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
         std::fs::write(dir.path().join("app.wasm"), [0, 97, 115, 109]).unwrap();
-        assert_eq!(
-            file_under(dir.path(), "/app.wasm"),
-            Some(dir.path().join("app.wasm"))
-        );
-        assert_eq!(file_under(dir.path(), "/"), None);
-        assert_eq!(file_under(dir.path(), "/missing.js"), None);
-        assert_eq!(file_under(dir.path(), "/../etc/passwd"), None);
-        assert_eq!(file_under(dir.path(), "/./index.html"), None);
+        let folder = ConsoleFiles::Dir(dir.path().to_path_buf());
+        assert_eq!(folder.read("/app.wasm").await, Some(vec![0, 97, 115, 109]));
+        for refused in [
+            "/",
+            "/missing.js",
+            "/../etc/passwd",
+            "/./index.html",
+            "/..\\index.html",
+            "//etc/passwd",
+        ] {
+            assert_eq!(folder.read(refused).await, None, "{refused}");
+            assert_eq!(
+                ConsoleFiles::Embedded.read(refused).await,
+                None,
+                "{refused}"
+            );
+        }
         assert_eq!(content_type(Path::new("x.wasm")), "application/wasm");
+    }
+
+    #[tokio::test]
+    async fn the_embedded_console_is_the_checked_in_bundle() {
+        let bundle = Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/bundle");
+        let index = std::fs::read(bundle.join("index.html")).unwrap();
+        assert_eq!(
+            ConsoleFiles::Embedded.read("/index.html").await,
+            Some(index.clone())
+        );
+        // Every script, stylesheet and module the page loads is in the bundle.
+        let page = String::from_utf8(index).unwrap();
+        let assets: Vec<&str> = page
+            .split(['"', '\''])
+            .filter(|part| {
+                part.starts_with('/')
+                    && [".js", ".wasm", ".css"]
+                        .iter()
+                        .any(|ext| part.ends_with(ext))
+            })
+            .collect();
+        assert!(assets.len() >= 3, "{assets:?} in {page}");
+        for asset in assets {
+            assert!(
+                ConsoleFiles::Embedded.read(asset).await.is_some(),
+                "{asset} is missing from the bundle"
+            );
+        }
+        assert_eq!(
+            ConsoleFiles::Embedded.read("/SOURCES").await,
+            None,
+            "the source list is not part of the console"
+        );
+        assert_eq!(ConsoleFiles::locate(None).unwrap(), ConsoleFiles::Embedded);
     }
 
     #[test]
@@ -674,7 +704,7 @@ mod tests {
         std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
         assert_eq!(
             ConsoleFiles::locate(Some(dir.path())).unwrap(),
-            ConsoleFiles::Built(dir.path().to_path_buf())
+            ConsoleFiles::Dir(dir.path().to_path_buf())
         );
     }
 }

@@ -9,7 +9,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cavra_console_e2e::{Driver, Server, approver, console_dist, sign_in};
+use cavra_console_e2e::{Driver, Server, approver, console_bundle, sign_in};
 use serde_json::Value;
 
 const REQUESTS: usize = 500;
@@ -26,10 +26,10 @@ fn gzipped(path: &std::path::Path) -> u64 {
 }
 
 fn sizes() {
-    let dist = console_dist();
+    let dist = console_bundle();
     let mut total = (0, 0);
     let mut files: Vec<_> = std::fs::read_dir(dist)
-        .expect("dist exists")
+        .expect("the bundle exists")
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {

@@ -1,6 +1,6 @@
-//! The harness of the console's browser tests: it builds the console (installing trunk,
-//! wasm-bindgen, wasm-opt, Chromium and chromedriver when missing, through
-//! `frontend/build.sh`), starts the real `cavra serve` on a temporary SQLite file with OIDC and
+//! The harness of the console's browser tests: it installs Chromium and chromedriver when they
+//! are missing (`tests/tools/browser.sh`), starts the real `cavra serve` — serving the console
+//! it embeds, the checked-in `frontend/bundle/` — on a temporary SQLite file with OIDC and
 //! RBAC configured from the test key fixtures, runs the real `cavra` CLI against the same file,
 //! and drives headless Chromium through chromedriver with fantoccini.
 
@@ -62,35 +62,28 @@ fn run(command: &mut Command, what: &str) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// The built console (`frontend/dist`), built once per test process by `frontend/build.sh`
-/// with `BROWSER=1`, which also installs Chromium and chromedriver when they are missing.
+/// The checked-in console bundle `cavra serve` embeds (`frontend/bundle/`).
+pub fn console_bundle() -> PathBuf {
+    root().join("frontend/bundle")
+}
+
+/// Chromium and chromedriver, installed once per test process by `tests/tools/browser.sh`
+/// when they are missing.
 ///
 /// # Panics
-/// The tools cannot be installed or the build fails.
-pub fn console_dist() -> &'static Path {
-    static DIST: OnceLock<PathBuf> = OnceLock::new();
-    DIST.get_or_init(|| {
-        let started = Instant::now();
-        let out = run(
+/// They cannot be installed.
+pub fn browser_tools() {
+    static TOOLS: OnceLock<()> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        run(
             Command::new("bash")
-                .arg(root().join("frontend/build.sh"))
-                .env("BROWSER", "1")
-                // The build's progress (tool installs take minutes) stays visible.
+                .arg(root().join("tests/tools/browser.sh"))
+                // An install's progress stays visible.
                 .stderr(Stdio::inherit()),
-            "frontend/build.sh",
+            "tests/tools/browser.sh",
         )
-        .expect("the console builds");
-        eprintln!(
-            "console tools and build: {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        PathBuf::from(
-            out.trim()
-                .lines()
-                .last()
-                .expect("build.sh prints the dist folder"),
-        )
-    })
+        .expect("chromium and chromedriver are installed");
+    });
 }
 
 /// The `cavra` binary: `CAVRA_BIN` when set, else the workspace's own build of it.
@@ -108,7 +101,7 @@ pub fn cavra_binary() -> &'static Path {
 }
 
 /// `cavra serve` on a temporary SQLite file with OIDC (test key) and RBAC (the
-/// `github-team:platform-security` team maps to [`GROUP`]), serving the built console.
+/// `github-team:platform-security` team maps to [`GROUP`]), serving the console it embeds.
 pub struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
@@ -133,7 +126,6 @@ impl Server {
     /// # Panics
     /// Anything fails to build or start.
     pub fn start() -> Self {
-        let dist = console_dist();
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("approvals.db");
         let identity = IdentityFiles::write();
@@ -144,8 +136,7 @@ impl Server {
             .arg(&identity.oidc_config)
             .arg("--rbac-file")
             .arg(&identity.rbac_file)
-            .arg("--console-dir")
-            .arg(dist)
+            .env_remove("CAVRA_CONSOLE_DIR")
             .env_remove("CAVRA_APPROVAL_DB")
             .env_remove("CAVRA_APPROVAL_PROVIDER_CONFIG")
             .stdout(Stdio::piped())
@@ -297,7 +288,7 @@ impl Driver {
     /// # Errors
     /// chromedriver is missing or does not come up within 20 s.
     pub async fn start() -> anyhow::Result<Self> {
-        console_dist(); // installs chromium and chromedriver too
+        browser_tools();
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new("chromedriver")
             .arg(format!("--port={port}"))

@@ -100,10 +100,11 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
                 ("requested_by", json!(args.requested_by)),
                 ("ttl_hours", json!(args.ttl_hours)),
             ]);
-            print_json(
+            super::print_created(
                 &remote
                     .call(Route::Create, "/approvals", Some(&request))
                     .await?,
+                args.print_id,
             )
         }
         ApprovalCommand::List(args) => {
