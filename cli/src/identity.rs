@@ -98,7 +98,7 @@ impl IdentityArgs {
         } else if let (Some(token_path), Some(config_path)) = (&self.actor_token, &self.oidc_config)
         {
             let config = OidcConfig::load(config_path)?;
-            if config.jwks.keys.is_empty() && config.jwks_uri.is_some() {
+            if config.jwks.is_empty() && config.jwks_uri.is_some() {
                 anyhow::bail!(
                     "the CLI verifies tokens against jwks or jwks_path; jwks_uri is fetched by the API only"
                 );

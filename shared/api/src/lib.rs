@@ -34,12 +34,19 @@ pub use state::AppState;
 /// Largest accepted request body (CONTRACT §9: 413 above it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-/// A JSON response with `status`.
+/// A JSON response with `status`, its objects' keys sorted.
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
-    let sorted =
-        cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null));
+    value_response(
+        status,
+        &cavra_core::approval::sort_value(serde_json::to_value(value).unwrap_or(Value::Null)),
+    )
+}
+
+/// A JSON response with `status` for a value whose keys are already sorted (a record's
+/// `to_sorted_value`): written out once, not copied and sorted again (issue H §3).
+pub fn value_response(status: StatusCode, value: &Value) -> Response<Body> {
     let mut response = Response::new(Body::Text(
-        serde_json::to_string(&sorted).unwrap_or_else(|_| "null".into()),
+        serde_json::to_string(value).unwrap_or_else(|_| "null".into()),
     ));
     *response.status_mut() = status;
     response.headers_mut().insert(

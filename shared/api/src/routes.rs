@@ -18,7 +18,7 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use serde_json::{Map, Value};
 
-use crate::{ApiError, AppState, approval_id, body_object, json_response};
+use crate::{ApiError, AppState, approval_id, body_object, json_response, value_response};
 
 /// One route = one Lambda function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -271,6 +271,15 @@ fn ok<T: serde::Serialize>(value: &T) -> Answer {
     Ok(json_response(StatusCode::OK, value))
 }
 
+/// 200 with `value` (a record's `to_sorted_value()`, or `json!`), written out once.
+#[allow(clippy::unnecessary_wraps)] // as `ok`
+fn ok_value(value: Value) -> Answer {
+    Ok(value_response(
+        StatusCode::OK,
+        &cavra_core::approval::sort_value(value),
+    ))
+}
+
 fn text(body: &Map<String, Value>, key: &str) -> Result<Option<String>, ApiError> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
@@ -347,7 +356,7 @@ async fn list(state: &AppState, request: &Request) -> Answer {
         .iter()
         .map(cavra_core::approval::Approval::to_sorted_value)
         .collect();
-    ok(&serde_json::json!({
+    ok_value(serde_json::json!({
         "items": items, "total": page.total, "limit": page.limit, "offset": page.offset, "next_cursor": page.next_cursor,
     }))
 }
@@ -387,7 +396,7 @@ async fn get(state: &AppState, request: &Request) -> Answer {
         Some(seconds) if seconds > 0 => wait_for_change(state, &id, seconds).await?,
         _ => state.service.get(&id).await?,
     };
-    ok(&record.to_sorted_value())
+    ok_value(record.to_sorted_value())
 }
 
 /// The record once it is no longer pending, or as it is after `seconds` (issue F §3). In
@@ -471,7 +480,7 @@ async fn consume(state: &AppState, request: &Request) -> Answer {
         ..CheckOptions::default()
     };
     let record = state.service.consume(&id, &input, options).await?;
-    ok(&record.to_sorted_value())
+    ok_value(record.to_sorted_value())
 }
 
 async fn create(state: &AppState, request: &Request) -> Answer {
@@ -505,7 +514,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
     let approval = created.approval;
     let record = approval.to_sorted_value();
     if created.created {
-        let mut response = json_response(StatusCode::CREATED, &record);
+        let mut response = value_response(StatusCode::CREATED, &record);
         let location = format!("/approvals/{}", approval.approval_id);
         // New ids are `apr_` + hex; a header value that would not parse is left out.
         if let Ok(value) = location.parse() {
@@ -513,7 +522,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         }
         Ok(response)
     } else {
-        ok(&record)
+        ok_value(record)
     }
 }
 
@@ -556,7 +565,7 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
         context,
     };
     // The service announces the change (and an overdue request expired on the way).
-    ok(&state.service.decide(&id, &input).await?.to_sorted_value())
+    ok_value(state.service.decide(&id, &input).await?.to_sorted_value())
 }
 
 fn number(body: &Map<String, Value>, key: &str) -> Result<Option<f64>, ApiError> {
@@ -601,7 +610,7 @@ async fn deliver(state: &AppState, request: &Request) -> Answer {
         .deliver_and_record(&state.service, &id, &provider, options, &actor)
         .await
     {
-        Ok((result, _)) => ok(&result.to_value()),
+        Ok((result, _)) => ok_value(result.to_value()),
         Err(DeliverError::NotConfigured(e)) => Err(ApiError::bad_request(e.to_string())),
         Err(DeliverError::Approval(e)) => Err(e.into()),
     }
@@ -641,5 +650,5 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         context,
     };
     let record = state.service.break_glass(input).await?;
-    ok(&record.to_sorted_value())
+    ok_value(record.to_sorted_value())
 }

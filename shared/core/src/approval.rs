@@ -548,8 +548,30 @@ impl Approval {
     }
 }
 
-/// Rebuilds every object in `value` with its keys in sorted order.
+/// Whether `serde_json::Map` keeps its keys sorted. It does — it is a `BTreeMap` — unless
+/// serde_json's `preserve_order` feature is switched on somewhere in the build; then every
+/// `Value` is already in sorted order at every depth, and [`sort_value`] returns it as it is
+/// instead of rebuilding it (issue H §3: a response is no longer rebuilt to be sorted).
+fn maps_keep_keys_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut map = serde_json::Map::new();
+        map.insert("b".to_owned(), Value::Null);
+        map.insert("a".to_owned(), Value::Null);
+        map.keys().next().map(String::as_str) == Some("a")
+    })
+}
+
+/// `value` with every object's keys in sorted order.
 pub fn sort_value(value: Value) -> Value {
+    if maps_keep_keys_sorted() {
+        return value;
+    }
+    rebuild_sorted(value)
+}
+
+/// Rebuilds every object in `value` with its keys in sorted order.
+fn rebuild_sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();
@@ -557,11 +579,11 @@ pub fn sort_value(value: Value) -> Value {
             Value::Object(
                 entries
                     .into_iter()
-                    .map(|(k, v)| (k, sort_value(v)))
+                    .map(|(k, v)| (k, rebuild_sorted(v)))
                     .collect(),
             )
         }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_value).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(rebuild_sorted).collect()),
         other => other,
     }
 }
@@ -625,10 +647,27 @@ mod tests {
 
     #[test]
     fn sorted_values_have_sorted_keys_at_every_depth() {
-        let v = sort_value(serde_json::json!({"b": {"z": 1, "a": 2}, "a": [{"y": 1, "x": 2}]}));
+        let sorted = r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#;
+        let given = || serde_json::json!({"b": {"z": 1, "a": 2}, "a": [{"y": 1, "x": 2}]});
+        assert_eq!(serde_json::to_string(&sort_value(given())).unwrap(), sorted);
+        // Both ways give the same, whichever map type the build has.
         assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"a":[{"x":2,"y":1}],"b":{"a":2,"z":1}}"#
+            serde_json::to_string(&rebuild_sorted(given())).unwrap(),
+            sorted
+        );
+        // A record's own fields come out sorted too (its struct order is not).
+        let keys: Vec<String> = serde_json::to_string(&sort_value(serde_json::json!({
+            "state": 1, "approval_id": 2, "decision": {"severity": 3, "action": 4}
+        })))
+        .unwrap()
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+        assert_eq!(
+            keys,
+            ["approval_id", "decision", "action", "severity", "state"]
         );
     }
 }

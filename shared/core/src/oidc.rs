@@ -47,6 +47,51 @@ pub const ALLOWED_ALGORITHMS: [Algorithm; 7] = [
     Algorithm::EdDSA,
 ];
 
+/// A JWKS with each key's verification form parsed once (issue H §4: a request no longer
+/// rebuilds the key it verifies with).
+#[derive(Clone, Default)]
+pub struct KeySet {
+    set: JwkSet,
+    /// Per key of `set`, in order: its parsed form, or why it cannot verify anything.
+    parsed: Vec<Result<DecodingKey, String>>,
+}
+
+impl std::fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySet")
+            .field("set", &self.set)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<JwkSet> for KeySet {
+    fn from(set: JwkSet) -> Self {
+        let parsed = set
+            .keys
+            .iter()
+            .map(|jwk| DecodingKey::from_jwk(jwk).map_err(|e| e.to_string()))
+            .collect();
+        Self { set, parsed }
+    }
+}
+
+impl KeySet {
+    /// The keys as the JWKS document gave them.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.set
+    }
+
+    /// How many keys there are.
+    pub fn len(&self) -> usize {
+        self.set.keys.len()
+    }
+
+    /// Whether there are none (a `jwks_uri` config before its first fetch).
+    pub fn is_empty(&self) -> bool {
+        self.set.keys.is_empty()
+    }
+}
+
 /// A loaded OIDC configuration.
 #[derive(Debug, Clone)]
 pub struct OidcConfig {
@@ -56,7 +101,7 @@ pub struct OidcConfig {
     pub audience: String,
     /// The verification keys: inline `jwks`, or read from `jwks_path`. Empty when the keys come
     /// from `jwks_uri` and have not been fetched yet.
-    pub jwks: JwkSet,
+    pub jwks: KeySet,
     /// Where the keys are fetched from, when the config names `jwks_uri` (and neither `jwks` nor
     /// `jwks_path`). Fetching and caching is the caller's job; on
     /// [`TokenError::is_unknown_kid`] it refetches once.
@@ -350,14 +395,14 @@ impl OidcConfig {
             if !inline.is_object() {
                 return Err(OidcConfigError::BadKey("jwks must be an object"));
             }
-            (jwks_from_value(inline)?, None)
+            (jwks_from_value(inline)?.into(), None)
         } else if let Some(path) = jwks_path {
-            (load_jwks_file(&base_dir.join(path))?, None)
+            (load_jwks_file(&base_dir.join(path))?.into(), None)
         } else if let Some(uri) = jwks_uri {
             if !acceptable_jwks_uri(&uri) {
                 return Err(OidcConfigError::BadKey("jwks_uri must be an https URL"));
             }
-            (JwkSet { keys: Vec::new() }, Some(uri))
+            (KeySet::default(), Some(uri))
         } else {
             return Err(OidcConfigError::Incomplete);
         };
@@ -475,27 +520,27 @@ fn key_fits(jwk: &Jwk, alg: Algorithm, alg_name: &str) -> Result<(), TokenError>
 
 /// Picks the verification key: by `kid`; without one, only when the JWKS holds exactly one key.
 fn select_key<'a>(
-    jwks: &'a JwkSet,
+    keys: &'a KeySet,
     kid: Option<&str>,
     alg: Algorithm,
     alg_name: &str,
-) -> Result<&'a Jwk, TokenError> {
-    let candidates: Vec<&Jwk> = match kid {
-        Some(kid) => jwks
-            .keys
-            .iter()
-            .filter(|k| k.common.key_id.as_deref() == Some(kid))
+) -> Result<&'a DecodingKey, TokenError> {
+    let all = keys.set.keys.iter().zip(&keys.parsed);
+    let candidates: Vec<_> = match kid {
+        Some(kid) => all
+            .filter(|(k, _)| k.common.key_id.as_deref() == Some(kid))
             .collect(),
-        None => match jwks.keys.as_slice() {
-            [] => Vec::new(),
-            [only] => vec![only],
-            _ => return Err(TokenError::MissingKid),
-        },
+        None if keys.len() > 1 => return Err(TokenError::MissingKid),
+        None => all.collect(),
     };
     let mut first_error = None;
-    for jwk in candidates {
+    for (jwk, parsed) in candidates {
         match key_fits(jwk, alg, alg_name) {
-            Ok(()) => return Ok(jwk),
+            Ok(()) => {
+                return parsed
+                    .as_ref()
+                    .map_err(|detail| TokenError::InvalidKey(detail.clone()));
+            }
             Err(e) => {
                 first_error.get_or_insert(e);
             }
@@ -577,6 +622,24 @@ fn check_claims(
     }
 }
 
+/// The last `now_unix` at which claims that passed [`verify_token`] still pass its claim checks:
+/// `exp` plus the leeway, and with `max_token_age_seconds`, `iat` plus that age plus the
+/// leeway (`nbf` and a future `iat` only get easier as time goes on). A cache of verified
+/// tokens keeps an entry no longer than this. `None` for claims that did not pass.
+pub fn valid_through(config: &OidcConfig, claims: &Map<String, Value>) -> Option<i64> {
+    let leeway = i128::from(config.leeway_seconds);
+    let exp = numeric_date(claims.get("exp")?, false)?;
+    let mut through = exp.saturating_add(leeway);
+    if let Some(max_age) = config.max_token_age_seconds {
+        let iat = numeric_date(claims.get("iat")?, true)?;
+        through = through.min(
+            iat.saturating_add(i128::from(max_age))
+                .saturating_add(leeway),
+        );
+    }
+    i64::try_from(through).ok()
+}
+
 fn signature_error(error: &jsonwebtoken::errors::Error, alg_name: &str) -> TokenError {
     match error.kind() {
         ErrorKind::InvalidSignature | ErrorKind::Base64(_) => TokenError::InvalidSignature,
@@ -641,15 +704,14 @@ pub fn verify_token(
     }
     decode_segment(payload_part, "payload")?;
 
-    let jwk = select_key(&config.jwks, kid, alg, alg_name)?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|e| TokenError::InvalidKey(e.to_string()))?;
+    let key = select_key(&config.jwks, kid, alg, alg_name)?;
     let mut validation = Validation::new(alg);
     validation.required_spec_claims.clear();
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.leeway = 0;
-    let verified = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation)
+    let verified = jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation)
         .map_err(|e| signature_error(&e, alg_name))?;
 
     check_claims(config, &verified.claims, now_unix)?;
@@ -1291,10 +1353,10 @@ mod tests {
     fn case_14_a_bare_jwks_path_resolves_next_to_the_config_file() {
         let config = config();
         assert_eq!(
-            config.jwks.keys[0].common.key_id.as_deref(),
+            config.jwks.jwks().keys[0].common.key_id.as_deref(),
             Some("test-key")
         );
-        assert_eq!(config.jwks.keys.len(), 3);
+        assert_eq!(config.jwks.len(), 3);
         assert_eq!(config.issuer, ISSUER);
         assert_eq!(config.audience, AUDIENCE);
         assert_eq!(config.leeway_seconds, DEFAULT_LEEWAY_SECONDS);
@@ -1378,7 +1440,7 @@ mod tests {
     fn inline_empty_keys_count_as_present_and_jwks_wins_over_jwks_path() {
         let value = json!({"issuer": "i", "audience": "a", "jwks": {"keys": []}, "jwks_path": "nowhere.json"});
         let config = OidcConfig::from_value(&value, Path::new("/nonexistent")).unwrap();
-        assert!(config.jwks.keys.is_empty());
+        assert!(config.jwks.is_empty());
         assert_eq!(config.jwks_uri, None);
     }
 
@@ -1395,7 +1457,7 @@ mod tests {
             config.jwks_uri.as_deref(),
             Some("https://login.example/.well-known/jwks.json")
         );
-        assert!(config.jwks.keys.is_empty());
+        assert!(config.jwks.is_empty());
         assert_eq!(
             verify_token(&config, &rs256(&claims()), NOW).unwrap_err(),
             TokenError::KeyNotFound
