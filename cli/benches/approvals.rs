@@ -27,6 +27,10 @@ use cavra_core::workflow::{CheckOptions, ConsumeInput, DecideInput, NewRequest, 
 use cavra_e2e::fixtures::{at, iam_decision};
 use cavra_store_sqlite::SqliteStore;
 
+#[path = "common/limit.rs"]
+mod limit;
+use limit::raw_update_rate;
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -94,26 +98,6 @@ async fn approve_rate(service: &Arc<ApprovalService>, ids: &Arc<Vec<String>>, ta
         handle.await.expect("approver task");
     }
     ids.len() as f64 / started.elapsed().as_secs_f64()
-}
-
-/// The physical limit: a durable single-row UPDATE loop on one connection with the store's
-/// pragmas (WAL, synchronous=FULL, 10 s busy timeout, foreign keys); updates per second.
-fn raw_update_rate(path: &Path, n: usize) -> f64 {
-    let raw = rusqlite::Connection::open(path).expect("open raw");
-    raw.busy_timeout(Duration::from_secs(10)).expect("busy");
-    raw.pragma_update(None, "journal_mode", "WAL").expect("wal");
-    raw.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .expect("pragmas");
-    raw.execute_batch(
-        "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL); INSERT INTO t VALUES (1, 0);",
-    )
-    .expect("schema");
-    let started = Instant::now();
-    for _ in 0..n {
-        raw.execute("UPDATE t SET v = v + 1 WHERE id = 1", [])
-            .expect("update");
-    }
-    n as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn approve_throughput(dir: &Path, n: usize) {
