@@ -196,6 +196,10 @@ pub struct CreateArgs {
     /// Hours until the request expires (at least 1).
     #[arg(long, default_value_t = DEFAULT_TTL_HOURS, allow_negative_numbers = true)]
     ttl_hours: i64,
+    /// The agent's own words on why it wants to act, shown to approvers (at most 2,000
+    /// characters; control characters are stripped).
+    #[arg(long)]
+    rationale: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -497,6 +501,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .await?
                 .with_routing(routing_table(args.routing_file.as_ref())?);
             let request = NewRequest {
+                rationale: args.rationale,
                 decision,
                 approver_group: args.approver_group,
                 requested_by: Some(args.requested_by),

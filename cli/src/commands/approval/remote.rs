@@ -99,6 +99,7 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
                 ("approver_group", json!(args.approver_group)),
                 ("requested_by", json!(args.requested_by)),
                 ("ttl_hours", json!(args.ttl_hours)),
+                ("rationale", json!(args.rationale)),
             ]);
             print_json(
                 &remote
