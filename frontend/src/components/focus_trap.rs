@@ -24,6 +24,15 @@ fn active_element() -> Option<Element> {
     web_sys::window()?.document()?.active_element()
 }
 
+/// The element that has focus, unless that is nobody in particular (the page's body, as
+/// after the focused button was disabled).
+fn focused_control() -> Option<Element> {
+    active_element().filter(|e| {
+        let tag = e.tag_name();
+        !tag.eq_ignore_ascii_case("body") && !tag.eq_ignore_ascii_case("html")
+    })
+}
+
 /// Focuses `opener` if it is still on the page, else the first element matching `fallback`.
 /// Deferred until the page has re-rendered (the dialog's removal may re-render its opener's
 /// row).
@@ -33,7 +42,7 @@ fn return_focus(opener: Option<Element>, fallback: Option<String>) {
     };
     let restore = Closure::once_into_js(move || {
         let target = opener
-            .filter(|o| o.is_connected())
+            .filter(|o| o.is_connected() && !o.has_attribute("disabled"))
             .or_else(|| {
                 let selector = fallback?;
                 web_sys::window()?
@@ -63,7 +72,7 @@ pub fn use_focus_trap(
     on_escape: Callback<()>,
 ) -> Callback<KeyboardEvent> {
     // Read while the dialog first renders, before any effect moves focus into it.
-    let opener = use_mut_ref(active_element);
+    let opener = use_mut_ref(focused_control);
     {
         let container = container.clone();
         use_effect_with((), move |()| {

@@ -546,6 +546,8 @@ pub async fn screenshots_at_widths(client: &Client, name: &str) -> anyhow::Resul
     for width in WIDTHS {
         let height = if width < 600 { 844 } else { 900 };
         client.set_window_size(width, height).await?;
+        // The picture shows the top of the page (a focused field may have scrolled it).
+        client.execute("window.scrollTo(0, 0)", vec![]).await?;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (scroll, inner) = scroll_and_inner_width(client).await?;
         ensure!(
