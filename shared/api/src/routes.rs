@@ -664,13 +664,13 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         ttl_hours: integer(&options, "ttl_hours")?,
         context,
     };
+    // Boxed: the two service futures are large, and a handler's future lives on the caller's
+    // stack.
     let result = match &of {
-        Some(of) => state
-            .service
-            .break_glass_from(of, input)
+        Some(of) => Box::pin(state.service.break_glass_from(of, input))
             .await
             .map(|linked| linked.override_record),
-        None => state.service.break_glass(input).await,
+        None => Box::pin(state.service.break_glass(input)).await,
     };
     match result {
         Ok(record) => ok(&record.to_sorted_value()),
