@@ -228,7 +228,13 @@ pub fn BreakGlassPage() -> Html {
                             <Link<Route> to={Route::Detail { id: record.approval_id.clone() }}><code>{ record.approval_id.clone() }</code></Link<Route>>
                         </h2>
                         <RequestLead record={record.clone()} />
-                        <p class="secondary">{ "Rule and target are the request's own (the server checks them). Declaring the override closes this request and links the two." }</p>
+                        if record.state == cavra_core::approval::ApprovalState::Pending {
+                            <p class="secondary">{ "Rule and target are the request's own (the server checks them). Declaring the override closes this request and links the two." }</p>
+                        } else {
+                            <p class="notice notice-error" role="alert" id="bg-source-closed">
+                                { format!("This request is {}: only a pending request can be overridden, and the server will refuse it.", crate::states::label(record.state).to_lowercase()) }
+                            </p>
+                        }
                     </section>
                 },
             } }

@@ -307,6 +307,11 @@ async fn a_blocked_request_is_overridden_from_its_detail_page_which_closes_and_l
             .is_empty(),
         "a closed request offers no break-glass"
     );
+    // AND the form opened for it again says it can no longer be overridden
+    browser
+        .goto(&format!("{}/break-glass?from={id}", server.base))
+        .await?;
+    text_containing(&browser, "#bg-source-closed", "This request is expired").await?;
     browser
         .goto(&format!("{}/approvals/{override_id}", server.base))
         .await?;
