@@ -9,7 +9,7 @@ use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
     BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER,
-    DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest,
+    DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest, OverrideOf,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -293,6 +293,11 @@ pub struct BreakGlassArgs {
     /// Hours the override stays valid (at least 1).
     #[arg(long, default_value_t = DEFAULT_BREAK_GLASS_TTL_HOURS, allow_negative_numbers = true)]
     ttl_hours: i64,
+    /// Override this pending request: the decision file's rule_id and target must be the
+    /// request's, the override takes the request's decision, and the request is closed by it
+    /// (linked both ways).
+    #[arg(long, value_name = "APPROVAL_ID")]
+    blocked: Option<String>,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -596,7 +601,17 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 ttl_hours: Some(args.ttl_hours),
                 context: resolved.context,
             };
-            let record = service.break_glass(input).await?;
+            let record = match args.blocked {
+                Some(approval_id) => {
+                    let of = OverrideOf {
+                        rule_id: input.decision.str_field("rule_id").map(str::to_owned),
+                        target: input.decision.str_field("target").map(str::to_owned),
+                        approval_id,
+                    };
+                    service.break_glass_from(&of, input).await?.override_record
+                }
+                None => service.break_glass(input).await?,
+            };
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Review(args) => {

@@ -152,6 +152,7 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
                 ("approver_group", json!(args.approver_group)),
                 ("external_ref", json!(args.external_ref)),
                 ("ttl_hours", json!(args.ttl_hours)),
+                ("blocked_approval_id", json!(args.blocked)),
             ]);
             let path = "/approvals/break-glass";
             print_json(&remote.call(Route::BreakGlass, path, Some(&request)).await?)
