@@ -39,8 +39,10 @@ impl PolicyVerdict {
 /// A request's lead, in parts (the page sets some of them in code or badges).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lead {
-    /// Who asked.
+    /// Who asked (for a break-glass record: who declared it).
     pub who: String,
+    /// Whether the record is a break-glass override (the sentence says who declared it).
+    pub break_glass: bool,
     /// What they want to do ("run", "write", "call an MCP tool on").
     pub verb: String,
     /// On what.
@@ -114,6 +116,7 @@ pub fn lead(record: &Approval) -> Lead {
         .then(|| cavra_core::notify::will_run(decision));
     Lead {
         who: record.requested_by.clone(),
+        break_glass: record.break_glass == Some(true),
         verb: verb(decision.str_field("action_type")),
         target: text("target").unwrap_or_else(|| record.decision_id.clone()),
         place,
@@ -127,6 +130,15 @@ pub fn lead(record: &Approval) -> Lead {
 }
 
 impl Lead {
+    /// "wants to", or for an override "declared break-glass to".
+    pub fn intent(&self) -> &'static str {
+        if self.break_glass {
+            "declared break-glass to"
+        } else {
+            "wants to"
+        }
+    }
+
     /// "developer wants to run terraform apply in payments/api."
     pub fn sentence(&self) -> String {
         let place = self
@@ -134,8 +146,11 @@ impl Lead {
             .as_ref()
             .map_or_else(String::new, |p| format!(" {p}"));
         format!(
-            "{} wants to {} {}{place}.",
-            self.who, self.verb, self.target
+            "{} {} {} {}{place}.",
+            self.who,
+            self.intent(),
+            self.verb,
+            self.target
         )
     }
 }
@@ -170,6 +185,12 @@ mod tests {
         assert_eq!(
             lead.will_run, None,
             "no action object: nothing more to show"
+        );
+        r.break_glass = Some(true);
+        r.requested_by = "cab@example.com".into();
+        assert_eq!(
+            super::lead(&r).sentence(),
+            "cab@example.com declared break-glass to run terraform apply -auto-approve in payments/api."
         );
     }
 

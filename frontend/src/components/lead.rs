@@ -29,7 +29,7 @@ pub fn RequestLead(props: &RequestLeadProps) -> Html {
     html! {
         <div class="lead" id="request-lead">
             <p class="lead-sentence" id="lead-sentence">
-                <strong>{ lead.who.clone() }</strong>{ format!(" wants to {} ", lead.verb) }
+                <strong>{ lead.who.clone() }</strong>{ format!(" {} {} ", lead.intent(), lead.verb) }
                 <code>{ lead.target.clone() }</code>
                 { lead.place.as_ref().map(|p| format!(" {p}")).unwrap_or_default() }{ "." }
             </p>

@@ -541,7 +541,9 @@ impl ApprovalService {
                 &override_id,
                 now,
             )?;
-            let record = workflow::link_override(record, &blocked.approval_id);
+            let mut record = workflow::link_override(record, &blocked.approval_id);
+            // The agent's words about the action it was refused stay with the override.
+            record.rationale.clone_from(&blocked.rationale);
             let closed = if unfinished {
                 blocked
             } else {

@@ -43,6 +43,7 @@ async fn blocked(service: &ApprovalService, id: &str) -> Approval {
     service
         .create(NewRequest {
             requested_by: Some("ai-agent".into()),
+            rationale: Some("Deploys are down".into()),
             ..NewRequest::new(blocked_decision(id))
         })
         .await
@@ -110,6 +111,10 @@ async fn given_a_pending_blocked_request_when_overridden_from_it_then_both_are_l
     );
     assert_eq!(override_record.decision, request.decision);
     assert_eq!(override_record.decision_digest, request.decision_digest);
+    assert_eq!(
+        override_record.rationale.as_deref(),
+        Some("Deploys are down")
+    );
     let last = override_record.history.last().unwrap();
     assert_eq!(last.event, "break_glass");
     assert_eq!(

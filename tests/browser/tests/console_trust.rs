@@ -316,6 +316,12 @@ async fn a_blocked_request_is_overridden_from_its_detail_page_which_closes_and_l
         .goto(&format!("{}/approvals/{override_id}", server.base))
         .await?;
     text_containing(&browser, "#detail-overrides", &id).await?;
+    let sentence = text_containing(&browser, "#lead-sentence", "break-glass").await?;
+    assert_eq!(
+        sentence,
+        "cab@example.com declared break-glass to run terraform apply -auto-approve in payments/infra."
+    );
+    text_containing(&browser, "#lead-rationale", "state lock is stuck").await?;
     screenshots_at_widths(&browser, "detail-override").await?;
     browser.close().await?;
     Ok(())
