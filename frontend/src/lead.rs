@@ -195,6 +195,23 @@ mod tests {
     }
 
     #[test]
+    fn given_a_decision_carrying_its_action_then_the_lead_says_what_will_run() {
+        let mut r = record("apr_000000000003", ApprovalState::Pending);
+        let mut decision = r.decision.as_map().clone();
+        decision.insert("action_type".into(), json!("execute_command"));
+        decision.insert("target".into(), json!("terraform apply plan.out"));
+        decision.insert(
+            "action".into(),
+            json!({"command": "terraform apply plan.out", "plan_summary": "2 to add, 0 to destroy"}),
+        );
+        r.decision = cavra_core::decision::Decision::from_map(decision);
+        assert_eq!(
+            lead(&r).will_run.as_deref(),
+            Some("run terraform apply plan.out; plan: 2 to add, 0 to destroy")
+        );
+    }
+
+    #[test]
     fn given_an_approval_required_write_then_it_needs_approval_and_unknown_severities_get_no_class()
     {
         let r = record("apr_000000000002", ApprovalState::Pending);

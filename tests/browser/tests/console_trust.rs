@@ -365,6 +365,19 @@ async fn the_queue_refreshes_itself_shows_what_is_new_and_waits_while_a_dialog_i
     ])?;
     attribute_is(&browser, &row(&first), "data-state", "denied").await?;
     text_containing(&browser, "#queue-changes", "1 request changed state").await?;
+    // Every state reads with a drawn icon: no font glyph a default font may lack.
+    let glyphs = script(
+        &browser,
+        "return ['◷','✓','✕','⌛','⚠','●'].filter(g => document.body.innerText.includes(g));",
+    )
+    .await?;
+    assert_eq!(glyphs, json!([]), "symbols that need a font that has them");
+    let icons = browser
+        .find_all(Locator::Css(
+            "table.queue .state svg.icon[role=img][aria-label]",
+        ))
+        .await?;
+    assert_eq!(icons.len(), 2, "one named SVG icon per row's state");
     screenshots_at_widths(&browser, "queue").await?;
 
     // WHEN a dialog is open THEN the queue does not refresh under it
