@@ -160,18 +160,26 @@ mod tests {
     use super::*;
     use crate::testing::record;
     use cavra_core::approval::ApprovalState;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    /// A pending test record whose decision has `fields` set.
+    fn with_decision(id: &str, fields: &Value) -> Approval {
+        let mut r = record(id, ApprovalState::Pending);
+        let mut decision = r.decision.as_map().clone();
+        for (key, value) in fields.as_object().into_iter().flatten() {
+            decision.insert(key.clone(), value.clone());
+        }
+        r.decision = cavra_core::decision::Decision::from_map(decision);
+        r
+    }
 
     #[test]
     fn given_a_blocked_command_then_the_lead_says_who_runs_what_where_and_that_it_is_blocked() {
-        let mut r = record("apr_000000000001", ApprovalState::Pending);
-        let mut decision = r.decision.as_map().clone();
-        decision.insert("action_type".into(), json!("execute_command"));
-        decision.insert("target".into(), json!("terraform apply -auto-approve"));
-        decision.insert("decision".into(), json!("block"));
-        decision.insert("severity".into(), json!("critical"));
-        decision.insert("repository".into(), json!("payments/api"));
-        r.decision = cavra_core::decision::Decision::from_map(decision);
+        let mut r = with_decision(
+            "apr_000000000001",
+            &json!({"action_type": "execute_command", "target": "terraform apply -auto-approve",
+                    "decision": "block", "severity": "critical", "repository": "payments/api"}),
+        );
         r.rationale = Some("Hotfix for INC-7".into());
         let lead = lead(&r);
         assert_eq!(
@@ -196,15 +204,11 @@ mod tests {
 
     #[test]
     fn given_a_decision_carrying_its_action_then_the_lead_says_what_will_run() {
-        let mut r = record("apr_000000000003", ApprovalState::Pending);
-        let mut decision = r.decision.as_map().clone();
-        decision.insert("action_type".into(), json!("execute_command"));
-        decision.insert("target".into(), json!("terraform apply plan.out"));
-        decision.insert(
-            "action".into(),
-            json!({"command": "terraform apply plan.out", "plan_summary": "2 to add, 0 to destroy"}),
+        let r = with_decision(
+            "apr_000000000003",
+            &json!({"action_type": "execute_command", "target": "terraform apply plan.out",
+                    "action": {"command": "terraform apply plan.out", "plan_summary": "2 to add, 0 to destroy"}}),
         );
-        r.decision = cavra_core::decision::Decision::from_map(decision);
         assert_eq!(
             lead(&r).will_run.as_deref(),
             Some("run terraform apply plan.out; plan: 2 to add, 0 to destroy")
