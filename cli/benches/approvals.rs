@@ -52,6 +52,7 @@ async fn seed_pending(service: &ApprovalService, prefix: &str, n: usize) -> Vec<
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let request = NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(iam_decision(&format!("dec_{prefix}_{i}")))
         };
@@ -185,6 +186,7 @@ async fn list_latency(dir: &Path, rows: usize) {
             .map(|i| {
                 let id = ApprovalId::from_hex12(&format!("{i:012x}")).expect("id");
                 let request = NewRequest {
+                    rationale: None,
                     approver_group: Some(groups[i % groups.len()].to_owned()),
                     ..NewRequest::new(iam_decision(&format!("dec_{i}")))
                 };

@@ -12,7 +12,7 @@
 //!    (each request a different pending request), with p50/p99 and non-2xx answers.
 //! 3. Each approve rate as a ratio to the limit.
 //!
-//! `BENCH_SECONDS` (default 5) sets each wrk run's length; `BENCH_PENDING` (default 20,000)
+//! `BENCH_SECONDS` (default 5) sets each wrk run's length; `BENCH_PENDING` (default 30,000)
 //! how many pending requests are seeded per mode (half for each approve run; when a run
 //! decides them all, the rest answer 409 and show as non-2xx).
 //! DynamoDB requests per operation: `cargo bench -p cavra-e2e --bench dynamodb_requests`.
@@ -37,6 +37,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// What one wrk run measured.
 struct Run {
     label: String,
+    /// 2xx answers per second (a run that decided every pending request answers 409 after).
     rate: f64,
     p50: String,
     p99: String,
@@ -63,15 +64,26 @@ fn wrk(label: &str, url: &str, script: &Path, seconds: usize, connections: usize
             .map(|l| l.trim_start_matches(prefix).trim().to_owned())
             .unwrap_or_default()
     };
+    // "123456 requests in 5.00s, 98.76MB read"
+    let (total, elapsed) = text
+        .lines()
+        .map(str::trim)
+        .find_map(|l| {
+            let (count, rest) = l.split_once(" requests in ")?;
+            let secs = rest.split(['s', ',']).next()?.trim().parse::<f64>().ok()?;
+            Some((count.trim().parse::<u64>().ok()?, secs))
+        })
+        .unwrap_or((0, 1.0));
+    let non_2xx: u64 = field("Non-2xx or 3xx responses:").parse().unwrap_or(0);
     let run = Run {
         label: format!("{label} c={connections}"),
-        rate: field("Requests/sec:").parse().unwrap_or(0.0),
+        rate: total.saturating_sub(non_2xx) as f64 / elapsed.max(0.001),
         p50: field("50%"),
         p99: field("99%"),
-        non_2xx: field("Non-2xx or 3xx responses:").parse().unwrap_or(0),
+        non_2xx,
     };
     println!(
-        "  {:<34} {:>9.0} req/s   p50 {:>8}   p99 {:>8}   non-2xx {}",
+        "  {:<34} {:>9.0} 2xx/s   p50 {:>8}   p99 {:>8}   non-2xx {}",
         run.label, run.rate, run.p50, run.p99, run.non_2xx
     );
     run
@@ -297,7 +309,7 @@ async fn mode(
 #[tokio::main]
 async fn main() {
     let seconds = env_usize("BENCH_SECONDS", 5);
-    let pending = env_usize("BENCH_PENDING", 20_000);
+    let pending = env_usize("BENCH_PENDING", 30_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new("bash")
         .arg(root.join("tests/tools/wrk.sh"))

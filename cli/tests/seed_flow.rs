@@ -693,3 +693,75 @@ fn expire_sweep_and_quorum_from_the_cli() {
     assert_eq!(vote("u-2", "b@example.com"), (0, String::new()));
     assert_eq!(run.approval(&["get", &id])["state"], "approved");
 }
+
+#[test]
+fn issue_i_an_agent_gives_a_rationale_and_a_blocked_request_is_overridden_from_the_cli() {
+    let run = Run::new(true);
+    let blocked = json!({"decision_id": "dec_cli_block", "action_type": "execute_command",
+        "target": "terraform apply -auto-approve", "rule_id": "commands.block", "decision": "block",
+        "severity": "critical", "reason": "blocked"});
+    let file = run.write("blocked.json", &blocked.to_string());
+    let created = run.approval(&[
+        "create",
+        &file,
+        "--requested-by",
+        "agent",
+        "--approver-group",
+        "Platform Security",
+        "--rationale",
+        "Deploys are down.\u{7}",
+    ]);
+    assert_eq!(created["rationale"], "Deploys are down.");
+    let id = s(&created["approval_id"]).to_owned();
+    let (code, error) = run.approval_fails(&["create", &file, "--rationale", &"x".repeat(2001)]);
+    assert_eq!(
+        (code, error.as_str()),
+        (
+            1,
+            "error: rationale is too long: 2001 characters (at most 2000)"
+        )
+    );
+
+    // A decision file whose rule is not the request's is refused; nothing changes.
+    let other = run.write(
+        "other.json",
+        &json!({"decision_id": "dec_x", "rule_id": "commands.other", "decision": "block",
+                "target": "terraform apply -auto-approve"})
+        .to_string(),
+    );
+    let override_of = |decision: &str| {
+        [
+            "break-glass",
+            decision,
+            "--blocked",
+            &id,
+            "--actor",
+            "incident-commander",
+            "--reason",
+            "outage",
+        ]
+        .map(str::to_owned)
+    };
+    let args = override_of(&other);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, error) = run.approval_fails(&args);
+    assert_eq!(code, 1);
+    assert!(
+        error.starts_with(&format!(
+            "error: rule_id does not match blocked request {id}"
+        )),
+        "{error}"
+    );
+    assert_eq!(run.approval(&["get", &id])["state"], "pending");
+
+    let args = override_of(&file);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let overridden = run.approval(&args);
+    assert_eq!(overridden["state"], "break_glass");
+    assert_eq!(overridden["overrides"], id.as_str());
+    let closed = run.approval(&["get", &id]);
+    assert_eq!(closed["state"], "expired");
+    assert_eq!(closed["overridden_by"], overridden["approval_id"]);
+    let verified = run.approval(&["verify-history", &id]);
+    assert_eq!(verified["valid"], true, "{verified}");
+}

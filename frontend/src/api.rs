@@ -39,19 +39,45 @@ pub struct ApiError {
     pub status: Option<u16>,
     /// The server's `detail`, or what went wrong on the way.
     pub detail: String,
+    /// On a 403, the groups whose members may do what was refused (the API's
+    /// `required_groups`).
+    pub required_groups: Vec<String>,
+}
+
+/// "IAM", "IAM or Security", "IAM, Security or CAB".
+fn either(groups: &[String]) -> String {
+    match groups {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
 }
 
 impl ApiError {
     /// Builds the error for an answer with `status` and `body` (`{"detail": …}` when the
     /// server wrote it; any other body is shown as the status alone).
     pub fn from_answer(status: u16, body: &str) -> Self {
-        let detail = serde_json::from_str::<Value>(body)
-            .ok()
+        let json = serde_json::from_str::<Value>(body).ok();
+        let detail = json
+            .as_ref()
             .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_owned))
             .unwrap_or_else(|| format!("the server answered HTTP {status}"));
+        let required_groups = json
+            .as_ref()
+            .and_then(|v| v.get("required_groups").and_then(Value::as_array))
+            .map(|groups| {
+                groups
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|g| !g.trim().is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
         Self {
             status: Some(status),
             detail,
+            required_groups,
         }
     }
 
@@ -59,6 +85,7 @@ impl ApiError {
         Self {
             status: None,
             detail: format!("could not reach the API: {error}"),
+            required_groups: Vec::new(),
         }
     }
 
@@ -74,9 +101,24 @@ impl ApiError {
 
     /// The sentence shown to the user.
     pub fn message(&self) -> String {
+        self.message_for(None)
+    }
+
+    /// The sentence shown to the user, saying on a 403 what only the named groups can do
+    /// (`what`: "decide this request"; "do this" when not given).
+    pub fn message_for(&self, what: Option<&str>) -> String {
         match self.status {
             None => self.detail.clone(),
-            Some(401) => format!("Not signed in (HTTP 401): {}", self.detail),
+            Some(401) => format!(
+                "Sign in to continue: your session is missing or has expired. (HTTP 401: {})",
+                self.detail
+            ),
+            Some(403) if !self.required_groups.is_empty() => format!(
+                "Only members of {} can {}. (HTTP 403: {})",
+                either(&self.required_groups),
+                what.unwrap_or("do this"),
+                self.detail
+            ),
             Some(403) => format!("Forbidden (HTTP 403): {}", self.detail),
             Some(404) => format!("Not found (HTTP 404): {}", self.detail),
             Some(409) => format!("Conflict (HTTP 409): {}", self.detail),
@@ -148,6 +190,7 @@ impl Client {
         serde_json::from_str(&body).map_err(|e| ApiError {
             status: Some(status),
             detail: format!("the answer is not what the console expects: {e}"),
+            required_groups: Vec::new(),
         })
     }
 
@@ -237,7 +280,30 @@ mod tests {
         let conflict =
             ApiError::from_answer(409, r#"{"detail":"only pending approvals can be changed"}"#);
         assert!(conflict.is_conflict());
-        assert!(ApiError::from_answer(401, r#"{"detail":"x"}"#).needs_token());
+        let unauthenticated = ApiError::from_answer(
+            401,
+            r#"{"detail":"console action requires verified actor context"}"#,
+        );
+        assert!(unauthenticated.needs_token());
+        assert_eq!(
+            unauthenticated.message(),
+            "Sign in to continue: your session is missing or has expired. (HTTP 401: console action requires verified actor context)"
+        );
+    }
+
+    #[test]
+    fn a_403_naming_groups_says_whose_members_can_act() {
+        let forbidden = ApiError::from_answer(
+            403,
+            r#"{"detail":"actor is not authorized for approval group","required_groups":["Platform Security","IAM"]}"#,
+        );
+        assert_eq!(forbidden.required_groups, ["Platform Security", "IAM"]);
+        assert_eq!(
+            forbidden.message_for(Some("decide this request")),
+            "Only members of Platform Security or IAM can decide this request. (HTTP 403: actor is not authorized for approval group)"
+        );
+        let three = ["A", "B", "C"].map(str::to_owned);
+        assert_eq!(either(&three), "A, B or C");
     }
 
     #[test]

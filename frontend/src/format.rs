@@ -27,17 +27,17 @@ pub fn age(at: Timestamp, now: Timestamp) -> String {
     duration(seconds_between(at, now))
 }
 
-/// What is left of a request's lifetime: only pending requests have a deadline that matters;
-/// decided ones show who closed them instead.
+/// What is left of a request's lifetime: a pending request's deadline ("in 23 h 5 min",
+/// "overdue by 4 min"); an active break-glass override's remaining time ("3 h 59 min left",
+/// "ended 5 min ago"); "decided" for the rest.
 pub fn time_left(approval: &Approval, now: Timestamp) -> String {
-    if approval.state != ApprovalState::Pending {
-        return "decided".to_owned();
-    }
     let left = seconds_between(now, approval.expires_at);
-    if left >= 0 {
-        format!("in {}", duration(left))
-    } else {
-        format!("overdue by {}", duration(-left))
+    match approval.state {
+        ApprovalState::Pending if left >= 0 => format!("in {}", duration(left)),
+        ApprovalState::Pending => format!("overdue by {}", duration(-left)),
+        ApprovalState::BreakGlass if left > 0 => format!("{} left", duration(left)),
+        ApprovalState::BreakGlass => format!("ended {} ago", duration(-left)),
+        _ => "decided".to_owned(),
     }
 }
 
@@ -103,6 +103,20 @@ mod tests {
         assert_eq!(
             time_left(&record, at("2026-05-18T12:55:00+00:00")),
             "decided"
+        );
+    }
+
+    #[test]
+    fn given_an_active_override_then_its_remaining_time_shows_until_it_ends() {
+        let mut record = crate::testing::record("apr_000000000003", ApprovalState::BreakGlass);
+        record.expires_at = at("2026-05-18T16:00:00+00:00");
+        assert_eq!(
+            time_left(&record, at("2026-05-18T12:01:00+00:00")),
+            "3 h 59 min left"
+        );
+        assert_eq!(
+            time_left(&record, at("2026-05-18T16:05:00+00:00")),
+            "ended 5 min ago"
         );
     }
 

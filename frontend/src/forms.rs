@@ -89,6 +89,9 @@ pub struct BreakGlassForm {
     pub external_ref: String,
     /// Lifetime in hours, as typed.
     pub ttl_hours: String,
+    /// The blocked request the override starts from (its rule and target are the form's,
+    /// read-only; the server checks they are the request's and closes it).
+    pub blocked: Option<String>,
 }
 
 impl Default for BreakGlassForm {
@@ -100,6 +103,7 @@ impl Default for BreakGlassForm {
             reason: String::new(),
             external_ref: String::new(),
             ttl_hours: DEFAULT_BREAK_GLASS_TTL_HOURS.to_string(),
+            blocked: None,
         }
     }
 }
@@ -157,8 +161,13 @@ impl BreakGlassForm {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let ttl: i64 = self.ttl_hours.trim().parse().expect("validated above");
-        let decision = json!({
+        let ttl: i64 = self.ttl_hours.trim().parse().unwrap_or(1);
+        let decision = if self.blocked.is_some() {
+            // The server takes the request's own decision; these two are what the user saw,
+            // and it refuses them unless they are the request's.
+            json!({"rule_id": self.rule_id.trim(), "target": self.target.trim()})
+        } else {
+            json!({
             "decision_id": format!("dec_console_{now_ms}"),
             "session_id": "console-break-glass",
             "action_type": "execute_command",
@@ -169,9 +178,13 @@ impl BreakGlassForm {
             "severity": "critical",
             "reason": "Emergency override requested from console.",
             "evidence_refs": [format!("console://break-glass/{now_ms}")],
-        });
+            })
+        };
         let mut body = Map::new();
         body.insert("decision".into(), decision);
+        if let Some(blocked) = &self.blocked {
+            body.insert("blocked_approval_id".into(), Value::String(blocked.clone()));
+        }
         body.insert(
             "reason".into(),
             Value::String(self.reason.trim().to_owned()),
@@ -265,6 +278,21 @@ mod tests {
             };
             assert_eq!(form.validate().len(), 1, "{bad:?} should be refused");
         }
+    }
+
+    #[test]
+    fn an_override_of_a_blocked_request_names_it_and_sends_only_the_rule_and_target_seen() {
+        let form = BreakGlassForm {
+            blocked: Some("apr_0123456789ab".into()),
+            rule_id: "commands.block".into(),
+            ..filled()
+        };
+        let body = form.body(1, None).unwrap();
+        assert_eq!(body["blocked_approval_id"], "apr_0123456789ab");
+        assert_eq!(
+            body["decision"],
+            json!({"rule_id": "commands.block", "target": "terraform apply -auto-approve"})
+        );
     }
 
     fn filled() -> BreakGlassForm {

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod components;
 pub mod format;
 pub mod forms;
+pub mod lead;
 pub mod pages;
 pub mod queue_query;
 pub mod session;

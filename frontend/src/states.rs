@@ -1,5 +1,5 @@
-//! How a state reads: a label and a symbol that say it without colour, and a CSS class that
-//! adds the colour.
+//! How a state reads: a label and an icon that say it without colour, and a CSS class that
+//! adds the colour. Icons are inline SVG shapes ([`Glyph`]), so they render with any font.
 
 use cavra_core::approval::ApprovalState;
 
@@ -15,15 +15,33 @@ pub fn label(state: ApprovalState) -> &'static str {
     }
 }
 
-/// A symbol shown before the label (decorative: screen readers read the label).
-pub fn symbol(state: ApprovalState) -> &'static str {
+/// A small drawn icon (see `components::icon`): no font glyph, so it never renders as an
+/// empty box.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Glyph {
+    /// A clock face: waiting.
+    Clock,
+    /// A tick: approved, verified.
+    Check,
+    /// A cross: denied, failed.
+    Cross,
+    /// An hourglass: expired.
+    Hourglass,
+    /// A warning triangle: break-glass, attention.
+    Warning,
+    /// A filled dot: used up.
+    Dot,
+}
+
+/// The icon shown before a state's label.
+pub fn glyph(state: ApprovalState) -> Glyph {
     match state {
-        ApprovalState::Pending => "◷",
-        ApprovalState::Approved => "✓",
-        ApprovalState::Denied => "✕",
-        ApprovalState::Expired => "⌛",
-        ApprovalState::BreakGlass => "⚠",
-        ApprovalState::Consumed => "●",
+        ApprovalState::Pending => Glyph::Clock,
+        ApprovalState::Approved => Glyph::Check,
+        ApprovalState::Denied => Glyph::Cross,
+        ApprovalState::Expired => Glyph::Hourglass,
+        ApprovalState::BreakGlass => Glyph::Warning,
+        ApprovalState::Consumed => Glyph::Dot,
     }
 }
 
@@ -87,12 +105,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_state_has_its_own_label_symbol_and_class_so_colour_is_never_the_only_cue() {
+    fn every_state_has_its_own_label_icon_and_class_so_colour_is_never_the_only_cue() {
         let states = ApprovalState::ALL;
         for (i, a) in states.iter().enumerate() {
             for b in &states[i + 1..] {
                 assert_ne!(label(*a), label(*b));
-                assert_ne!(symbol(*a), symbol(*b));
+                assert_ne!(glyph(*a), glyph(*b));
                 assert_ne!(css_class(*a), css_class(*b));
             }
         }

@@ -100,6 +100,7 @@ async fn main() {
         async move {
             let created = service
                 .create(NewRequest {
+                    rationale: None,
                     requested_by: Some("developer".into()),
                     ..NewRequest::new(iam_decision(&format!("dec_bench_{n}")))
                 })

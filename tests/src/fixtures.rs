@@ -33,6 +33,7 @@ pub fn pending_record(
 ) -> Approval {
     let id = ApprovalId::from_hex12(&format!("{n:012x}")).expect("12 hex digits");
     let request = NewRequest {
+        rationale: None,
         requested_by: Some("developer".to_owned()),
         ..NewRequest::new(iam_decision(decision_id))
     };

@@ -261,6 +261,7 @@ pub async fn racing_deciders_have_exactly_one_winner(
     );
     for round in 0..rounds {
         let request = NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(iam_decision(&format!("dec_race_{round}")))
         };
@@ -362,6 +363,7 @@ pub async fn racing_consumers_spend_a_grant_once(
     for round in 0..rounds {
         let decision = iam_decision(&format!("dec_spend_{round}"));
         let request = NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(decision.clone())
         };

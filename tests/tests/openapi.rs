@@ -398,7 +398,8 @@ impl Call {
         );
         let (resolved, _) = Route::resolve(&method, &path).expect("the path resolves");
         assert_eq!(resolved, self.route, "{method} {path} reaches its route");
-        let response = dispatch(&api.state, request).await;
+        // Boxed: the handlers' future is large, and `exercise` holds one per request it sends.
+        let response = Box::pin(dispatch(&api.state, request)).await;
         let status = response.status();
         let headers = response.headers().clone();
         let body = match response.body() {
@@ -470,13 +471,11 @@ fn demonstrable(route: Route) -> &'static [u16] {
         Route::List => &[200, 400, 401, 422, 500, 503],
         Route::Create => &[200, 201, 400, 401, 409, 413, 415, 422, 500, 503],
         Route::Get => &[200, 400, 401, 404, 422, 500, 503],
-        Route::Approve | Route::Deny | Route::Expire => {
+        Route::Approve | Route::Deny | Route::Expire | Route::BreakGlass | Route::Consume => {
             &[200, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503]
         }
         Route::Deliver => &[200, 400, 401, 403, 404, 413, 415, 422, 500, 503],
         Route::AttachDecision => &[200, 400, 401, 404, 413, 415, 422, 500, 503],
-        Route::BreakGlass => &[200, 400, 401, 403, 413, 415, 422, 500, 503],
-        Route::Consume => &[200, 400, 401, 403, 404, 409, 413, 415, 422, 500, 503],
     }
 }
 
@@ -632,6 +631,13 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
                 .await
         }
         // -------------------------------------------------------------- 404
+        (404, Route::BreakGlass) => {
+            // Issue I §5: an override of a request that does not exist.
+            call.json(&json!({"decision": blocked_decision("dec_bg"), "actor": "ic", "reason": "outage",
+                              "blocked_approval_id": "apr_0123456789ab"}))
+                .send(&local)
+                .await
+        }
         (404, _) => with_some_body(call).send(&local).await,
         // -------------------------------------------------------------- 409
         (409, Route::Create) => {
@@ -658,6 +664,16 @@ async fn exercise(route: Route, status: u16) -> Option<Outcome> {
             let first = Call::new(Route::Approve).id(&id).json(&decide_body()).send(&local).await;
             assert_eq!(first.status, StatusCode::OK, "{}", first.body);
             call.id(&id).json(&decide_body()).send(&local).await
+        }
+        (409, Route::BreakGlass) => {
+            // Issue I §5: an override of a request that is no longer pending.
+            let id = seed(&local, "dec_closed").await;
+            let denied = Call::new(Route::Deny).id(&id).json(&decide_body()).send(&local).await;
+            assert_eq!(denied.status, StatusCode::OK, "{}", denied.body);
+            call.json(&json!({"decision": {"rule_id": "filesystem.write.require_approval"}, "actor": "ic",
+                              "reason": "outage", "blocked_approval_id": id}))
+                .send(&local)
+                .await
         }
         (409, Route::Consume) => {
             let id = seed(&local, "dec_unused").await;

@@ -10,7 +10,7 @@ use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::time::{Clock as _, SystemClock};
 use cavra_core::workflow::{
     BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_BREAK_GLASS_TTL_HOURS, DEFAULT_REQUESTER,
-    DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest,
+    DEFAULT_TTL_HOURS, DecideInput, EXPIRY_REASON, NewRequest, OverrideOf,
 };
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -201,6 +201,10 @@ pub struct CreateArgs {
     /// `ID=$(cavra approval create decision.json --print-id)`).
     #[arg(long)]
     print_id: bool,
+    /// The agent's own words on why it wants to act, shown to approvers (at most 2,000
+    /// characters; control characters are stripped).
+    #[arg(long)]
+    rationale: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -305,6 +309,11 @@ pub struct BreakGlassArgs {
     /// Hours the override stays valid (at least 1).
     #[arg(long, default_value_t = DEFAULT_BREAK_GLASS_TTL_HOURS, allow_negative_numbers = true)]
     ttl_hours: i64,
+    /// Override this pending request: the decision file's rule_id and target must be the
+    /// request's, the override takes the request's decision, and the request is closed by it
+    /// (linked both ways).
+    #[arg(long, value_name = "APPROVAL_ID")]
+    blocked: Option<String>,
     #[command(flatten)]
     identity: IdentityArgs,
     #[command(flatten)]
@@ -513,6 +522,7 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 .await?
                 .with_routing(routing_table(args.routing_file.as_ref())?);
             let request = NewRequest {
+                rationale: args.rationale,
                 decision,
                 approver_group: args.approver_group,
                 requested_by: Some(args.requested_by),
@@ -606,7 +616,17 @@ pub async fn run(command: ApprovalCommand) -> anyhow::Result<()> {
                 ttl_hours: Some(args.ttl_hours),
                 context: resolved.context,
             };
-            let record = service.break_glass(input).await?;
+            let record = match args.blocked {
+                Some(approval_id) => {
+                    let of = OverrideOf {
+                        rule_id: input.decision.str_field("rule_id").map(str::to_owned),
+                        target: input.decision.str_field("target").map(str::to_owned),
+                        approval_id,
+                    };
+                    service.break_glass_from(&of, input).await?.override_record
+                }
+                None => service.break_glass(input).await?,
+            };
             print_json(&record.to_sorted_value())
         }
         ApprovalCommand::Review(args) => {

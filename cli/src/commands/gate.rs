@@ -196,6 +196,7 @@ async fn obtain(
     reason: &str,
 ) -> anyhow::Result<Approval> {
     let request = NewRequest {
+        rationale: None,
         requested_by: Some(args.requested_by.clone()),
         ..NewRequest::new(decision)
     };

@@ -282,6 +282,7 @@ async fn approval_path(
 ) -> anyhow::Result<Answer> {
     let approvals = Approvals::open(&args.store, args.routing_file.as_ref()).await?;
     let request = NewRequest {
+        rationale: None,
         requested_by: Some(args.requested_by.clone()),
         ..NewRequest::new(decision)
     };

@@ -262,6 +262,7 @@ impl CavraMcp {
             "block" => Err(format!("blocked by {rule}: {reason}")),
             "require_approval" => {
                 let request = NewRequest {
+                    rationale: None,
                     requested_by: Some(
                         requested_by
                             .filter(|who| !who.trim().is_empty())

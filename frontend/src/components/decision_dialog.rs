@@ -10,6 +10,8 @@ use crate::api::ApiError;
 use crate::app::use_console;
 use crate::audit::{self, QuorumProgress};
 use crate::components::fields;
+use crate::components::focus_trap::{keep_focus_on_backdrop, use_focus_trap};
+use crate::components::lead::RequestLead;
 use crate::components::notice::ErrorNotice;
 use crate::components::state_badge::StateBadge;
 use crate::format;
@@ -27,6 +29,10 @@ pub struct DecisionDialogProps {
     pub on_changed: Callback<Approval>,
     /// The dialog is dismissed.
     pub on_close: Callback<()>,
+    /// Where focus goes on close when the button that opened the dialog is gone (a CSS
+    /// selector; a decided request loses its buttons).
+    #[prop_or_default]
+    pub return_focus: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -144,37 +150,49 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
         let on_close = props.on_close.clone();
         Callback::from(move |_: MouseEvent| on_close.emit(()))
     };
-    let onkeydown = {
-        let on_close = props.on_close.clone();
-        Callback::from(move |e: KeyboardEvent| {
-            if e.key() == "Escape" {
-                on_close.emit(());
-            }
-        })
-    };
+    let dialog_ref = use_node_ref();
+    let close_ref = use_node_ref();
+    let onkeydown = use_focus_trap(
+        dialog_ref.clone(),
+        props.return_focus.clone(),
+        props.on_close.clone(),
+    );
 
     let decision = &record.decision;
     let field = |key: &str| decision.str_field(key).unwrap_or("—").to_owned();
     let action = audit::action_text(decision);
     let reason_error = forms::error_for(&errors, "decision-reason").map(str::to_owned);
     let finished = matches!(*phase, Phase::Done(_) | Phase::Conflict(..));
+    // The request as the server last said it is: after a decision, its new state.
+    let current = match &*phase {
+        Phase::Done(updated) | Phase::Conflict(_, Ok(updated)) => updated,
+        _ => record,
+    };
+    {
+        // The form (and its focused text area) goes once the server answered: focus moves to
+        // Close, inside the dialog.
+        let close_ref = close_ref.clone();
+        use_effect_with(finished, move |finished| {
+            if *finished && let Some(button) = close_ref.cast::<web_sys::HtmlElement>() {
+                let _ = button.focus();
+            }
+        });
+    }
     let title_id = "decision-title";
     html! {
-        <div class="overlay">
-            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby={title_id} {onkeydown}>
+        <div class="overlay" onmousedown={keep_focus_on_backdrop()}>
+            <div class="dialog" role="dialog" aria-modal="true" aria-labelledby={title_id} {onkeydown} ref={dialog_ref}>
                 <h2 id={title_id}>{ format!("{} {}", verdict.label(), record.approval_id) }</h2>
+                <RequestLead record={current.clone()} />
                 <dl class="facts">
-                    <dt>{ "State" }</dt><dd><StateBadge state={record.state} /></dd>
+                    <dt>{ "State" }</dt><dd id="dialog-state" data-state={current.state.as_str()}><StateBadge state={current.state} /></dd>
                     <dt>{ "Action" }</dt><dd>{ action }</dd>
                     <dt>{ "Target" }</dt><dd><code>{ field("target") }</code></dd>
-                    <dt>{ "Rule" }</dt><dd><code>{ field("rule_id") }</code></dd>
-                    <dt>{ "Severity" }</dt><dd>{ field("severity") }</dd>
-                    <dt>{ "Policy reason" }</dt><dd>{ field("reason") }</dd>
                     <dt>{ "Requested by" }</dt><dd>{ record.requested_by.clone() }</dd>
                     <dt>{ "Approver group" }</dt><dd>{ record.approver_group.clone() }</dd>
                     <dt>{ "Decision digest" }</dt>
                     <dd><code class="digest">{ record.decision_digest.clone().unwrap_or_else(|| "none recorded".into()) }</code></dd>
-                    <dt>{ "Quorum" }</dt><dd data-testid="quorum">{ QuorumProgress::of(record).text() }</dd>
+                    <dt>{ "Quorum" }</dt><dd data-testid="quorum">{ QuorumProgress::of(current).text() }</dd>
                 </dl>
                 if !finished {
                     <form {onsubmit} novalidate=true>
@@ -204,7 +222,8 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
                             <div class="notice notice-ok" role="status" id="decision-outcome">{ outcome_text(verdict, updated) }</div>
                         },
                         Phase::Failed(error) => html! {
-                            <ErrorNotice error={error.clone()} action={format!("{} {}", verdict.label(), record.approval_id)} />
+                            <ErrorNotice error={error.clone()} action={format!("{} {}", verdict.label(), record.approval_id)}
+                                what="decide this request" />
                         },
                         Phase::Conflict(error, current) => html! {
                             <div class="notice notice-error" role="alert" id="decision-conflict">
@@ -218,7 +237,7 @@ pub fn DecisionDialog(props: &DecisionDialogProps) -> Html {
                     } }
                 </div>
                 if finished {
-                    <div class="buttons"><button type="button" id="decision-close" onclick={close}>{ "Close" }</button></div>
+                    <div class="buttons"><button type="button" id="decision-close" ref={close_ref} onclick={close}>{ "Close" }</button></div>
                 }
             </div>
         </div>

@@ -14,6 +14,9 @@ pub struct ErrorNoticeProps {
     pub error: ApiError,
     /// What was being done ("Loading the queue").
     pub action: AttrValue,
+    /// On a 403 naming groups: what only their members can do ("decide this request").
+    #[prop_or_default]
+    pub what: Option<AttrValue>,
 }
 
 /// An alert with the server's message; a 401 also asks for a token.
@@ -22,9 +25,9 @@ pub fn ErrorNotice(props: &ErrorNoticeProps) -> Html {
     let error = &props.error;
     html! {
         <div class="notice notice-error" role="alert" data-status={error.status.map(|s| s.to_string())}>
-            <p><strong>{ format!("{} failed. ", props.action) }</strong>{ error.message() }</p>
+            <p><strong>{ format!("{} failed. ", props.action) }</strong>{ error.message_for(props.what.as_deref()) }</p>
             if error.needs_token() {
-                <p>{ "The API needs a valid OIDC token for every call. Paste one below, or open the " }
+                <p>{ "The API needs a valid OIDC token for every call: paste a fresh one below, or open the " }
                     <Link<Route> to={Route::Session}>{ "session panel" }</Link<Route>>{ "." }</p>
                 <TokenForm />
             }

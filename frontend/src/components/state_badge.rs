@@ -1,8 +1,9 @@
-//! A request's state: symbol and words, coloured by class (the colour is never the only cue).
+//! A request's state: icon and words, coloured by class (the colour is never the only cue).
 
 use cavra_core::approval::ApprovalState;
 use yew::prelude::*;
 
+use crate::components::icon::Icon;
 use crate::states;
 
 /// Props of [`StateBadge`].
@@ -12,13 +13,15 @@ pub struct StateBadgeProps {
     pub state: ApprovalState,
 }
 
-/// `✓ Approved`, `◷ Pending`, …
+/// A tick and "Approved", a clock and "Pending", … (the icon carries the name for screen
+/// readers; the visible word is not read twice).
 #[component]
 pub fn StateBadge(props: &StateBadgeProps) -> Html {
+    let label = states::label(props.state);
     html! {
         <span class={states::css_class(props.state)} data-state={props.state.as_str()}>
-            <span aria-hidden="true">{ states::symbol(props.state) }{ " " }</span>
-            { states::label(props.state) }
+            <Icon glyph={states::glyph(props.state)} label={label} />
+            <span aria-hidden="true">{ " " }{ label }</span>
         </span>
     }
 }

@@ -3,6 +3,7 @@
 //! refs, and the history chain's verification — recomputed here with `cavra-core`.
 
 use cavra_core::approval::{Approval, ApprovalState, HistoryEntry};
+use cavra_core::decision::Outcome;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -10,11 +11,23 @@ use crate::api::ApiError;
 use crate::app::{Route, use_console};
 use crate::audit::{self, DigestCheck, QuorumProgress};
 use crate::components::decision_dialog::DecisionDialog;
+use crate::components::icon::Icon;
+use crate::components::lead::RequestLead;
 use crate::components::notice::ErrorNotice;
 use crate::components::state_badge::StateBadge;
 use crate::format;
 use crate::session;
-use crate::states::Verdict;
+use crate::states::{Glyph, Verdict};
+
+/// A pending request the policy blocked: the one a break-glass override can start from.
+fn can_start_break_glass(record: &Approval) -> bool {
+    record.state == ApprovalState::Pending && record.decision.outcome() == Some(Outcome::Block)
+}
+
+/// A link to another request's audit view.
+fn request_link(id: &str) -> Html {
+    html! { <Link<Route> to={Route::Detail { id: id.to_owned() }}><code>{ id.to_owned() }</code></Link<Route>> }
+}
 
 /// The diff, preview or plan summary the decision carries (issue F §1), if any.
 fn action_summary(decision: &cavra_core::decision::Decision) -> Option<String> {
@@ -76,7 +89,7 @@ pub fn DetailPage(props: &DetailProps) -> Html {
     let content = match &*load {
         Load::Loading => html! { <p role="status">{ "Loading the request…" }</p> },
         Load::Failed(error) => {
-            html! { <ErrorNotice error={error.clone()} action={format!("Loading {}", props.id)} /> }
+            html! { <ErrorNotice error={error.clone()} action={format!("Loading {}", props.id)} what="read this request" /> }
         }
         Load::Loaded(record) => {
             let on_changed = {
@@ -97,14 +110,26 @@ pub fn DetailPage(props: &DetailProps) -> Html {
                     })
                     .collect::<Html>()
             });
+            let break_glass = can_start_break_glass(record).then(|| {
+                let query = vec![("from".to_owned(), record.approval_id.clone())];
+                html! {
+                    <Link<Route, Vec<(String, String)>> to={Route::BreakGlass} query={Some(query)}
+                        classes="button verdict-deny detail-break-glass">
+                        { "Break-glass override…" }
+                    </Link<Route, Vec<(String, String)>>>
+                }
+            });
             html! {
                 <>
-                    if let Some(buttons) = buttons {
-                        <div class="buttons" aria-label="Decide">{ buttons }</div>
+                    <RequestLead record={(**record).clone()} />
+                    { links(record) }
+                    if buttons.is_some() || break_glass.is_some() {
+                        <div class="buttons" aria-label="Decide">{ buttons.unwrap_or_default() }{ break_glass.unwrap_or_default() }</div>
                     }
                     { audit_view(record) }
                     if let Some(verdict) = *dialog {
-                        <DecisionDialog record={(**record).clone()} {verdict} {on_changed} {on_close} />
+                        <DecisionDialog record={(**record).clone()} {verdict} {on_changed} {on_close}
+                            return_focus={Some("#detail-refresh".to_owned())} />
                     }
                 </>
             }
@@ -124,6 +149,25 @@ pub fn DetailPage(props: &DetailProps) -> Html {
     }
 }
 
+/// Where a linked break-glass leads: from an override to the request it closed, and back.
+fn links(record: &Approval) -> Html {
+    html! {
+        <>
+            if let Some(blocked) = &record.overrides {
+                <p class="notice notice-link" id="detail-overrides">
+                    { "This break-glass override was started from blocked request " }{ request_link(blocked) }
+                    { ", which it closed." }
+                </p>
+            }
+            if let Some(by) = &record.overridden_by {
+                <p class="notice notice-link" id="detail-overridden-by">
+                    { "Closed by break-glass override " }{ request_link(by) }{ "." }
+                </p>
+            }
+        </>
+    }
+}
+
 fn text(value: Option<&str>) -> String {
     value.filter(|v| !v.is_empty()).unwrap_or("—").to_owned()
 }
@@ -133,11 +177,12 @@ fn audit_view(record: &Approval) -> Html {
     let decision = &record.decision;
     let d = |key: &str| text(decision.str_field(key));
     let digest = match audit::check_digest(record) {
-        DigestCheck::Matches => {
-            html! { <span class="ok">{ "✓ matches the embedded decision" }</span> }
-        }
+        DigestCheck::Matches => html! {
+            <span class="ok" id="digest-check"><Icon glyph={Glyph::Check} label="verified" />{ " matches the embedded decision" }</span>
+        },
         DigestCheck::Differs { computed } => html! {
-            <span class="bad">{ format!("✕ does not match the embedded decision (computed {computed})") }</span>
+            <span class="bad" id="digest-check"><Icon glyph={Glyph::Cross} label="failed" />
+                { format!(" does not match the embedded decision (computed {computed})") }</span>
         },
         DigestCheck::Missing => html! { <span>{ "no digest recorded" }</span> },
     };
@@ -193,7 +238,7 @@ fn audit_view(record: &Approval) -> Html {
                 if record.reviews.is_empty() {
                     <p>{ "No reviews recorded." }</p>
                 } else {
-                    <table class="reviews">
+                    <div class="table-scroll"><table class="reviews">
                         <thead><tr>
                             <th scope="col">{ "Actor" }</th><th scope="col">{ "Decision" }</th><th scope="col">{ "Groups" }</th>
                             <th scope="col">{ "Identity" }</th><th scope="col">{ "Time" }</th><th scope="col">{ "Reason" }</th>
@@ -208,23 +253,28 @@ fn audit_view(record: &Approval) -> Html {
                                 <td>{ text(r.external_ref.as_deref()) }</td>
                             </tr>
                         }) }</tbody>
-                    </table>
+                    </table></div>
                 }
             </section>
             <section aria-labelledby="history-title">
                 <h2 id="history-title">{ format!("History ({} entries)", record.history.len()) }</h2>
                 <p id="chain-result" class={if chain_ok { "notice notice-ok" } else { "notice notice-error" }}
                     data-valid={chain_ok.to_string()}>
-                    <span aria-hidden="true">{ if chain_ok { "✓ " } else { "✕ " } }</span>{ chain }
+                    if chain_ok {
+                        <Icon glyph={Glyph::Check} label="verified" />
+                    } else {
+                        <Icon glyph={Glyph::Cross} label="failed" />
+                    }
+                    { " " }{ chain }
                 </p>
-                <table class="history">
+                <div class="table-scroll"><table class="history">
                     <thead><tr>
                         <th scope="col">{ "#" }</th><th scope="col">{ "Event" }</th><th scope="col">{ "Actor" }</th>
                         <th scope="col">{ "Identity" }</th><th scope="col">{ "Time" }</th><th scope="col">{ "Reason" }</th>
                         <th scope="col">{ "External ref" }</th><th scope="col">{ "Evidence" }</th><th scope="col">{ "Hash" }</th>
                     </tr></thead>
                     <tbody>{ for record.history.iter().enumerate().map(|(i, e)| history_row(i + 1, e)) }</tbody>
-                </table>
+                </table></div>
             </section>
             <section aria-labelledby="refs-title">
                 <h2 id="refs-title">{ "Evidence refs" }</h2>

@@ -1,7 +1,15 @@
 //! The queue: requests newest first, filtered by state and approver group, paged with the
-//! API's cursor; pending rows offer Approve, Deny, Expire and Details.
+//! API's cursor; pending rows offer Approve, Deny, Expire and Details. It refreshes itself
+//! every [`POLL_MS`] (paused while a dialog is open or the tab is hidden) and says what
+//! changed: new rows are highlighted and a polite live region counts them.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 use cavra_core::approval::{Approval, ApprovalState};
+use wasm_bindgen::JsCast as _;
+use wasm_bindgen::closure::Closure;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -23,6 +31,72 @@ enum Load {
     Failed(ApiError),
 }
 
+/// How often the queue asks the API again, in milliseconds.
+pub const POLL_MS: i32 = 5_000;
+
+/// Counts the poll's ticks (a reducer, so the interval's callback never holds a stale count).
+#[derive(Debug, Default, PartialEq)]
+struct Ticks(u32);
+
+impl Reducible for Ticks {
+    type Action = ();
+    fn reduce(self: Rc<Self>, (): ()) -> Rc<Self> {
+        Rc::new(Self(self.0.wrapping_add(1)))
+    }
+}
+
+/// The page last shown for a query: which query, and each row's state.
+type Seen = Option<(
+    (QueueFilter, Option<String>),
+    HashMap<String, ApprovalState>,
+)>;
+
+/// What changed between two reads of the same page: rows new to it, rows whose state moved.
+pub fn changes<S: std::hash::BuildHasher>(
+    before: &HashMap<String, ApprovalState, S>,
+    now: &[Approval],
+) -> (Vec<String>, Vec<String>) {
+    let added = now
+        .iter()
+        .filter(|r| !before.contains_key(&r.approval_id))
+        .map(|r| r.approval_id.clone())
+        .collect();
+    let moved = now
+        .iter()
+        .filter(|r| before.get(&r.approval_id).is_some_and(|s| *s != r.state))
+        .map(|r| r.approval_id.clone())
+        .collect();
+    (added, moved)
+}
+
+/// "2 new requests; 1 request changed state", or `None` when nothing changed.
+pub fn change_note(added: usize, moved: usize) -> Option<String> {
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut parts = Vec::new();
+    if added > 0 {
+        parts.push(plural(added, "new request", "new requests"));
+    }
+    if moved > 0 {
+        parts.push(format!(
+            "{} changed state",
+            plural(moved, "request", "requests")
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn tab_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
+}
+
 /// The queue page.
 #[component]
 pub fn QueuePage() -> Html {
@@ -35,24 +109,94 @@ pub fn QueuePage() -> Html {
     let cursor = cursors.last().cloned().flatten();
     let load = use_state(|| Load::Loading);
     let reloads = use_state(|| 0_u32);
+    let ticks = use_reducer(Ticks::default);
+    let seen: Rc<RefCell<Seen>> = use_mut_ref(|| None);
+    let fresh = use_state(HashSet::<String>::new);
+    let note = use_state(|| None::<String>);
     let dialog = use_state(|| None::<(Approval, Verdict)>);
     let draft = use_state(|| filter.clone());
 
     {
-        let (load, client) = (load.clone(), console.client());
+        let (load, client, seen, fresh, note) = (
+            load.clone(),
+            console.client(),
+            seen.clone(),
+            fresh.clone(),
+            note.clone(),
+        );
         use_effect_with(
-            (filter.clone(), cursor.clone(), client.clone(), *reloads),
-            move |(filter, cursor, _, _)| {
-                load.set(Load::Loading);
-                let (filter, cursor) = (filter.clone(), cursor.clone());
+            (
+                filter.clone(),
+                cursor.clone(),
+                client.clone(),
+                *reloads,
+                ticks.0,
+            ),
+            move |(filter, cursor, _, _, _)| {
+                let query = (filter.clone(), cursor.clone());
+                // A refresh of the page on screen keeps it there until the answer comes.
+                let same_query = seen.borrow().as_ref().is_some_and(|(q, _)| *q == query);
+                if !(same_query && matches!(*load, Load::Loaded(_))) {
+                    load.set(Load::Loading);
+                }
                 wasm_bindgen_futures::spawn_local(async move {
-                    load.set(match client.list(&filter, cursor.as_deref()).await {
-                        Ok(page) => Load::Loaded(page),
-                        Err(error) => Load::Failed(error),
-                    });
+                    match client.list(&query.0, query.1.as_deref()).await {
+                        Ok(page) => {
+                            let states = page
+                                .items
+                                .iter()
+                                .map(|r| (r.approval_id.clone(), r.state))
+                                .collect();
+                            let previous = seen.replace(Some((query.clone(), states)));
+                            match previous {
+                                Some((q, before)) if q == query => {
+                                    let (added, moved) = changes(&before, &page.items);
+                                    if let Some(text) = change_note(added.len(), moved.len()) {
+                                        note.set(Some(text));
+                                        fresh.set(added.into_iter().chain(moved).collect());
+                                    }
+                                }
+                                _ => {
+                                    note.set(None);
+                                    fresh.set(HashSet::new());
+                                }
+                            }
+                            load.set(Load::Loaded(page));
+                        }
+                        Err(error) => load.set(Load::Failed(error)),
+                    }
                 });
             },
         );
+    }
+    {
+        // The poll: paused while a dialog is open (the effect re-runs when one opens or
+        // closes) and while the tab is hidden.
+        let tick = ticks.dispatcher();
+        use_effect_with(dialog.is_some(), move |open| {
+            let window = web_sys::window();
+            let mut running = None;
+            if !*open && let Some(window) = &window {
+                let callback = Closure::<dyn FnMut()>::new(move || {
+                    if !tab_hidden() {
+                        tick.dispatch(());
+                    }
+                });
+                let handle = window
+                    .set_interval_with_callback_and_timeout_and_arguments_0(
+                        callback.as_ref().unchecked_ref(),
+                        POLL_MS,
+                    )
+                    .ok();
+                running = Some((handle, callback));
+            }
+            move || {
+                if let (Some(window), Some((Some(handle), _))) = (&window, &running) {
+                    window.clear_interval_with_handle(*handle);
+                }
+                drop(running);
+            }
+        });
     }
     {
         // A new filter starts again at the first page.
@@ -117,7 +261,7 @@ pub fn QueuePage() -> Html {
             };
             html! {
                 <>
-                    <p id="queue-summary" role="status">{ shown }</p>
+                    <p id="queue-summary">{ shown }</p>
                     if !page.items.is_empty() {
                         <table class="queue" aria-describedby="queue-summary">
                             <thead><tr>
@@ -128,7 +272,7 @@ pub fn QueuePage() -> Html {
                                 <th scope="col">{ "Actions" }</th>
                             </tr></thead>
                             <tbody>
-                                { for page.items.iter().map(|record| row(record, now, &dialog)) }
+                                { for page.items.iter().map(|record| row(record, now, &dialog, fresh.contains(&record.approval_id))) }
                             </tbody>
                         </table>
                     }
@@ -181,9 +325,13 @@ pub fn QueuePage() -> Html {
                     <button type="button" class="secondary" id="queue-refresh" onclick={refresh}>{ "Refresh" }</button>
                 </div>
             </form>
+            <p id="queue-changes" class="changes" role="status" aria-live="polite">
+                { note.as_deref().map(|n| format!("Updated: {n}.")).unwrap_or_default() }
+            </p>
             { body }
             if let Some((record, verdict)) = &*dialog {
-                <DecisionDialog record={record.clone()} verdict={*verdict} {on_changed} {on_close} />
+                <DecisionDialog record={record.clone()} verdict={*verdict} {on_changed} {on_close}
+                    return_focus={format!("tr[data-approval-id='{}'] a", record.approval_id)} />
             }
         </main>
     }
@@ -193,6 +341,7 @@ fn row(
     record: &Approval,
     now: cavra_core::time::Timestamp,
     dialog: &UseStateHandle<Option<(Approval, Verdict)>>,
+    fresh: bool,
 ) -> Html {
     let target = record
         .decision
@@ -221,15 +370,16 @@ fn row(
         html! {}
     };
     html! {
-        <tr data-approval-id={id.clone()} data-state={record.state.as_str()}>
-            <td><Link<Route> to={Route::Detail { id: id.clone() }}><code>{ id.clone() }</code></Link<Route>></td>
-            <td><StateBadge state={record.state} /></td>
-            <td>{ record.approver_group.clone() }</td>
-            <td>{ record.requested_by.clone() }</td>
-            <td><code class="target">{ target }</code></td>
-            <td>{ severity }</td>
-            <td>{ format::age(record.requested_at, now) }</td>
-            <td>{ format::time_left(record, now) }</td>
+        <tr key={id.clone()} data-approval-id={id.clone()} data-state={record.state.as_str()}
+            class={classes!(fresh.then_some("row-new"))} data-new={fresh.then_some("true")}>
+            <td data-label="Request"><Link<Route> to={Route::Detail { id: id.clone() }}><code>{ id.clone() }</code></Link<Route>></td>
+            <td data-label="State"><StateBadge state={record.state} /></td>
+            <td data-label="Group">{ record.approver_group.clone() }</td>
+            <td data-label="Requested by" class="who">{ record.requested_by.clone() }</td>
+            <td data-label="Target"><code class="target">{ target }</code></td>
+            <td data-label="Severity"><span class={crate::lead::severity_class(&severity)}>{ severity.clone() }</span></td>
+            <td data-label="Age">{ format::age(record.requested_at, now) }</td>
+            <td data-label="Time left" class="time-left">{ format::time_left(record, now) }</td>
             <td class="actions">
                 { actions }
                 <Link<Route> to={Route::Detail { id: id.clone() }} classes="button small secondary">
@@ -237,5 +387,35 @@ fn row(
                 </Link<Route>>
             </td>
         </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::record;
+
+    #[test]
+    fn given_a_second_read_then_new_rows_and_moved_states_are_counted() {
+        let before: HashMap<String, ApprovalState> = [
+            ("apr_000000000001".to_owned(), ApprovalState::Pending),
+            ("apr_000000000002".to_owned(), ApprovalState::Pending),
+        ]
+        .into();
+        let now = [
+            record("apr_000000000003", ApprovalState::Pending),
+            record("apr_000000000004", ApprovalState::Pending),
+            record("apr_000000000002", ApprovalState::Approved),
+            record("apr_000000000001", ApprovalState::Pending),
+        ];
+        let (added, moved) = changes(&before, &now);
+        assert_eq!(added, ["apr_000000000003", "apr_000000000004"]);
+        assert_eq!(moved, ["apr_000000000002"]);
+        assert_eq!(
+            change_note(added.len(), moved.len()).as_deref(),
+            Some("2 new requests; 1 request changed state")
+        );
+        assert_eq!(change_note(1, 0).as_deref(), Some("1 new request"));
+        assert_eq!(change_note(0, 0), None);
     }
 }

@@ -80,6 +80,16 @@ impl ApiError {
         }
     }
 
+    /// A 403 for `error` that also names the groups whose members may do what was refused
+    /// (`required_groups`), so a client can say whom to ask (issue I §5). The `detail` stays
+    /// the spec's text.
+    pub fn forbidden_naming(error: &ApprovalError, groups: &[String]) -> Response<Body> {
+        crate::json_response(
+            StatusCode::FORBIDDEN,
+            &serde_json::json!({ "detail": error.to_string(), "required_groups": groups }),
+        )
+    }
+
     /// The response.
     pub fn into_response(self) -> Response<Body> {
         crate::json_response(self.status, &serde_json::json!({ "detail": self.detail }))

@@ -10,7 +10,7 @@ use cavra_core::error::ApprovalError;
 use cavra_core::store::{Cursor, ListQuery};
 use cavra_core::workflow::{
     BreakGlassInput, CheckOptions, ConsumeInput, DEFAULT_REQUESTER, DecideInput, EXPIRY_REASON,
-    NewRequest,
+    NewRequest, OverrideOf,
 };
 use cavra_delivery::DeliverError;
 use cavra_delivery::deliver::{DEFAULT_RETRIES, DEFAULT_TIMEOUT, DeliveryOptions};
@@ -506,6 +506,7 @@ async fn create(state: &AppState, request: &Request) -> Answer {
         requested_by: text(&options, "requested_by")?,
         ttl_hours: integer(&options, "ttl_hours")?,
         requester,
+        rationale: text(&options, "rationale")?,
     };
     let created = state
         .service
@@ -565,7 +566,19 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
         context,
     };
     // The service announces the change (and an overdue request expired on the way).
-    ok_value(state.service.decide(&id, &input).await?.to_sorted_value())
+    match state.service.decide(&id, &input).await {
+        Ok(record) => ok_value(record.to_sorted_value()),
+        Err(error @ ApprovalError::NotAuthorized) => {
+            let groups = state
+                .service
+                .get(&id)
+                .await
+                .map(|record| record.deciding_groups())
+                .unwrap_or_default();
+            Ok(ApiError::forbidden_naming(&error, &groups))
+        }
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn number(body: &Map<String, Value>, key: &str) -> Result<Option<f64>, ApiError> {
@@ -638,17 +651,41 @@ async fn break_glass(state: &AppState, request: &Request) -> Answer {
         .resolve(request.headers(), Some(&body), state.now_unix())
         .await?;
     let (decision, options) = decision_and_options(body);
+    let blocked = text(&options, "blocked_approval_id")?;
+    let group =
+        text(&options, "approver_group")?.unwrap_or_else(|| CHANGE_ADVISORY_BOARD.to_owned());
+    // Started from a blocked request (issue I §5): the rule and target the caller saw, which
+    // must be the request's; its decision is the override's.
+    let of = blocked.map(|approval_id| {
+        let field = |key: &str| decision.str_field(key).map(str::to_owned);
+        OverrideOf {
+            rule_id: field("rule_id"),
+            target: field("target"),
+            approval_id,
+        }
+    });
     let input = BreakGlassInput {
         decision,
         actor: text(&options, "actor")?.unwrap_or_default(),
         reason: text(&options, "reason")?.unwrap_or_default(),
-        approver_group: Some(
-            text(&options, "approver_group")?.unwrap_or_else(|| CHANGE_ADVISORY_BOARD.to_owned()),
-        ),
+        approver_group: Some(group.clone()),
         external_ref: text(&options, "external_ref")?,
         ttl_hours: integer(&options, "ttl_hours")?,
         context,
     };
-    let record = state.service.break_glass(input).await?;
-    ok_value(record.to_sorted_value())
+    // Boxed: the two service futures are large, and a handler's future lives on the caller's
+    // stack.
+    let result = match &of {
+        Some(of) => Box::pin(state.service.break_glass_from(of, input))
+            .await
+            .map(|linked| linked.override_record),
+        None => Box::pin(state.service.break_glass(input)).await,
+    };
+    match result {
+        Ok(record) => ok_value(record.to_sorted_value()),
+        Err(error @ ApprovalError::NotAuthorizedBreakGlass) => {
+            Ok(ApiError::forbidden_naming(&error, &[group]))
+        }
+        Err(error) => Err(error.into()),
+    }
 }

@@ -1282,3 +1282,135 @@ async fn regression_e_claims_beside_a_token_or_a_token_that_is_not_text_are_400(
     let (_, page) = api.call("GET", "/approvals", None, None).await;
     assert_eq!(page["total"], 0, "{page}");
 }
+
+#[tokio::test]
+async fn issue_i_the_rationale_is_kept_and_an_over_long_one_is_400() {
+    let api = api(Setup::default());
+    let record = api
+        .create(
+            json!({"decision": iam_decision("dec_rationale"), "requested_by": "developer",
+                   "rationale": "Rotate the key before the audit.\u{202E}<script>alert(1)</script>"}),
+            None,
+        )
+        .await;
+    // Stored as text: the bidi override is gone, the markup is kept verbatim (the console
+    // renders it as text).
+    assert_eq!(
+        record["rationale"],
+        "Rotate the key before the audit.<script>alert(1)</script>"
+    );
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("dec_rationale_long"), "rationale": "x".repeat(2001)})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (
+            StatusCode::BAD_REQUEST,
+            "rationale is too long: 2001 characters (at most 2000)"
+        )
+    );
+    let (status, err) = api
+        .call(
+            "POST",
+            "/approvals",
+            Some(json!({"decision": iam_decision("dec_rationale_type"), "rationale": ["x"]})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, err["detail"].as_str().unwrap()),
+        (StatusCode::BAD_REQUEST, "rationale must be a string")
+    );
+}
+
+#[tokio::test]
+async fn issue_i_a_403_on_a_decision_names_the_groups_that_decide() {
+    let api = api(Setup::default());
+    let id = api
+        .create(
+            json!({"decision": iam_decision("dec_403_groups"), "requested_by": "developer"}),
+            None,
+        )
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, err) = api.call("POST", &format!("/approvals/{id}/approve"), Some(json!({"actor": "dev", "reason": "ok", "actor_claims": {"email": "dev@example.com", "groups": ["Developers"]}})), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(err["detail"], "actor is not authorized for approval group");
+    assert_eq!(err["required_groups"], json!(["IAM"]));
+}
+
+#[tokio::test]
+async fn issue_i_break_glass_from_a_blocked_request_is_validated_and_closes_it() {
+    let api = api(Setup::default());
+    let decision = json!({"decision_id": "dec_linked", "action_type": "execute_command",
+        "target": "terraform apply -auto-approve", "rule_id": "commands.block", "decision": "block",
+        "severity": "critical", "reason": "blocked", "approver_group": "Platform Security"});
+    let id = api
+        .create(json!({"decision": decision, "requested_by": "agent"}), None)
+        .await["approval_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = "/approvals/break-glass";
+    let body = |rule: &str, blocked: &str| {
+        json!({"decision": {"rule_id": rule, "target": "terraform apply -auto-approve"},
+               "blocked_approval_id": blocked, "actor": "ic", "reason": "outage", "external_ref": "INC-1"})
+    };
+    // A rule text other than the request's is refused, and nothing changes.
+    let (status, err) = api
+        .call("POST", path, Some(body("anything.goes", &id)), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(
+        err["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("rule_id does not match blocked request {id}")),
+        "{err}"
+    );
+    let (_, still) = api
+        .call("GET", &format!("/approvals/{id}"), None, None)
+        .await;
+    assert_eq!(still["state"], "pending");
+    // An unknown request is 404.
+    let (status, err) = api
+        .call(
+            "POST",
+            path,
+            Some(body("commands.block", "apr_0000000009ff")),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    assert_eq!(err["detail"], "blocked request not found: apr_0000000009ff");
+    // The request's own rule: the override is recorded, linked, and closes the request.
+    let (status, record) = api
+        .call("POST", path, Some(body("commands.block", &id)), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(record["state"], "break_glass");
+    assert_eq!(record["overrides"], id.as_str());
+    assert_eq!(record["decision"]["decision_id"], "dec_linked");
+    let override_id = record["approval_id"].as_str().unwrap().to_owned();
+    let (_, closed) = api
+        .call("GET", &format!("/approvals/{id}"), None, None)
+        .await;
+    assert_eq!(closed["state"], "expired");
+    assert_eq!(closed["overridden_by"], override_id.as_str());
+    assert_eq!(
+        closed["history"].as_array().unwrap().last().unwrap()["event"],
+        "overridden"
+    );
+    // Once closed it cannot be overridden again.
+    let (status, err) = api
+        .call("POST", path, Some(body("commands.block", &id)), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+}

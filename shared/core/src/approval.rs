@@ -172,6 +172,10 @@ pub struct HistoryEntry {
     /// The id of the chain key the entry was written under (absent when none was configured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// The other record of a linked break-glass: the override on the blocked request's
+    /// `overridden` entry, the blocked request on the override's `break_glass` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linked_approval_id: Option<String>,
     /// The previous entry's hash (64 zeros for the first entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prev_hash: Option<String>,
@@ -205,6 +209,7 @@ impl HistoryEntry {
             escalate_after_seconds: None,
             escalate_to: None,
             key_id: None,
+            linked_approval_id: None,
             prev_hash: None,
             hash: None,
             extra: Map::new(),
@@ -323,6 +328,16 @@ pub struct Approval {
     /// Compare-and-set version; every stored change increments it.
     #[serde(default)]
     pub version: u64,
+    /// The agent's own words on why it wants to act (issue I §5): untrusted text, bounded and
+    /// stripped of control characters at creation, shown as text, never as markup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rationale: Option<String>,
+    /// On a break-glass override started from a blocked request: that request's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
+    /// On a request closed by a break-glass override: the override's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overridden_by: Option<String>,
     /// SHA-256 of the canonical decision (CONTRACT §5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_digest: Option<String>,
@@ -457,6 +472,18 @@ pub struct FollowUp {
 }
 
 impl Approval {
+    /// The groups whose members decide this request: the approver group, then every required
+    /// group not already named (for messages such as a 403's `required_groups`).
+    pub fn deciding_groups(&self) -> Vec<String> {
+        let mut groups = vec![self.approver_group.clone()];
+        for group in &self.required_groups {
+            if !groups.iter().any(|g| crate::groups::same_group(g, group)) {
+                groups.push(group.clone());
+            }
+        }
+        groups
+    }
+
     /// The 13-key summary.
     pub fn summary(&self) -> ApprovalSummary {
         ApprovalSummary {

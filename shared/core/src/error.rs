@@ -155,6 +155,41 @@ pub enum ApprovalError {
     /// Issue F §2: a verified requester's grant is theirs to use.
     #[error("only the requester can use this approval")]
     NotRequester,
+    /// Issue I §5: the agent's rationale is bounded.
+    #[error("rationale is too long: {given} characters (at most {max})")]
+    RationaleTooLong {
+        /// The bound.
+        max: usize,
+        /// What was given.
+        given: usize,
+    },
+    /// Issue I §5: a linked break-glass names a request that does not exist.
+    #[error("blocked request not found: {0}")]
+    BlockedRequestNotFound(String),
+    /// Issue I §5: only a pending request can be overridden (and closed) by a break-glass.
+    #[error(
+        "blocked request {approval_id} is {state}, not pending: only a pending request can be overridden"
+    )]
+    BlockedRequestClosed {
+        /// The request.
+        approval_id: String,
+        /// Its state now.
+        state: crate::approval::ApprovalState,
+    },
+    /// Issue I §5: a linked break-glass takes its rule and target from the blocked request.
+    #[error(
+        "{field} does not match blocked request {approval_id}: it has {stored:?}, the override gave {given:?}"
+    )]
+    OverrideMismatch {
+        /// `rule_id` or `target`.
+        field: &'static str,
+        /// The blocked request.
+        approval_id: String,
+        /// What the request has.
+        stored: String,
+        /// What the caller gave.
+        given: String,
+    },
     /// Compare-and-set kept losing.
     #[error("approval {0} is changing too fast; try again")]
     Contention(String),
@@ -177,6 +212,8 @@ impl ApprovalError {
             | Self::ReasonRequired
             | Self::BreakGlassReasonRequired
             | Self::DecisionMismatch { .. }
+            | Self::RationaleTooLong { .. }
+            | Self::OverrideMismatch { .. }
             | Self::InconsistentAction(_) => ErrorKind::Invalid,
             Self::ApproverGroup(_)
             | Self::TtlTooLong { .. }
@@ -190,8 +227,9 @@ impl ApprovalError {
             | Self::NotAuthorizedReview
             | Self::SelfReview
             | Self::NotRequester => ErrorKind::Forbidden,
-            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::NotFound(_) | Self::BlockedRequestNotFound(_) => ErrorKind::NotFound,
             Self::NotPending
+            | Self::BlockedRequestClosed { .. }
             | Self::Expired
             | Self::AlreadyReviewed
             | Self::ConflictingOpenRequest(_)

@@ -330,7 +330,8 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
                 out.reviews.push(vote(entry, ApprovalState::Denied));
                 decide(&mut out, ApprovalState::Denied);
             }
-            "expired" if pending => decide(&mut out, ApprovalState::Expired),
+            // `overridden`: closed by a linked break-glass override (issue I §5).
+            "expired" | "overridden" if pending => decide(&mut out, ApprovalState::Expired),
             "break_glass" if out.state == Some(ApprovalState::Approved) && index == 2 => {
                 out.state = Some(ApprovalState::BreakGlass);
                 out.break_glass = true;
@@ -376,6 +377,7 @@ pub fn replay(history: &[HistoryEntry]) -> Result<Replayed, String> {
             | "approved"
             | "denied"
             | "expired"
+            | "overridden"
             | "break_glass"
             | "post_incident_review" => return Err(out_of_order()),
             other => {

@@ -18,7 +18,7 @@ use crate::store::{ApprovalPage, ApprovalStore, Cursor, ListQuery, StoreError};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::{
     self, BreakGlassInput, CheckOptions, CheckReport, ConsumeInput, CreatePolicy, DecideInput,
-    DecideOutcome, FollowUpStep, Limits, NewRequest,
+    DecideOutcome, FollowUpStep, Limits, NewRequest, OverrideOf,
 };
 
 /// Told about every stored change, with the record as stored (after create, decide, expire,
@@ -64,6 +64,15 @@ impl Swept {
             "escalated": ids(&self.escalated),
         })
     }
+}
+
+/// The result of [`ApprovalService::break_glass_from`]: both records as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkedOverride {
+    /// The break-glass override (`overrides` names the blocked request).
+    pub override_record: Approval,
+    /// The blocked request, closed by it (`overridden_by` names the override).
+    pub blocked: Approval,
 }
 
 /// The result of [`ApprovalService::create`].
@@ -489,6 +498,79 @@ impl ApprovalService {
         let stored = self.insert_sealed(record).await?;
         tracing::warn!(approval_id = %stored.approval_id, "break-glass override recorded");
         Ok(self.notified(stored, NotifyEvent::BreakGlass).await)
+    }
+
+    /// Records a break-glass override started from the pending request `of` names (issue
+    /// I §5): the override takes the request's decision (a rule or target the caller gives must
+    /// be the request's), and the request is closed by it, linked both ways.
+    ///
+    /// The request's compare-and-set from `pending` is the one step that can race: of any
+    /// number of concurrent overrides (or a decision) exactly one wins; the losers get
+    /// [`ApprovalError::BlockedRequestClosed`] and store nothing. The override is inserted
+    /// after, under an id fixed by the request's, so a call that stopped between the two
+    /// writes is completed by the next call for the same request.
+    #[tracing::instrument(name = "approval.break_glass_from", skip_all, fields(blocked = %of.approval_id))]
+    pub async fn break_glass_from(
+        &self,
+        of: &OverrideOf,
+        input: BreakGlassInput,
+    ) -> Result<LinkedOverride, ApprovalError> {
+        let override_id = of.override_id();
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let blocked = self
+                .store
+                .get(&of.approval_id)
+                .await?
+                .ok_or_else(|| ApprovalError::BlockedRequestNotFound(of.approval_id.clone()))?;
+            let unfinished = blocked.overridden_by.as_deref() == Some(override_id.as_str())
+                && self.store.get(override_id.as_str()).await?.is_none();
+            if unfinished {
+                of.check_fields(&blocked)?;
+            } else {
+                of.check(&blocked)?;
+            }
+            let now = self.clock.now();
+            let record = workflow::break_glass(
+                BreakGlassInput {
+                    decision: blocked.decision.clone(),
+                    ..input.clone()
+                },
+                &self.routing,
+                self.rbac.as_ref(),
+                self.limits,
+                &override_id,
+                now,
+            )?;
+            let mut record = workflow::link_override(record, &blocked.approval_id);
+            // The agent's words about the action it was refused stay with the override.
+            record.rationale.clone_from(&blocked.rationale);
+            let closed = if unfinished {
+                blocked
+            } else {
+                match self
+                    .persist(
+                        workflow::close_by_override(&blocked, &record, now),
+                        &blocked,
+                    )
+                    .await
+                {
+                    Ok(closed) => closed,
+                    Err(StoreError::VersionConflict(_)) => continue,
+                    Err(other) => return Err(other.into()),
+                }
+            };
+            let stored = self.insert_sealed(record).await?;
+            tracing::warn!(
+                approval_id = %stored.approval_id,
+                blocked = %closed.approval_id,
+                "break-glass override recorded; the blocked request is closed"
+            );
+            return Ok(LinkedOverride {
+                override_record: self.notified(stored, NotifyEvent::BreakGlass).await,
+                blocked: closed,
+            });
+        }
+        Err(ApprovalError::Contention(of.approval_id.clone()))
     }
 
     /// Records the post-incident review of a break-glass override.

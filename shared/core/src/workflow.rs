@@ -87,6 +87,8 @@ pub struct NewRequest {
     pub ttl_hours: Option<i64>,
     /// The requester's identity, when known.
     pub requester: Option<ActorContext>,
+    /// The agent's rationale (untrusted text; see [`clean_rationale`]).
+    pub rationale: Option<String>,
 }
 
 impl NewRequest {
@@ -98,8 +100,47 @@ impl NewRequest {
             requested_by: None,
             ttl_hours: None,
             requester: None,
+            rationale: None,
         }
     }
+}
+
+/// Longest rationale an agent may give, in characters.
+pub const MAX_RATIONALE_CHARS: usize = 2_000;
+
+/// Whether `c` may stay in a rationale: printable text, line breaks and tabs; not other
+/// control characters, nor the bidirectional and zero-width format characters that make
+/// text read differently from what it is (CVE-2021-42574, "Trojan Source").
+fn rationale_char(c: char) -> bool {
+    matches!(c, '\n' | '\t')
+        || !(c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'))
+}
+
+/// The agent's rationale as stored: at most [`MAX_RATIONALE_CHARS`] characters as given,
+/// line breaks normalised to `\n`, other control and bidi/zero-width format characters
+/// stripped, trimmed; `None` when nothing is left.
+///
+/// # Errors
+/// [`ApprovalError::RationaleTooLong`].
+pub fn clean_rationale(text: Option<&str>) -> Result<Option<String>, ApprovalError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let given = text.chars().count();
+    if given > MAX_RATIONALE_CHARS {
+        return Err(ApprovalError::RationaleTooLong {
+            max: MAX_RATIONALE_CHARS,
+            given,
+        });
+    }
+    let cleaned: String = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .chars()
+        .filter(|c| rationale_char(*c))
+        .collect();
+    Ok(non_empty(Some(&cleaned)))
 }
 
 /// A decision on a pending request: approve, deny or expire.
@@ -322,6 +363,9 @@ fn blank_record(
         break_glass: None,
         break_glass_reason: None,
         version: 1,
+        rationale: None,
+        overrides: None,
+        overridden_by: None,
         required_approvals: 1,
         required_groups: Vec::new(),
         allow_self_approval: false,
@@ -392,6 +436,7 @@ pub fn create_request_with(
         return Err(ApprovalError::MissingDecisionId);
     }
     check_outcome(&req.decision)?;
+    let rationale = clean_rationale(req.rationale.as_deref())?;
     if let Some(problem) = action::inconsistency(&req.decision) {
         return Err(ApprovalError::InconsistentAction(problem));
     }
@@ -426,6 +471,7 @@ pub fn create_request_with(
         expires_at,
     );
     record.grant = Some(grant_for(rule.as_ref()));
+    record.rationale = rationale;
     if let Some(rule) = &rule {
         record.required_approvals = rule.required_approvals.unwrap_or(1);
         record.required_groups.clone_from(&rule.required_groups);
@@ -860,6 +906,102 @@ pub fn break_glass(
     history::append(&mut record.history, entry);
     record.version = 1;
     Ok(record)
+}
+
+/// A break-glass started from a blocked request (issue I §5): the request, and the rule and
+/// target the caller saw. The override's decision is the request's own; a rule or target the
+/// caller gives must be the request's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverrideOf {
+    /// The blocked (pending) request.
+    pub approval_id: String,
+    /// The rule the caller saw, if given.
+    pub rule_id: Option<String>,
+    /// The target the caller saw, if given.
+    pub target: Option<String>,
+}
+
+impl OverrideOf {
+    /// Checks the rule and target given against `blocked`'s decision.
+    ///
+    /// # Errors
+    /// [`ApprovalError::OverrideMismatch`].
+    pub fn check_fields(&self, blocked: &Approval) -> Result<(), ApprovalError> {
+        for (field, given) in [("rule_id", &self.rule_id), ("target", &self.target)] {
+            let Some(given) = given.as_deref().map(str::trim) else {
+                continue;
+            };
+            let stored = blocked.decision.str_field(field).unwrap_or_default();
+            if given != stored {
+                return Err(ApprovalError::OverrideMismatch {
+                    field,
+                    approval_id: blocked.approval_id.clone(),
+                    stored: stored.to_owned(),
+                    given: given.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that `blocked` can be overridden now: pending, and the fields match.
+    ///
+    /// # Errors
+    /// [`ApprovalError::BlockedRequestClosed`], [`ApprovalError::OverrideMismatch`].
+    pub fn check(&self, blocked: &Approval) -> Result<(), ApprovalError> {
+        if blocked.state != ApprovalState::Pending {
+            return Err(ApprovalError::BlockedRequestClosed {
+                approval_id: blocked.approval_id.clone(),
+                state: blocked.state,
+            });
+        }
+        self.check_fields(blocked)
+    }
+
+    /// The override's id: one per blocked request, so a retried call finds the same one.
+    pub fn override_id(&self) -> ApprovalId {
+        ApprovalId::from_key(&format!("break-glass-of:{}", self.approval_id))
+    }
+}
+
+/// A new break-glass `record` (from [`break_glass`]) marked as the override of `blocked_id`:
+/// `overrides` is set and its `break_glass` entry names the request.
+pub fn link_override(mut record: Approval, blocked_id: &str) -> Approval {
+    record.overrides = Some(blocked_id.to_owned());
+    if let Some(mut last) = record.history.pop() {
+        last.linked_approval_id = Some(blocked_id.to_owned());
+        history::append(&mut record.history, last);
+    }
+    record
+}
+
+/// `blocked` closed by the break-glass `override_record`: `expired`, decided by the override's
+/// actor (with the override's identity), with an `overridden` entry naming the override, and
+/// `overridden_by` set.
+pub fn close_by_override(
+    blocked: &Approval,
+    override_record: &Approval,
+    now: Timestamp,
+) -> Approval {
+    let mut next = blocked.clone();
+    let actor = override_record.requested_by.clone();
+    let id = override_record.approval_id.clone();
+    let reason = format!("closed by break-glass override {id}");
+    next.state = ApprovalState::Expired;
+    next.decided_by = Some(actor.clone());
+    next.decided_at = Some(now);
+    next.decision_reason = Some(reason.clone());
+    next.overridden_by = Some(id.clone());
+    let mut entry = HistoryEntry::new("overridden", &actor, now, Some(reason));
+    entry.linked_approval_id = Some(id);
+    if let Some(by) = override_record.history.last() {
+        entry.identity = by.identity;
+        entry.issuer.clone_from(&by.issuer);
+        entry.subject.clone_from(&by.subject);
+    }
+    history::append(&mut next.history, entry);
+    next.version = next.version.saturating_add(1);
+    next
 }
 
 /// Records the post-incident review of a break-glass override (CONTRACT §3).

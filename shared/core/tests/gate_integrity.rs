@@ -74,6 +74,7 @@ async fn create_as(
 ) -> String {
     service
         .create(NewRequest {
+            rationale: None,
             requester: Some(requester),
             ..NewRequest::new(decision)
         })
@@ -96,6 +97,7 @@ async fn regression_the_requester_cannot_choose_its_approvers() {
     {
         let record = service
             .create(NewRequest {
+                rationale: None,
                 approver_group: Some((*group).to_owned()),
                 requested_by: Some("agent".into()),
                 ..NewRequest::new(iam(&format!("dec_{i}")))
@@ -120,6 +122,7 @@ async fn a_developer_outside_iam_cannot_approve_an_iam_change_routed_with_their_
     let service = service();
     let id = service
         .create(NewRequest {
+            rationale: None,
             approver_group: Some("Developers".into()),
             requester: Some(token(
                 json!({"sub": "agent-1", "email": "agent@example.com"}),
@@ -148,6 +151,7 @@ async fn regression_a_cyrillic_look_alike_group_is_refused() {
     for (i, group) in ["ІАМ", "IАM", "I\u{200B}AM"].iter().enumerate() {
         let err = service
             .create(NewRequest {
+                rationale: None,
                 approver_group: Some((*group).to_owned()),
                 ..NewRequest::new(iam(&format!("dec_{i}")))
             })
@@ -172,6 +176,7 @@ async fn a_rule_may_let_the_requester_choose_and_full_width_names_are_the_same_g
     );
     let record = service
         .create(NewRequest {
+            rationale: None,
             approver_group: Some("Platform Security".into()),
             ..NewRequest::new(iam("dec_1"))
         })
@@ -322,6 +327,7 @@ async fn regression_invented_names_do_not_meet_a_quorum() {
     );
     let id = service
         .create(NewRequest {
+            rationale: None,
             requested_by: Some("agent".into()),
             ..NewRequest::new(iam("dec_q"))
         })
@@ -386,6 +392,7 @@ async fn regression_nobody_acts_or_requests_as_system() {
     {
         let err = service
             .create(NewRequest {
+                rationale: None,
                 requested_by: Some((*name).to_owned()),
                 ..NewRequest::new(iam(&format!("dec_{i}")))
             })
@@ -435,6 +442,7 @@ async fn regression_huge_ttls_are_refused_with_a_clear_error_and_nothing_stored(
     {
         let err = service
             .create(NewRequest {
+                rationale: None,
                 ttl_hours: Some(*hours),
                 ..NewRequest::new(iam(&format!("dec_{i}")))
             })
@@ -448,6 +456,7 @@ async fn regression_huge_ttls_are_refused_with_a_clear_error_and_nothing_stored(
     }
     let ok = service
         .create(NewRequest {
+            rationale: None,
             ttl_hours: Some(720),
             ..NewRequest::new(iam("dec_ok"))
         })
@@ -494,6 +503,7 @@ async fn regression_break_glass_lifetimes_are_bounded() {
     assert!(
         strict
             .create(NewRequest {
+                rationale: None,
                 ttl_hours: Some(3),
                 ..NewRequest::new(iam("dec_s"))
             })

@@ -95,6 +95,7 @@ async fn approved(w: &World, decision: &Decision) -> String {
     let id = w
         .service
         .create(NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(decision.clone())
         })
@@ -395,6 +396,7 @@ async fn a_verified_requesters_grant_is_theirs_alone() {
     let id = w
         .service
         .create(NewRequest {
+            rationale: None,
             requester: Some(verified("agent@example.com", "agent-1")),
             ..NewRequest::new(decision.clone())
         })

@@ -33,6 +33,7 @@ fn decision(target: &str, reason: &str, decision_id: &str) -> Decision {
 
 fn pending(decision: Decision, group: Option<&str>) -> Approval {
     let request = NewRequest {
+        rationale: None,
         requested_by: Some("developer".into()),
         ..NewRequest::new(decision)
     };

@@ -57,6 +57,7 @@ fn terraform_block(id: &str) -> Decision {
 
 fn request_by(decision: Decision, who: &str) -> NewRequest {
     NewRequest {
+        rationale: None,
         requested_by: Some(who.to_owned()),
         ..NewRequest::new(decision)
     }
@@ -597,6 +598,7 @@ async fn a_decision_after_expiry_fails_and_expires_the_request_as_system() {
     let id = w
         .service
         .create(NewRequest {
+            rationale: None,
             ttl_hours: Some(1),
             ..request_by(iam_decision("dec_1"), "developer")
         })
@@ -624,6 +626,7 @@ async fn zero_and_negative_ttls_become_one_hour() {
     let record = w
         .service
         .create(NewRequest {
+            rationale: None,
             ttl_hours: Some(-5),
             ..request_by(iam_decision("dec_1"), "developer")
         })
@@ -639,6 +642,7 @@ async fn sweep_expires_every_overdue_request_and_nothing_else() {
     for i in 0..5 {
         w.service
             .create(NewRequest {
+                rationale: None,
                 ttl_hours: Some(1),
                 ..request_by(iam_decision(&format!("dec_short_{i}")), "developer")
             })
@@ -648,6 +652,7 @@ async fn sweep_expires_every_overdue_request_and_nothing_else() {
     let long = w
         .service
         .create(NewRequest {
+            rationale: None,
             ttl_hours: Some(48),
             ..request_by(iam_decision("dec_long"), "developer")
         })
@@ -777,6 +782,7 @@ async fn outcomes_that_need_no_human_are_refused_and_unknown_ones_too() {
 async fn group_resolution_routing_first_a_caller_group_only_adds_then_decision_then_error() {
     let w = world();
     let explicit = NewRequest {
+        rationale: None,
         approver_group: Some("AppSec".into()),
         ..NewRequest::new(iam_decision("d1"))
     };
@@ -810,6 +816,7 @@ async fn group_resolution_routing_first_a_caller_group_only_adds_then_decision_t
         "{err}"
     );
     let named = NewRequest {
+        rationale: None,
         approver_group: Some("AppSec".into()),
         ..NewRequest::new(none)
     };

@@ -144,6 +144,7 @@ async fn run(source: Source) {
     );
     let created = service
         .create(cavra_core::workflow::NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..cavra_core::workflow::NewRequest::new(iam_decision("dec_leak"))
         })

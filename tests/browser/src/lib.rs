@@ -196,18 +196,34 @@ impl Server {
     pub fn create_from_cli(&self, decision_id: &str, target: &str, group: &str) -> String {
         let mut decision = decision(decision_id);
         decision["target"] = json!(target);
+        self.create_decision_from_cli(&decision, group, &[])
+    }
+
+    /// `cavra approval create` for `decision` (written to a temp file), requested by
+    /// `developer@example.com` for `group`, with `extra` arguments (`--rationale …`); returns
+    /// the approval id.
+    ///
+    /// # Panics
+    /// The CLI fails or prints no record.
+    pub fn create_decision_from_cli(
+        &self,
+        decision: &Value,
+        group: &str,
+        extra: &[&str],
+    ) -> String {
+        let decision_id = decision["decision_id"].as_str().unwrap_or("dec_unnamed");
         let file = self.write_file(&format!("{decision_id}.json"), &decision.to_string());
-        let out = self
-            .cavra(&[
-                "approval",
-                "create",
-                file.to_str().expect("UTF-8 temp path"),
-                "--requested-by",
-                "developer@example.com",
-                "--approver-group",
-                group,
-            ])
-            .expect("cavra approval create");
+        let mut args = vec![
+            "approval",
+            "create",
+            file.to_str().expect("UTF-8 temp path"),
+            "--requested-by",
+            "developer@example.com",
+            "--approver-group",
+            group,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.cavra(&args).expect("cavra approval create");
         let record: Value = serde_json::from_str(&out).expect("create prints the record");
         record["approval_id"]
             .as_str()
@@ -492,3 +508,74 @@ pub async fn screenshot(client: &Client, name: &str) -> anyhow::Result<PathBuf> 
     std::fs::write(&path, png)?;
     Ok(path)
 }
+
+/// The widths every console screen is checked and pictured at: a desktop, a 1024 px laptop or
+/// tablet, a 390 px phone.
+pub const WIDTHS: [u32; 3] = [1400, 1024, 390];
+
+/// `document.documentElement.scrollWidth` and `window.innerWidth`.
+///
+/// # Errors
+/// The script fails.
+pub async fn scroll_and_inner_width(client: &Client) -> anyhow::Result<(u64, u64)> {
+    let value = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await?;
+    let number = |i: usize| value.get(i).and_then(Value::as_u64).unwrap_or(u64::MAX);
+    Ok((number(0), number(1)))
+}
+
+/// At each of [`WIDTHS`]: resizes the window, checks that the page does not scroll sideways
+/// (`scrollWidth <= innerWidth`) and saves `{name}-{width}.png`; then restores 1366×900.
+///
+/// # Errors
+/// The page is wider than the window at some width, or a screenshot fails.
+pub async fn screenshots_at_widths(client: &Client, name: &str) -> anyhow::Result<()> {
+    for width in WIDTHS {
+        let height = if width < 600 { 844 } else { 900 };
+        client.set_window_size(width, height).await?;
+        // The picture shows the top of the page (a focused field may have scrolled it).
+        client.execute("window.scrollTo(0, 0)", vec![]).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (scroll, inner) = scroll_and_inner_width(client).await?;
+        ensure!(
+            inner <= u64::from(width),
+            "{name}: the window did not shrink to {width} px (innerWidth {inner})"
+        );
+        ensure!(
+            scroll <= inner,
+            "{name} scrolls sideways at {width} px: scrollWidth {scroll} > innerWidth {inner}"
+        );
+        screenshot(client, &format!("{name}-{width}")).await?;
+    }
+    client.set_window_size(1366, 900).await?;
+    Ok(())
+}
+
+/// Runs `script` (a function body returning a value) and returns its result.
+///
+/// # Errors
+/// The script fails.
+pub async fn script(client: &Client, script: &str) -> anyhow::Result<Value> {
+    Ok(client.execute(script, vec![]).await?)
+}
+
+/// Sends WebDriver `keys` (e.g. [`TAB`], [`SHIFT`] + [`TAB`], [`ESCAPE`]) to whatever has
+/// focus.
+///
+/// # Errors
+/// No element has focus, or sending fails.
+pub async fn press(client: &Client, keys: &str) -> anyhow::Result<()> {
+    client.active_element().await?.send_keys(keys).await?;
+    Ok(())
+}
+
+/// The WebDriver key codes the tests press.
+pub const TAB: &str = "\u{E004}";
+/// Shift (held for the rest of one `send_keys`).
+pub const SHIFT: &str = "\u{E008}";
+/// Escape.
+pub const ESCAPE: &str = "\u{E00C}";

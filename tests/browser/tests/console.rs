@@ -115,6 +115,12 @@ async fn a_token_without_the_group_gets_the_403_message_and_the_request_stays_pe
         alert.contains("actor is not authorized for approval group"),
         "{alert}"
     );
+    // The 403 names the groups whose members can decide (routing: `iam/` goes to IAM; the
+    // CLI's group is added as a required group).
+    assert!(
+        alert.contains("Only members of IAM or Platform Security can decide this request."),
+        "{alert}"
+    );
     // Nothing changed locally: the dialog can be dismissed and the row is still pending.
     browser
         .find(Locator::Css("[role=dialog] button.secondary"))
@@ -315,7 +321,8 @@ async fn the_audit_view_lists_every_history_entry_with_its_evidence_and_verifies
         delivered.contains("webhook: failed after 1 attempt"),
         "{delivered}"
     );
-    text_containing(&browser, "main", "✓ matches the embedded decision").await?;
+    text_containing(&browser, "#digest-check", "matches the embedded decision").await?;
+    attribute_is(&browser, "#digest-check svg.icon", "aria-label", "verified").await?;
     text_containing(&browser, "main", &format!("approval://{id}")).await?;
     text_containing(&browser, "main", "evidence://e2e/dec_audit00001").await?;
     // The whole story on one page: a taller window for the picture.

@@ -36,6 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let mut ids = Vec::with_capacity(count);
     for n in 0..count {
         let request = NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(iam_decision(&format!("dec_{prefix}_{n}")))
         };

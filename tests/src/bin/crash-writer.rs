@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     for n in 0_u64.. {
         let request = NewRequest {
+            rationale: None,
             requested_by: Some("developer".into()),
             ..NewRequest::new(iam_decision(&format!("dec_{prefix}_{n}")))
         };

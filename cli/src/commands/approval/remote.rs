@@ -99,6 +99,7 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
                 ("approver_group", json!(args.approver_group)),
                 ("requested_by", json!(args.requested_by)),
                 ("ttl_hours", json!(args.ttl_hours)),
+                ("rationale", json!(args.rationale)),
             ]);
             super::print_created(
                 &remote
@@ -152,6 +153,7 @@ pub(super) async fn run(command: ApprovalCommand, remote: Remote) -> anyhow::Res
                 ("approver_group", json!(args.approver_group)),
                 ("external_ref", json!(args.external_ref)),
                 ("ttl_hours", json!(args.ttl_hours)),
+                ("blocked_approval_id", json!(args.blocked)),
             ]);
             let path = "/approvals/break-glass";
             print_json(&remote.call(Route::BreakGlass, path, Some(&request)).await?)

@@ -34,6 +34,7 @@ pub fn iam_decision(id: &str) -> Decision {
 
 pub fn approval() -> Approval {
     let request = NewRequest {
+        rationale: None,
         requested_by: Some("developer".into()),
         ..NewRequest::new(iam_decision("dec_3f9a1c2b7d4e"))
     };
