@@ -43,5 +43,6 @@ pub mod rbac;
 pub mod routing;
 pub mod service;
 pub mod store;
+pub mod text;
 pub mod time;
 pub mod workflow;

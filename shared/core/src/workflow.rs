@@ -112,9 +112,7 @@ pub const MAX_RATIONALE_CHARS: usize = 2_000;
 /// control characters, nor the bidirectional and zero-width format characters that make
 /// text read differently from what it is (CVE-2021-42574, "Trojan Source").
 fn rationale_char(c: char) -> bool {
-    matches!(c, '\n' | '\t')
-        || !(c.is_control()
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'))
+    matches!(c, '\n' | '\t') || !(c.is_control() || crate::text::is_invisible(c))
 }
 
 /// The agent's rationale as stored: at most [`MAX_RATIONALE_CHARS`] characters as given,

@@ -207,6 +207,14 @@ const PATHS: &[(&str, &str, &str, &str, &str)] = &[
     // Unicode: NFKC (fullwidth letters) and ignorable code points (HFS+ drops them).
     ("write_file", "\u{ff49}\u{ff41}\u{ff4d}/x.tf", RA, W_RA, ""),
     ("write_file", "i\u{200b}am/x.tf", RA, W_RA, ""),
+    ("write_file", "i\u{2067}am/x.tf", RA, W_RA, ""),
+    (
+        "write_file",
+        ".git\u{e0020}hub/workflows/ci.yml",
+        "block",
+        W_BLOCK,
+        "",
+    ),
     (
         "write_file",
         "\u{feff}.github/workflows/ci.yml",
@@ -899,6 +907,11 @@ const MORE_COMMANDS: &[(&str, &str, &str, &str)] = &[
         "critical",
     ),
     ("terra\u{200b}form apply", "block", CB, "critical"),
+    // Bidi isolates, tag characters and Hangul fillers are invisible too (one list:
+    // `crate::text::is_invisible`); these weakened block to require_approval before.
+    ("terraform ap\u{2066}ply", "block", CB, "critical"),
+    ("terraform ap\u{e0041}ply", "block", CB, "critical"),
+    ("terraform ap\u{3164}ply", "block", CB, "critical"),
     (
         "git push origin main; terraform apply",
         "block",

@@ -120,10 +120,13 @@ pub(crate) fn parse(line: &str, env: &Env<'_>) -> Parsed {
                 }
             })
             .collect();
-        let dropped: String = nfkc.chars().filter(|c| !is_ignorable(*c)).collect();
+        let dropped: String = nfkc
+            .chars()
+            .filter(|c| !crate::text::is_invisible(*c))
+            .collect();
         let spaced: String = nfkc
             .chars()
-            .map(|c| if is_ignorable(c) { ' ' } else { c })
+            .map(|c| if crate::text::is_invisible(c) { ' ' } else { c })
             .collect();
         for alt in [nfkc, dropped, spaced] {
             if alt != line {
@@ -132,13 +135,6 @@ pub(crate) fn parse(line: &str, env: &Env<'_>) -> Parsed {
         }
     }
     out
-}
-
-/// Default-ignorable code points (zero-width characters, BOM, bidi controls).
-fn is_ignorable(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}')
 }
 
 /// Parses `line` as another reading: its commands (and theirs) become `out`'s alternatives;

@@ -54,7 +54,10 @@ pub(crate) fn spellings(raw: &str, repo_root: Option<&str>) -> Vec<NormalPath> {
     for b in base {
         let nul_cut = b.split('\0').next().unwrap_or_default().to_owned();
         let nfkc: String = b.nfkc().collect();
-        let bare: String = nfkc.chars().filter(|c| !is_ignorable(*c)).collect();
+        let bare: String = nfkc
+            .chars()
+            .filter(|c| !crate::text::is_invisible(*c))
+            .collect();
         push(&mut raws, b);
         for candidate in [nul_cut, nfkc, bare] {
             let windows = windows_trimmed(&candidate);
@@ -177,7 +180,9 @@ pub(crate) fn skeleton(text: &str) -> String {
     let lower: String = text
         .to_lowercase()
         .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c) && !is_ignorable(*c))
+        .filter(|c| {
+            !unicode_normalization::char::is_combining_mark(*c) && !crate::text::is_invisible(*c)
+        })
         .collect();
     unicode_security::skeleton(&lower).collect()
 }
@@ -275,13 +280,6 @@ fn may_name(seg: &str, name: &str) -> bool {
             && (ext.is_empty() == long_ext.is_empty());
     }
     super::command::glob_regex(seg).is_some_and(|re| re.is_match(name))
-}
-
-/// Default-ignorable code points some filesystems (HFS+) drop from names.
-fn is_ignorable(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}')
 }
 
 /// Each segment with Windows' trailing dots/spaces and a `::$DATA` stream suffix removed,
