@@ -45,9 +45,15 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
 /// A JSON response with `status` for a value whose keys are already sorted (a record's
 /// `to_sorted_value`): written out once, not copied and sorted again (issue H §3).
 pub fn value_response(status: StatusCode, value: &Value) -> Response<Body> {
-    let mut response = Response::new(Body::Text(
+    text_response(
+        status,
         serde_json::to_string(value).unwrap_or_else(|_| "null".into()),
-    ));
+    )
+}
+
+/// A JSON response with `status` whose body is already written out.
+pub fn text_response(status: StatusCode, json: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(json));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

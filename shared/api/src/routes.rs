@@ -350,15 +350,13 @@ async fn list(state: &AppState, request: &Request) -> Answer {
         .map(|c| Cursor::decode(&c))
         .transpose()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let page = state.service.list(&query).await?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(cavra_core::approval::Approval::to_sorted_value)
-        .collect();
-    ok_value(serde_json::json!({
-        "items": items, "total": page.total, "limit": page.limit, "offset": page.offset, "next_cursor": page.next_cursor,
-    }))
+    // Each record as stored where the store can prove its text is the answer's form: no
+    // record is parsed and written out again (issue H §3).
+    let page = state.service.list_json(&query).await?;
+    Ok(crate::text_response(
+        StatusCode::OK,
+        serde_json::to_string(&page).map_err(|e| ApiError::internal(&e))?,
+    ))
 }
 
 /// Longest `?wait=` a caller may ask for (under API Gateway's 29 s integration timeout).
@@ -392,11 +390,18 @@ async fn get(state: &AppState, request: &Request) -> Answer {
         .resolve(request.headers(), None, state.now_unix())
         .await?;
     let id = approval_id(request)?;
-    let record = match wait_seconds(request)? {
-        Some(seconds) if seconds > 0 => wait_for_change(state, &id, seconds).await?,
-        _ => state.service.get(&id).await?,
-    };
-    ok_value(record.to_sorted_value())
+    match wait_seconds(request)? {
+        Some(seconds) if seconds > 0 => ok_value(
+            wait_for_change(state, &id, seconds)
+                .await?
+                .to_sorted_value(),
+        ),
+        // The record as stored where the store can prove its text is the answer's form.
+        _ => {
+            let json: Box<str> = state.service.get_json(&id).await?.into();
+            Ok(crate::text_response(StatusCode::OK, json.into_string()))
+        }
+    }
 }
 
 /// The record once it is no longer pending, or as it is after `seconds` (issue F §3). In

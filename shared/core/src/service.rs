@@ -2,7 +2,7 @@
 //! retries, idempotent creation and expiry enforcement. The CLI, the HTTP handlers and the
 //! tests all go through it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::approval::{Approval, SYSTEM_ACTOR};
 use crate::chain_key::ChainKeyRing;
@@ -14,7 +14,10 @@ use crate::integrity::{self, RecordVerification};
 use crate::notify::{Notifier, NotifyEvent};
 use crate::rbac::RbacPolicy;
 use crate::routing::RoutingTable;
-use crate::store::{ApprovalPage, ApprovalStore, Cursor, ListQuery, StoreError};
+use crate::store::{
+    ApprovalPage, ApprovalStore, Cursor, JsonPage, ListQuery, MAX_CAS_ATTEMPTS, RecordJson,
+    StoreError,
+};
 use crate::time::{Clock, Timestamp};
 use crate::workflow::{
     self, BreakGlassInput, CheckOptions, CheckReport, ConsumeInput, CreatePolicy, DecideInput,
@@ -29,8 +32,6 @@ pub trait ChangeListener: Send + Sync {
     fn changed(&self, record: &Approval);
 }
 
-/// How many times a compare-and-set is retried before giving up.
-const MAX_CAS_ATTEMPTS: usize = 256;
 /// How many overdue records one sweep batch reads.
 const SWEEP_BATCH: u32 = 200;
 
@@ -91,7 +92,7 @@ pub struct ApprovalService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     routing: RoutingTable,
-    rbac: Option<RbacPolicy>,
+    rbac: Option<Arc<RbacPolicy>>,
     limits: Limits,
     chain_keys: Option<Arc<ChainKeyRing>>,
     listeners: Vec<Arc<dyn ChangeListener>>,
@@ -217,7 +218,7 @@ impl ApprovalService {
     /// Sets the RBAC policy used for authorisation and group mappings.
     #[must_use]
     pub fn with_rbac(mut self, rbac: Option<RbacPolicy>) -> Self {
-        self.rbac = rbac;
+        self.rbac = rbac.map(Arc::new);
         self
     }
 
@@ -240,7 +241,7 @@ impl ApprovalService {
         known.extend(workflow::builtin_groups());
         known.extend(
             self.rbac
-                .as_ref()
+                .as_deref()
                 .map(RbacPolicy::group_names)
                 .unwrap_or_default(),
         );
@@ -256,7 +257,7 @@ impl ApprovalService {
 
     /// The RBAC policy in force.
     pub fn rbac(&self) -> Option<&RbacPolicy> {
-        self.rbac.as_ref()
+        self.rbac.as_deref()
     }
 
     /// The current time from the clock port.
@@ -384,6 +385,20 @@ impl ApprovalService {
         Ok(self.store.list(query).await?)
     }
 
+    /// [`ApprovalService::get`] as the API's JSON text, answered as stored where the store can
+    /// (issue H §3).
+    pub async fn get_json(&self, approval_id: &str) -> Result<RecordJson, ApprovalError> {
+        self.store
+            .get_json(approval_id)
+            .await?
+            .ok_or_else(|| ApprovalError::NotFound(approval_id.to_owned()))
+    }
+
+    /// [`ApprovalService::list`] as the API's JSON page, answered as stored where the store can.
+    pub async fn list_json(&self, query: &ListQuery) -> Result<JsonPage, ApprovalError> {
+        Ok(self.store.list_json(query).await?)
+    }
+
     /// Seals `next` and compare-and-sets it over `read`; returns what was stored.
     async fn persist(&self, next: Approval, read: &Approval) -> Result<Approval, StoreError> {
         let next = self.sealed(next, read.history.len());
@@ -392,12 +407,14 @@ impl ApprovalService {
         Ok(next)
     }
 
-    /// Reads, applies `change`, and compare-and-sets, retrying when someone else wrote first.
-    async fn update<F>(&self, approval_id: &str, change: F) -> Result<Approval, ApprovalError>
+    /// Applies `change` to the stored record and stores its result, sealed, in one store step
+    /// ([`ApprovalStore::update`]: on SQLite's writer thread, elsewhere read and compare-and-set
+    /// with retries).
+    async fn update<F>(&self, approval_id: &str, mut change: F) -> Result<Approval, ApprovalError>
     where
-        F: Fn(&Approval, Timestamp) -> Result<Approval, ApprovalError>,
+        F: FnMut(&Approval, Timestamp) -> Result<Approval, ApprovalError> + Send + 'static,
     {
-        self.update_if(approval_id, |current, now| {
+        self.update_if(approval_id, move |current, now| {
             change(current, now).map(|next| Some((next, ())))
         })
         .await?
@@ -407,27 +424,53 @@ impl ApprovalService {
     }
 
     /// [`ApprovalService::update`] for a change that may have nothing to do: `change` answers
-    /// the next record with a tag, or `None`, which stores nothing and returns `None`.
+    /// the next record with a tag, or `None`, which stores nothing and returns `None`. The
+    /// clock is read where the change runs, next to the read it judges.
     async fn update_if<F, T>(
         &self,
         approval_id: &str,
-        change: F,
+        mut change: F,
     ) -> Result<Option<(Approval, T)>, ApprovalError>
     where
-        F: Fn(&Approval, Timestamp) -> Result<Option<(Approval, T)>, ApprovalError>,
+        F: FnMut(&Approval, Timestamp) -> Result<Option<(Approval, T)>, ApprovalError>
+            + Send
+            + 'static,
+        T: Send + 'static,
     {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = self.get(approval_id).await?;
-            let Some((next, tag)) = change(&current, self.clock.now())? else {
-                return Ok(None);
-            };
-            match self.persist(next, &current).await {
-                Ok(stored) => return Ok(Some((stored, tag))),
-                Err(StoreError::VersionConflict(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ApprovalError::Contention(approval_id.to_owned()))
+        // The store may run the change on another thread and more than once: the tag of the
+        // attempt that was stored is the last one written here.
+        let tag = Arc::new(Mutex::new(None));
+        let slot = Arc::clone(&tag);
+        let clock = Arc::clone(&self.clock);
+        let keys = self.chain_keys.clone();
+        let stored = self
+            .store
+            .update(
+                approval_id,
+                Box::new(move |current: &Approval| {
+                    let Some((mut next, t)) = change(current, clock.now())? else {
+                        return Ok(None);
+                    };
+                    integrity::seal(&mut next, current.history.len(), keys.as_deref());
+                    *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(t);
+                    Ok(Some(next))
+                }),
+            )
+            .await?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        self.announce(&stored);
+        let t = tag
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .ok_or_else(|| {
+                StoreError::Unexpected(anyhow::anyhow!(
+                    "the store answered approval {approval_id} with a change it did not make"
+                ))
+            })?;
+        Ok(Some((stored, t)))
     }
 
     /// Approves, denies or expires a pending request. A request past `expires_at` becomes
@@ -457,31 +500,30 @@ impl ApprovalService {
         approval_id: &str,
         input: &DecideInput,
     ) -> Result<DecideOutcome, ApprovalError> {
-        for _ in 0..MAX_CAS_ATTEMPTS {
-            let current = self.get(approval_id).await?;
-            let outcome = workflow::decide(&current, input, self.rbac.as_ref(), self.clock.now())?;
-            let (next, expired) = match outcome {
-                DecideOutcome::Changed(next) => (next, false),
-                DecideOutcome::ExpiredInstead(next) => (next, true),
-            };
-            match self.persist(next, &current).await {
-                Ok(stored) if expired => {
-                    let stored = self.notified(stored, NotifyEvent::Expired).await;
-                    return Ok(DecideOutcome::ExpiredInstead(stored));
-                }
-                Ok(stored) if stored.state == crate::approval::ApprovalState::Pending => {
-                    return Ok(DecideOutcome::Changed(stored));
-                }
-                Ok(stored) => {
-                    tracing::info!(state = %stored.state, "approval decided");
-                    let event = NotifyEvent::for_state(stored.state);
-                    return Ok(DecideOutcome::Changed(self.notified(stored, event).await));
-                }
-                Err(StoreError::VersionConflict(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
+        let input = input.clone();
+        let rbac = self.rbac.clone();
+        let (stored, expired) = self
+            .update_if(approval_id, move |current, now| {
+                Ok(Some(
+                    match workflow::decide(current, &input, rbac.as_deref(), now)? {
+                        DecideOutcome::Changed(next) => (next, false),
+                        DecideOutcome::ExpiredInstead(next) => (next, true),
+                    },
+                ))
+            })
+            .await?
+            // The change always has something to store.
+            .ok_or_else(|| ApprovalError::Contention(approval_id.to_owned()))?;
+        if expired {
+            let stored = self.notified(stored, NotifyEvent::Expired).await;
+            return Ok(DecideOutcome::ExpiredInstead(stored));
         }
-        Err(ApprovalError::Contention(approval_id.to_owned()))
+        if stored.state == crate::approval::ApprovalState::Pending {
+            return Ok(DecideOutcome::Changed(stored));
+        }
+        tracing::info!(state = %stored.state, "approval decided");
+        let event = NotifyEvent::for_state(stored.state);
+        Ok(DecideOutcome::Changed(self.notified(stored, event).await))
     }
 
     /// Records a break-glass override and broadcasts it (CONTRACT §3).
@@ -490,7 +532,7 @@ impl ApprovalService {
         let record = workflow::break_glass(
             input,
             &self.routing,
-            self.rbac.as_ref(),
+            self.rbac.as_deref(),
             self.limits,
             &self.ids.approval_id(),
             self.clock.now(),
@@ -536,7 +578,7 @@ impl ApprovalService {
                     ..input.clone()
                 },
                 &self.routing,
-                self.rbac.as_ref(),
+                self.rbac.as_deref(),
                 self.limits,
                 &override_id,
                 now,
@@ -581,8 +623,9 @@ impl ApprovalService {
         reason: &str,
         context: Option<&ActorContext>,
     ) -> Result<Approval, ApprovalError> {
-        self.update(approval_id, |current, now| {
-            workflow::review_break_glass(current, actor, reason, context, now)
+        let (actor, reason, context) = (actor.to_owned(), reason.to_owned(), context.cloned());
+        self.update(approval_id, move |current, now| {
+            workflow::review_break_glass(current, &actor, &reason, context.as_ref(), now)
         })
         .await
     }
@@ -595,7 +638,7 @@ impl ApprovalService {
         ctx: &ActorContext,
     ) -> Result<Approval, ApprovalError> {
         let record = self.get(approval_id).await?;
-        workflow::authorize_delivery(&record, ctx, self.rbac.as_ref())?;
+        workflow::authorize_delivery(&record, ctx, self.rbac.as_deref())?;
         Ok(record)
     }
 
@@ -606,10 +649,11 @@ impl ApprovalService {
         actor: &str,
         evidence: &serde_json::Value,
     ) -> Result<Approval, ApprovalError> {
-        self.update(approval_id, |current, now| {
+        let (actor, evidence) = (actor.to_owned(), evidence.clone());
+        self.update(approval_id, move |current, now| {
             Ok(workflow::record_delivery(
                 current,
-                actor,
+                &actor,
                 evidence.clone(),
                 now,
             ))
@@ -750,10 +794,11 @@ impl ApprovalService {
             keyed: self.chain_keys.is_some(),
             ..options
         };
+        let (input, keys) = (input.clone(), self.chain_keys.clone());
         let spent = self
-            .update(approval_id, |current, now| {
-                let verification = integrity::verify_record(current, self.chain_keys.as_deref());
-                workflow::consume(current, input, &verification, &options, now)
+            .update(approval_id, move |current, now| {
+                let verification = integrity::verify_record(current, keys.as_deref());
+                workflow::consume(current, &input, &verification, &options, now)
             })
             .await?;
         if spent.state == crate::approval::ApprovalState::Consumed {

@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::approval::{Approval, ApprovalState};
+use crate::error::ApprovalError;
 use crate::time::Timestamp;
 
 /// Default page size.
@@ -166,23 +168,9 @@ pub struct ApprovalPage {
 
 impl ApprovalPage {
     /// Builds a page from up to `limit + 1` fetched items (the extra one proves a next page).
-    pub fn from_fetched(mut fetched: Vec<Approval>, total: u64, query: &ListQuery) -> Self {
-        let limit = query.limit as usize;
-        let more = fetched.len() > limit;
-        fetched.truncate(limit);
-        let next_cursor = if more {
-            fetched.last().map(|a| Cursor::after(a).encode())
-        } else {
-            None
-        };
-        Self {
-            items: fetched,
-            total,
-            limit: query.limit,
-            offset: query.offset,
-            next_cursor,
-            unreadable: Vec::new(),
-        }
+    pub fn from_fetched(fetched: Vec<Approval>, total: u64, query: &ListQuery) -> Self {
+        let rows = fetched.len();
+        Self::from_fetched_rows(fetched, rows, Vec::new(), total, query)
     }
 
     /// A page from rows of which some could not be read: `fetched` holds the readable ones of
@@ -194,13 +182,110 @@ impl ApprovalPage {
         total: u64,
         query: &ListQuery,
     ) -> Self {
-        let mut page = Self::from_fetched(fetched, total, query);
-        if rows > query.limit as usize && page.next_cursor.is_none() {
-            page.next_cursor = page.items.last().map(|a| Cursor::after(a).encode());
+        let positioned = fetched
+            .into_iter()
+            .map(|a| (Cursor::after(&a), a))
+            .collect();
+        let (items, next) = page_of(positioned, rows, query);
+        Self {
+            items: items.into_iter().map(|(_, a)| a).collect(),
+            total,
+            limit: query.limit,
+            offset: query.offset,
+            next_cursor: next.map(|cursor| cursor.encode()),
+            unreadable,
         }
-        page.unreadable = unreadable;
-        page
     }
+}
+
+/// A record as the API answers it: [`Approval::to_sorted_value`] written out compactly, which is
+/// also how the SQLite and JSON stores hold it. A store that can prove its stored text is that
+/// form answers it as stored, without parsing and writing the record again (issue H §3).
+pub type RecordJson = Box<RawValue>;
+
+/// `approval` as [`RecordJson`].
+pub fn record_json(approval: &Approval) -> Result<RecordJson, StoreError> {
+    serde_json::value::to_raw_value(&approval.to_sorted_value()).map_err(|e| {
+        StoreError::Unexpected(anyhow::Error::new(e).context(format!(
+            "could not serialise approval {}",
+            approval.approval_id
+        )))
+    })
+}
+
+/// One page of records as JSON: the body of `GET /approvals` (fields in sorted order, as every
+/// answer of the API).
+#[derive(Debug, Serialize)]
+pub struct JsonPage {
+    /// Records, newest request first.
+    pub items: Vec<RecordJson>,
+    /// The page size used.
+    pub limit: u32,
+    /// Where the next page starts; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// The offset used.
+    pub offset: u32,
+    /// How many records match the filters in all.
+    pub total: u64,
+    /// Ids of stored records on this page that could not be read (left out of `items`).
+    #[serde(skip)]
+    pub unreadable: Vec<String>,
+}
+
+impl JsonPage {
+    /// The page of `page`'s records, each written out.
+    pub fn from_page(page: ApprovalPage) -> Result<Self, StoreError> {
+        Ok(Self {
+            items: page
+                .items
+                .iter()
+                .map(record_json)
+                .collect::<Result<_, _>>()?,
+            limit: page.limit,
+            next_cursor: page.next_cursor,
+            offset: page.offset,
+            total: page.total,
+            unreadable: page.unreadable,
+        })
+    }
+
+    /// A page from `fetched` readable rows (each with its list position) of `rows` fetched
+    /// (up to `limit + 1`); the same paging as [`ApprovalPage::from_fetched_rows`].
+    pub fn from_fetched_rows(
+        fetched: Vec<(Cursor, RecordJson)>,
+        rows: usize,
+        unreadable: Vec<String>,
+        total: u64,
+        query: &ListQuery,
+    ) -> Self {
+        let (items, next) = page_of(fetched, rows, query);
+        Self {
+            items: items.into_iter().map(|(_, json)| json).collect(),
+            limit: query.limit,
+            next_cursor: next.map(|cursor| cursor.encode()),
+            offset: query.offset,
+            total,
+            unreadable,
+        }
+    }
+}
+
+/// The items of a page out of up to `limit + 1` readable fetched items (of `rows` rows
+/// fetched, some perhaps unreadable), and the cursor after the last one when there is more.
+fn page_of<T>(
+    mut fetched: Vec<(Cursor, T)>,
+    rows: usize,
+    query: &ListQuery,
+) -> (Vec<(Cursor, T)>, Option<Cursor>) {
+    let limit = query.limit as usize;
+    let more = fetched.len() > limit || rows > limit;
+    fetched.truncate(limit);
+    let next = if more {
+        fetched.last().map(|(cursor, _)| cursor.clone())
+    } else {
+        None
+    };
+    (fetched, next)
 }
 
 /// Sorts records in list order: `requested_at` descending, then `approval_id` ascending.
@@ -211,6 +296,15 @@ pub fn sort_for_listing(records: &mut [Approval]) {
             .then_with(|| a.approval_id.cmp(&b.approval_id))
     });
 }
+
+/// How many times [`ApprovalStore::update`]'s default read-change-write is retried after a lost
+/// compare-and-set before it gives up with [`ApprovalError::Contention`].
+pub const MAX_CAS_ATTEMPTS: usize = 256;
+
+/// A transition computed from the stored record: the record to store (its version already
+/// moved on, sealed), or `None` to store nothing; an error stores nothing and is the caller's.
+/// A store may call it more than once (once per attempt) and on another thread.
+pub type Change = Box<dyn FnMut(&Approval) -> Result<Option<Approval>, ApprovalError> + Send>;
 
 /// The storage port.
 #[async_trait]
@@ -233,6 +327,36 @@ pub trait ApprovalStore: Send + Sync {
         expected_state: ApprovalState,
     ) -> Result<(), StoreError>;
 
+    /// Reads `approval_id`, applies `change` to it and compare-and-sets the result over what
+    /// was read: the stored record, or `None` when `change` had nothing to store. A record
+    /// that is not stored is [`ApprovalError::NotFound`].
+    ///
+    /// This default reads, changes and [`replace`](ApprovalStore::replace)s, and starts again
+    /// from a fresh read when someone else wrote first. A store with a single writer runs the
+    /// whole step there instead (SQLite: read, check and write in one transaction on its
+    /// writer thread, issue H §2), where no compare-and-set can be lost.
+    async fn update(
+        &self,
+        approval_id: &str,
+        mut change: Change,
+    ) -> Result<Option<Approval>, ApprovalError> {
+        for _ in 0..MAX_CAS_ATTEMPTS {
+            let current = self
+                .get(approval_id)
+                .await?
+                .ok_or_else(|| ApprovalError::NotFound(approval_id.to_owned()))?;
+            let Some(next) = change(&current)? else {
+                return Ok(None);
+            };
+            match self.replace(&next, current.version, current.state).await {
+                Ok(()) => return Ok(Some(next)),
+                Err(StoreError::VersionConflict(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ApprovalError::Contention(approval_id.to_owned()))
+    }
+
     /// The pending record for `decision_id`, if any.
     async fn find_open_by_decision(
         &self,
@@ -241,6 +365,21 @@ pub trait ApprovalStore: Send + Sync {
 
     /// A page of records matching `query`, in list order, answered from an index.
     async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError>;
+
+    /// [`get`](ApprovalStore::get) as the API's JSON text. This default writes the record
+    /// out; SQLite answers the stored text when it is in that form.
+    async fn get_json(&self, approval_id: &str) -> Result<Option<RecordJson>, StoreError> {
+        self.get(approval_id)
+            .await?
+            .map(|approval| record_json(&approval))
+            .transpose()
+    }
+
+    /// [`list`](ApprovalStore::list) as the API's JSON page. This default writes each record
+    /// out; SQLite answers the stored texts when they are in that form.
+    async fn list_json(&self, query: &ListQuery) -> Result<JsonPage, StoreError> {
+        JsonPage::from_page(self.list(query).await?)
+    }
 
     /// Up to `limit` pending records whose `expires_at` is before `now`.
     async fn overdue(&self, now: Timestamp, limit: u32) -> Result<Vec<Approval>, StoreError>;

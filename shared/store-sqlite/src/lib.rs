@@ -15,8 +15,14 @@
 //! * Writes go to one writer thread that owns the write connection and commits them in groups
 //!   (see `writer`): concurrent transitions share one transaction and one fsync, each keeps
 //!   its own compare-and-set result, and none is acknowledged before its commit is durable.
-//!   A transition is one read-check-write closure on that thread, and it updates only the
-//!   columns that change (so only the indexes over those columns).
+//!   A transition ([`ApprovalStore::update`]) is one read-change-write job on that thread,
+//!   inside its transaction: the service's decision (workflow check and seal) runs on the
+//!   record as read there, so no compare-and-set can be lost and none is retried; it updates
+//!   only the columns that change (so only the indexes over those columns).
+//! * Reads for the API (`get_json`, `list_json`) answer the stored payload text as it is when
+//!   this store wrote it at the row's version (`payload_version`, migration 005) and it names
+//!   the row's record and version; other rows (the original program's, older ones, hand
+//!   edits, which the table's trigger moves to a new version) are parsed and written out.
 //! * Reads run on tokio's blocking pool with read-only connections, kept for reuse up to the
 //!   largest number ever needed at once (the runtime's read concurrency), so the async port
 //!   never stalls a runtime thread.
@@ -44,13 +50,18 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use async_trait::async_trait;
 use cavra_core::approval::{Approval, ApprovalState};
-use cavra_core::store::{ApprovalPage, ApprovalStore, ListQuery, StoreError};
+use cavra_core::error::ApprovalError;
+use cavra_core::store::{
+    ApprovalPage, ApprovalStore, Change, JsonPage, ListQuery, RecordJson, StoreError,
+};
 use cavra_core::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension as _};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-use crate::rows::{Cas, ListSql, NewRow, read_approvals, read_approvals_lenient};
+use crate::rows::{
+    Cas, ListSql, NewRow, read_approvals, read_approvals_lenient, read_json, read_json_lenient,
+};
 use crate::writer::{Job, Pending};
 
 /// The approval store in one SQLite file.
@@ -328,6 +339,65 @@ const SELECT_RECORD: &str = "SELECT approval_id, version, payload FROM approvals
 /// `get` (the primary key).
 const GET: &str = "SELECT approval_id, version, payload FROM approvals WHERE approval_id = ?1";
 
+/// `get_json` (primary key).
+const GET_JSON: &str = "SELECT approval_id, version, payload, payload_version, requested_at_us \
+     FROM approvals WHERE approval_id = ?1";
+
+/// Reads one list page's rows (with `select` and `read`) and the total for its filters, in
+/// one read transaction so both come from the same snapshot.
+fn read_page<T>(
+    conn: &Connection,
+    path: &Path,
+    query: &ListQuery,
+    select: &str,
+    read: impl FnOnce(
+        &Connection,
+        &Path,
+        &str,
+        rusqlite::ParamsFromIter<Vec<rusqlite::types::Value>>,
+    ) -> Result<(Vec<T>, Vec<String>), StoreError>,
+) -> Result<(Vec<T>, Vec<String>, u64), StoreError> {
+    let page = ListSql::page(query, select);
+    let total = ListSql::total(query);
+    let tx = conn
+        .unchecked_transaction()
+        .map_err(|e| sql_error(path, "reading", e))?;
+    let (items, unreadable) = read(
+        &tx,
+        path,
+        &page.sql,
+        rusqlite::params_from_iter(page.params),
+    )?;
+    let total: i64 = tx
+        .query_row(
+            &total.sql,
+            rusqlite::params_from_iter(total.params),
+            |row| row.get(0),
+        )
+        .map_err(|e| sql_error(path, "counting in", e))?;
+    tx.commit().map_err(|e| sql_error(path, "reading", e))?;
+    Ok((items, unreadable, u64::try_from(total).unwrap_or(0)))
+}
+
+/// Writes `row` over the stored row if it still has `expected_version` and `expected_state`.
+fn write_over(
+    conn: &Connection,
+    path: &Path,
+    row: &NewRow,
+    expected_version: i64,
+    expected_state: ApprovalState,
+) -> Result<(), StoreError> {
+    match row.update_changed(conn, expected_version, expected_state) {
+        Ok(Cas::Written) => Ok(()),
+        Ok(Cas::Conflict) => Err(StoreError::VersionConflict(row.approval_id.clone())),
+        Ok(Cas::Missing) => Err(StoreError::NotFound(row.approval_id.clone())),
+        Err(e) if is_unique_violation(&e) => {
+            Err(StoreError::DuplicateOpenDecision(row.decision_id.clone()))
+        }
+        Err(e) => Err(sql_error(path, "updating", e)),
+    }
+}
+
 /// `find_open_by_decision`, the usual case (index `idx_approvals_open_decision`).
 const OPEN_BY_DECISION: &str = "SELECT approval_id, version, payload FROM approvals \
      WHERE decision_id = ?1 AND state = 'pending' AND open_duplicate = 0";
@@ -385,20 +455,40 @@ impl ApprovalStore for SqliteStore {
         next.version = expected_version.saturating_add(1);
         let row = NewRow::from_approval(&next)?;
         let expected_version = rows::to_i64(expected_version, "version")?;
-        // One read-check-write closure on the writer thread, inside its transaction: the
-        // compare and the set are one atomic step, and the read tells a conflict from a miss.
+        // On the writer thread, inside its transaction: the compare and the set are one
+        // atomic step, and the read tells a conflict from a miss.
+        self.write(move |conn, path| write_over(conn, path, &row, expected_version, expected_state))
+            .await
+    }
+
+    async fn update(
+        &self,
+        approval_id: &str,
+        mut change: Change,
+    ) -> Result<Option<Approval>, ApprovalError> {
+        let id = approval_id.to_owned();
+        // Read, change and write as one job on the writer thread (issue H §2): its transaction
+        // holds SQLite's write lock from before the read, so nothing can come between the
+        // record `change` judged and the write, and there is no lost race to retry. The
+        // caller waits for one queue round trip and one commit, shared with the batch.
         self.write(move |conn, path| {
-            match row.update_changed(conn, expected_version, expected_state) {
-                Ok(Cas::Written) => Ok(()),
-                Ok(Cas::Conflict) => Err(StoreError::VersionConflict(row.approval_id)),
-                Ok(Cas::Missing) => Err(StoreError::NotFound(row.approval_id)),
-                Err(e) if is_unique_violation(&e) => {
-                    Err(StoreError::DuplicateOpenDecision(row.decision_id))
-                }
-                Err(e) => Err(sql_error(path, "updating", e)),
-            }
+            let Some(current) =
+                read_approvals(conn, path, GET, rusqlite::params_from_iter([&id]))?.pop()
+            else {
+                return Ok(Err(ApprovalError::NotFound(id)));
+            };
+            // A refused change stores nothing; the (empty) job commits with its batch.
+            let next = match change(&current) {
+                Ok(Some(next)) => next,
+                Ok(None) => return Ok(Ok(None)),
+                Err(refused) => return Ok(Err(refused)),
+            };
+            let row = NewRow::from_approval(&next)?;
+            let version = rows::to_i64(current.version, "version")?;
+            write_over(conn, path, &row, version, current.state)?;
+            Ok(Ok(Some(next)))
         })
-        .await
+        .await?
     }
 
     async fn find_open_by_decision(
@@ -432,33 +522,32 @@ impl ApprovalStore for SqliteStore {
     async fn list(&self, query: &ListQuery) -> Result<ApprovalPage, StoreError> {
         let query = query.clone();
         self.read(move |conn, path| {
-            let page = ListSql::page(&query);
-            let total = ListSql::total(&query);
-            // One read transaction: the page and the total come from the same snapshot.
-            let tx = conn
-                .unchecked_transaction()
-                .map_err(|e| sql_error(path, "reading", e))?;
-            let (items, unreadable) = read_approvals_lenient(
-                &tx,
-                path,
-                &page.sql,
-                rusqlite::params_from_iter(page.params),
-            )?;
-            let total: i64 = tx
-                .query_row(
-                    &total.sql,
-                    rusqlite::params_from_iter(total.params),
-                    |row| row.get(0),
-                )
-                .map_err(|e| sql_error(path, "counting in", e))?;
-            tx.commit().map_err(|e| sql_error(path, "reading", e))?;
+            let (items, unreadable, total) =
+                read_page(conn, path, &query, SELECT_RECORD, read_approvals_lenient)?;
             let rows = items.len().saturating_add(unreadable.len());
             Ok(ApprovalPage::from_fetched_rows(
-                items,
-                rows,
-                unreadable,
-                u64::try_from(total).unwrap_or(0),
-                &query,
+                items, rows, unreadable, total, &query,
+            ))
+        })
+        .await
+    }
+
+    async fn get_json(&self, approval_id: &str) -> Result<Option<RecordJson>, StoreError> {
+        let id = approval_id.to_owned();
+        self.read(move |conn, path| {
+            read_json(conn, path, GET_JSON, rusqlite::params_from_iter([id]))
+        })
+        .await
+    }
+
+    async fn list_json(&self, query: &ListQuery) -> Result<JsonPage, StoreError> {
+        let query = query.clone();
+        self.read(move |conn, path| {
+            let (items, unreadable, total) =
+                read_page(conn, path, &query, rows::SELECT_JSON, read_json_lenient)?;
+            let rows = items.len().saturating_add(unreadable.len());
+            Ok(JsonPage::from_fetched_rows(
+                items, rows, unreadable, total, &query,
             ))
         })
         .await
@@ -544,7 +633,7 @@ mod tests {
                         let mut query =
                             ListQuery::new(state, group.clone(), Some(50), Some(offset));
                         query.cursor.clone_from(cursor);
-                        let page = ListSql::page(&query);
+                        let page = ListSql::page(&query, SELECT_RECORD);
                         // THEN the page walks an index range in order, with no sort
                         assert_indexed(&conn, &page.sql, &page.params);
                         // AND the total reads the count table, never the records
@@ -730,6 +819,313 @@ mod tests {
             assert_eq!(stored.state, ApprovalState::Approved);
             assert_eq!(stored.version, 1);
         }
+    }
+
+    /// A change that appends one `delivered` entry (a write that always has something to do).
+    fn append_entry(calls: Arc<std::sync::atomic::AtomicUsize>) -> cavra_core::store::Change {
+        Box::new(move |current: &Approval| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let at = current.requested_at;
+            Ok(Some(cavra_core::workflow::record_delivery(
+                current,
+                "system",
+                serde_json::json!({"n": current.history.len()}),
+                at,
+            )))
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn updates_of_one_record_at_once_lose_nothing_and_never_retry() {
+        // GIVEN one pending request, in both connection modes
+        for single in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("approvals.db");
+            let store = if single {
+                SqliteStore::open_single(&path).unwrap()
+            } else {
+                SqliteStore::open(&path).unwrap()
+            };
+            let record = pending(1);
+            store.insert(&record).await.unwrap();
+            // WHEN 32 callers each append an entry to it at the same time
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let tasks: Vec<_> = (0..32)
+                .map(|_| {
+                    let (store, id) = (store.clone(), record.approval_id.clone());
+                    let change = append_entry(Arc::clone(&calls));
+                    tokio::spawn(async move { store.update(&id, change).await })
+                })
+                .collect();
+            let mut versions = Vec::new();
+            for task in tasks {
+                versions.push(task.await.unwrap().unwrap().unwrap().version);
+            }
+            // THEN every change was applied once, to the record as the one before left it:
+            // 32 entries, versions 1..=32 each answered once, and no change ran twice
+            versions.sort_unstable();
+            assert_eq!(versions, (1..=32).collect::<Vec<u64>>());
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 32);
+            let stored = store.get(&record.approval_id).await.unwrap().unwrap();
+            assert_eq!((stored.version, stored.history.len()), (32, 32));
+            let counted: Vec<u64> = stored
+                .history
+                .iter()
+                .filter_map(|e| e.evidence.as_ref()?.get("n")?.as_u64())
+                .collect();
+            assert_eq!(counted, (0..32).collect::<Vec<u64>>(), "single={single}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_update_that_refuses_or_finds_nothing_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("approvals.db")).unwrap();
+        let record = pending(2);
+        store.insert(&record).await.unwrap();
+        // A missing record: not found, and the change never runs
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let missing = store
+            .update("apr_000000000999", append_entry(Arc::clone(&calls)))
+            .await;
+        assert!(matches!(missing, Err(ApprovalError::NotFound(id)) if id == "apr_000000000999"));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        // A refusal is the caller's error; nothing to do is `None`; a panic is a store error
+        let refused = store
+            .update(
+                &record.approval_id,
+                Box::new(|_: &Approval| Err(ApprovalError::Contention("refused".into()))),
+            )
+            .await;
+        assert!(matches!(refused, Err(ApprovalError::Contention(why)) if why == "refused"));
+        let idle = store
+            .update(&record.approval_id, Box::new(|_: &Approval| Ok(None)))
+            .await;
+        assert!(matches!(idle, Ok(None)));
+        let panicked = store
+            .update(
+                &record.approval_id,
+                Box::new(|_: &Approval| -> Result<Option<Approval>, ApprovalError> {
+                    panic!("a change that panics")
+                }),
+            )
+            .await;
+        assert!(
+            matches!(panicked, Err(ApprovalError::Store(_))),
+            "{panicked:?}"
+        );
+        // A change that breaks the one-open-request rule is refused by the index, alone
+        let other = pending(3);
+        store.insert(&other).await.unwrap();
+        let clash = {
+            let decision_id = other.decision_id.clone();
+            store
+                .update(
+                    &record.approval_id,
+                    Box::new(move |current: &Approval| {
+                        let mut next = current.clone();
+                        next.decision_id.clone_from(&decision_id);
+                        next.version += 1;
+                        Ok(Some(next))
+                    }),
+                )
+                .await
+        };
+        assert!(
+            matches!(
+                clash,
+                Err(ApprovalError::Store(StoreError::DuplicateOpenDecision(_)))
+            ),
+            "{clash:?}"
+        );
+        // THEN the record is as inserted, and the writer still works
+        assert_eq!(
+            store.get(&record.approval_id).await.unwrap().unwrap(),
+            record
+        );
+        let appended = store
+            .update(&record.approval_id, append_entry(calls))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(appended.version, 1);
+    }
+
+    /// The API's text for `record` written out from the parsed record (the slow path).
+    fn written_out(record: &Approval) -> String {
+        cavra_core::store::record_json(record)
+            .unwrap()
+            .get()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn reads_as_json_answer_the_stored_text_only_when_it_is_the_answer() {
+        // GIVEN records of this store: inserted, decided, with entries and hostile text
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("approvals.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let mut records: Vec<_> = (10..16).map(pending).collect();
+        records[1].rationale = Some("quote \" backslash \\ </script> \u{2028} é 😀".into());
+        for record in &records {
+            store.insert(record).await.unwrap();
+        }
+        store
+            .replace(&approved(&records[2]), 0, ApprovalState::Pending)
+            .await
+            .unwrap();
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        store
+            .update(&records[3].approval_id, append_entry(calls))
+            .await
+            .unwrap();
+        // AND rows written by someone else: a legacy row (no payload_version), a payload that
+        // names another record, a version moved without the payload, and broken JSON
+        let conn = Connection::open(&path).unwrap();
+        let edit = |sql: &str, id: &str| {
+            assert_eq!(conn.execute(sql, [id]).unwrap(), 1, "{sql}");
+        };
+        edit(
+            "UPDATE approvals SET payload_version = NULL WHERE approval_id = ?1",
+            &records[0].approval_id,
+        );
+        edit(
+            "UPDATE approvals SET payload = replace(payload, 'apr_00000000000e', 'apr_00000000000f') WHERE approval_id = ?1",
+            &records[4].approval_id,
+        );
+        edit(
+            "UPDATE approvals SET version = version + 1 WHERE approval_id = ?1",
+            &records[5].approval_id,
+        );
+        // WHEN each is read as JSON and as a record
+        // THEN the JSON is always the record written out, byte for byte
+        for record in [
+            &records[0],
+            &records[1],
+            &records[2],
+            &records[3],
+            &records[5],
+        ] {
+            let parsed = store.get(&record.approval_id).await.unwrap().unwrap();
+            let json = store.get_json(&record.approval_id).await.unwrap().unwrap();
+            assert_eq!(json.get(), written_out(&parsed), "{}", record.approval_id);
+        }
+        // AND the version moved by hand is the column's, as a parsed read says
+        let moved = store
+            .get_json(&records[5].approval_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(moved.get().contains("\"version\":1"), "{}", moved.get());
+        // AND a payload changed by hand is never answered as stored: the table's trigger moves
+        // the version of a payload written without it, so the stamp falls behind and the
+        // record is parsed and written out again (the stored space is dropped)
+        edit(
+            "UPDATE approvals SET payload = '{ ' || substr(payload, 2) WHERE approval_id = ?1",
+            &records[1].approval_id,
+        );
+        let edited = store
+            .get_json(&records[1].approval_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            edited.get().starts_with("{\"approval_id\""),
+            "{}",
+            edited.get()
+        );
+        assert!(edited.get().contains("\"version\":1"), "{}", edited.get());
+        // AND a payload that names another record is an error, as for a parsed read
+        let foreign = store.get_json(&records[4].approval_id).await;
+        assert!(
+            matches!(foreign, Err(StoreError::Corrupt { .. })),
+            "{foreign:?}"
+        );
+        assert!(store.get_json("apr_000000000999").await.unwrap().is_none());
+        // AND a list page as JSON has the same items, cursor, total and unreadable ids as
+        // the parsed page, in every paging shape
+        for (limit, offset) in [(50, 0), (2, 0), (2, 2), (1, 5)] {
+            let mut query = ListQuery::new(None, None, Some(limit), Some(offset));
+            loop {
+                let parsed = store.list(&query).await.unwrap();
+                let json = store.list_json(&query).await.unwrap();
+                let items: Vec<String> = json.items.iter().map(|j| j.get().to_owned()).collect();
+                let expected: Vec<String> = parsed.items.iter().map(written_out).collect();
+                assert_eq!(items, expected, "limit {limit} offset {offset}");
+                assert_eq!(
+                    (
+                        &json.next_cursor,
+                        json.total,
+                        json.limit,
+                        json.offset,
+                        &json.unreadable
+                    ),
+                    (
+                        &parsed.next_cursor,
+                        parsed.total,
+                        parsed.limit,
+                        parsed.offset,
+                        &parsed.unreadable
+                    )
+                );
+                match parsed.next_cursor {
+                    Some(next) => {
+                        query.cursor = Some(cavra_core::store::Cursor::decode(&next).unwrap());
+                    }
+                    None => break,
+                }
+            }
+        }
+        let whole = store
+            .list_json(&ListQuery::new(None, None, Some(50), None))
+            .await
+            .unwrap();
+        assert_eq!(whole.unreadable, [records[4].approval_id.clone()]);
+        assert_eq!(whole.items.len(), 5);
+        // AND a page is one JSON document with the fields in sorted order
+        let body: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&whole).unwrap()).unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["items", "limit", "next_cursor", "offset", "total"]);
+        // AND a row this store wrote at its version is answered as stored (here the same write
+        // made by hand, with a space a rewrite would drop)
+        edit(
+            "UPDATE approvals SET payload = '{ ' || substr(replace(payload, '\"version\":1', '\"version\":2'), 2), \
+             version = 2, payload_version = 2 WHERE approval_id = ?1",
+            &records[2].approval_id,
+        );
+        let stored = store
+            .get_json(&records[2].approval_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            stored.get().starts_with("{ \"approval_id\""),
+            "{}",
+            stored.get()
+        );
+        // AND the row written by someone else is this store's form again after a transition
+        store
+            .replace(
+                &approved(&store.get(&records[0].approval_id).await.unwrap().unwrap()),
+                0,
+                ApprovalState::Pending,
+            )
+            .await
+            .unwrap();
+        let stamped: Option<i64> = conn
+            .query_row(
+                "SELECT payload_version FROM approvals WHERE approval_id = ?1",
+                [&records[0].approval_id],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(stamped, Some(1));
     }
 
     #[tokio::test]

@@ -3,9 +3,11 @@
 use std::path::Path;
 
 use cavra_core::approval::{Approval, ApprovalState};
-use cavra_core::store::{ListQuery, StoreError};
+use cavra_core::store::{Cursor, ListQuery, RecordJson, StoreError, record_json};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension as _, Params};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::sql_error;
 
@@ -42,7 +44,7 @@ pub(crate) struct NewRow {
 
 const COLUMNS: &str = "approval_id, decision_id, session_id, state, approver_group, requested_by, requested_at, \
      expires_at, decided_by, decided_at, external_ref, break_glass, payload, version, decision_digest, \
-     requested_at_us, expires_at_us";
+     requested_at_us, expires_at_us, payload_version";
 
 impl NewRow {
     /// The row for `approval`; `payload` is the record as JSON with sorted keys.
@@ -77,7 +79,7 @@ impl NewRow {
     /// `INSERT`s the row.
     pub(crate) fn insert(&self, conn: &Connection) -> rusqlite::Result<usize> {
         let sql = format!(
-            "INSERT INTO approvals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+            "INSERT INTO approvals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?14)"
         );
         conn.prepare_cached(&sql)?.execute(rusqlite::params![
             self.approval_id,
@@ -134,7 +136,9 @@ impl NewRow {
         {
             return Ok(Cas::Conflict);
         }
-        let mut sql = String::from("UPDATE approvals SET payload = ?, version = ?");
+        // The payload is this store's, in the API's form, at the new version.
+        let mut sql =
+            String::from("UPDATE approvals SET payload = ?1, version = ?2, payload_version = ?2");
         let mut params = vec![
             Value::Text(self.payload.clone()),
             Value::Integer(self.version),
@@ -226,6 +230,18 @@ pub(crate) fn read_approvals<P: Params>(
     sql: &str,
     params: P,
 ) -> Result<Vec<Approval>, StoreError> {
+    read_rows(conn, path, sql, params, decode_row)
+}
+
+/// Runs `sql` and decodes every row with `decode`; the first row that does not decode fails
+/// the read.
+fn read_rows<P: Params, T>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+    decode: fn(&Path, &rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
     let mut statement = conn
         .prepare_cached(sql)
         .map_err(|e| sql_error(path, "preparing a read of", e))?;
@@ -234,7 +250,7 @@ pub(crate) fn read_approvals<P: Params>(
         .map_err(|e| sql_error(path, "reading", e))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? {
-        out.push(decode_row(path, row)?);
+        out.push(decode(path, row)?);
     }
     Ok(out)
 }
@@ -252,6 +268,78 @@ fn decode_row(path: &Path, row: &rusqlite::Row<'_>) -> Result<Approval, StoreErr
     decode(path, &id, version, &payload)
 }
 
+/// A record's JSON with its list position.
+pub(crate) type Positioned = (Cursor, RecordJson);
+
+/// The columns [`json_of_row`] reads.
+pub(crate) const SELECT_JSON: &str =
+    "SELECT approval_id, version, payload, payload_version, requested_at_us FROM approvals";
+
+/// What the stored payload says it is; every other field is skipped (but its syntax checked).
+#[derive(Deserialize)]
+struct Stamp<'a> {
+    #[serde(borrow)]
+    approval_id: std::borrow::Cow<'a, str>,
+    version: u64,
+}
+
+/// A row selected by [`SELECT_JSON`] as the API's JSON and its list position (issue H §3).
+///
+/// The stored payload is answered as it is when this store wrote it at the row's version
+/// (`payload_version = version`: then it is the record's sorted, compact JSON) and it still
+/// names this record at this version. Anything else (rows of the original program or of an
+/// older CAVRA, a payload edited by hand) is parsed and written out again, exactly as
+/// [`read_approvals`] would read it, with its errors.
+fn json_of_row(path: &Path, row: &rusqlite::Row<'_>) -> Result<Positioned, StoreError> {
+    let read = |e| sql_error(path, "reading a row of", e);
+    let id: String = row.get(0).map_err(read)?;
+    let version: i64 = row.get(1).map_err(read)?;
+    let payload: String = row.get(2).map_err(read)?;
+    let payload_version: Option<i64> = row.get(3).map_err(read)?;
+    let requested_at_us: i64 = row.get(4).map_err(read)?;
+    if payload_version == Some(version) {
+        let stamped = serde_json::from_str::<Stamp<'_>>(&payload).is_ok_and(|stamp| {
+            stamp.approval_id == id && i64::try_from(stamp.version).ok() == Some(version)
+        });
+        if stamped {
+            // Checked above to be one JSON value: this parse cannot fail but is kept honest.
+            let json = RawValue::from_string(payload).map_err(|e| StoreError::Corrupt {
+                location: format!("{} approvals/{id}", path.display()),
+                detail: format!("payload is not JSON: {e}"),
+            })?;
+            let cursor = Cursor {
+                requested_at_us,
+                approval_id: id,
+            };
+            return Ok((cursor, json));
+        }
+    }
+    let approval = decode(path, &id, version, &payload)?;
+    Ok((Cursor::after(&approval), record_json(&approval)?))
+}
+
+/// One record (a read by primary key) as the API's JSON (see [`json_of_row`]).
+pub(crate) fn read_json<P: Params>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+) -> Result<Option<RecordJson>, StoreError> {
+    Ok(read_rows(conn, path, sql, params, json_of_row)?
+        .pop()
+        .map(|(_, json)| json))
+}
+
+/// Like [`read_approvals_lenient`], as the API's JSON (see [`json_of_row`]).
+pub(crate) fn read_json_lenient<P: Params>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+) -> Result<(Vec<Positioned>, Vec<String>), StoreError> {
+    read_lenient(conn, path, sql, params, json_of_row)
+}
+
 /// Like [`read_approvals`] for lists: a row that does not decode is left out and its id
 /// returned (issue E §6), so one bad row never fails a whole page.
 pub(crate) fn read_approvals_lenient<P: Params>(
@@ -260,6 +348,18 @@ pub(crate) fn read_approvals_lenient<P: Params>(
     sql: &str,
     params: P,
 ) -> Result<(Vec<Approval>, Vec<String>), StoreError> {
+    read_lenient(conn, path, sql, params, decode_row)
+}
+
+/// Runs `sql` and decodes every row with `decode`; a row that does not decode is left out
+/// (and logged) and its id returned beside the others.
+fn read_lenient<P: Params, T>(
+    conn: &Connection,
+    path: &Path,
+    sql: &str,
+    params: P,
+    decode: fn(&Path, &rusqlite::Row<'_>) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, Vec<String>), StoreError> {
     let mut statement = conn
         .prepare_cached(sql)
         .map_err(|e| sql_error(path, "preparing a read of", e))?;
@@ -269,8 +369,8 @@ pub(crate) fn read_approvals_lenient<P: Params>(
     let mut out = Vec::new();
     let mut unreadable = Vec::new();
     while let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? {
-        match decode_row(path, row) {
-            Ok(approval) => out.push(approval),
+        match decode(path, row) {
+            Ok(item) => out.push(item),
             Err(StoreError::Corrupt { location, detail }) => {
                 tracing::warn!(%location, %detail, "skipping an unreadable approval row");
                 unreadable.push(row.get::<_, String>(0).unwrap_or(location));
@@ -315,7 +415,7 @@ pub(crate) struct ListSql {
 impl ListSql {
     /// The page: filters, then the keyset condition or the offset, in list order, one row more
     /// than the limit (it proves there is a next page).
-    pub(crate) fn page(query: &ListQuery) -> Self {
+    pub(crate) fn page(query: &ListQuery, select: &str) -> Self {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
         if let Some(state) = query.state {
@@ -333,7 +433,7 @@ impl ListSql {
             params.push(Value::Integer(cursor.requested_at_us));
             params.push(Value::Text(cursor.approval_id.clone()));
         }
-        let mut sql = String::from(crate::SELECT_RECORD);
+        let mut sql = String::from(select);
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));

@@ -35,6 +35,10 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         id: "004_write_path.sql",
         sql: include_str!("../migrations/004_write_path.sql"),
     },
+    Migration {
+        id: "005_payload_version.sql",
+        sql: include_str!("../migrations/005_payload_version.sql"),
+    },
 ];
 
 /// Largest WAL file kept after a checkpoint resets it.
@@ -175,7 +179,8 @@ mod tests {
             [
                 "002_approval_router.sql",
                 "003_approval_contract.sql",
-                "004_write_path.sql"
+                "004_write_path.sql",
+                "005_payload_version.sql"
             ]
         );
         assert!(first.skipped.is_empty());
@@ -186,7 +191,8 @@ mod tests {
             [
                 "002_approval_router.sql",
                 "003_approval_contract.sql",
-                "004_write_path.sql"
+                "004_write_path.sql",
+                "005_payload_version.sql"
             ]
         );
     }
@@ -218,8 +224,11 @@ mod tests {
         .unwrap();
         // WHEN it is opened by this version
         let report = apply(&mut conn, &path).unwrap();
-        // THEN only the write-path migration applies
-        assert_eq!(report.applied, ["004_write_path.sql"]);
+        // THEN only the write-path migrations apply
+        assert_eq!(
+            report.applied,
+            ["004_write_path.sql", "005_payload_version.sql"]
+        );
         // AND running its script again changes nothing
         conn.execute_batch(MIGRATIONS[2].sql).unwrap();
         let indexes: Vec<String> = conn

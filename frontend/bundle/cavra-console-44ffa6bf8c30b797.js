@@ -802,17 +802,17 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 142, ret: Unit, inner_ret: Some(Unit) }, mutable: false }) -> Externref`.
-            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__hcdfcb876aa1ab693);
+            const ret = makeClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__he2f264fe903a799a);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 69, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h22f57305cd8c85e3);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Ref(NamedExternref("Event"))], shim_idx: 48, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures________invoke__h3d7dfede14ad1f4c);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 30, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__hb066785477377158);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 36, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h52859cd3a4d1cadc);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0) {
@@ -845,16 +845,16 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__hb066785477377158(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__hb066785477377158(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__h52859cd3a4d1cadc(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h52859cd3a4d1cadc(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures________invoke__hcdfcb876aa1ab693(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__hcdfcb876aa1ab693(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__he2f264fe903a799a(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__he2f264fe903a799a(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures________invoke__h22f57305cd8c85e3(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures________invoke__h22f57305cd8c85e3(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures________invoke__h3d7dfede14ad1f4c(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures________invoke__h3d7dfede14ad1f4c(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h6281d2da9ba68768(arg0, arg1, arg2) {
