@@ -76,7 +76,9 @@ async fn main() {
     }
     let binaries = build_binaries(&args);
 
-    println!("function binaries (profile lambda: opt-level s, fat LTO, panic abort, stripped):");
+    println!(
+        "function binaries (profile lambda: opt-level z, crypto at 3, fat LTO, panic abort, stripped):"
+    );
     let mut total = 0;
     for name in &names {
         let size = std::fs::metadata(&binaries[*name])
