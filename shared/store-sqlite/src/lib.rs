@@ -1095,8 +1095,8 @@ mod tests {
         // AND a row this store wrote at its version is answered as stored (here the same write
         // made by hand, with a space a rewrite would drop)
         edit(
-            "UPDATE approvals SET payload = '{ ' || substr(replace(payload, '\"version\":1', '\"version\":2'), 2), \
-             version = 2, payload_version = 2 WHERE approval_id = ?1",
+            "UPDATE approvals SET payload = replace(replace(payload, '\"version\":1', '\"version\":2'), \
+             '\"history\":', '\"history\": '), version = 2, payload_version = 2 WHERE approval_id = ?1",
             &records[2].approval_id,
         );
         let stored = store
@@ -1104,11 +1104,7 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
-        assert!(
-            stored.get().starts_with("{ \"approval_id\""),
-            "{}",
-            stored.get()
-        );
+        assert!(stored.get().contains("\"history\": []"), "{}", stored.get());
         // AND the row written by someone else is this store's form again after a transition
         store
             .replace(
@@ -1126,6 +1122,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(stamped, Some(1));
+        // AND a payload stamped right but not JSON is unreadable, never answered
+        let broken_id = records[3].approval_id.clone();
+        conn.execute(
+            "UPDATE approvals SET payload = ?2, version = 2, payload_version = 2 WHERE approval_id = ?1",
+            [broken_id.as_str(), &format!("{{\"approval_id\":\"{broken_id}\",oops,\"version\":2}}")],
+        )
+        .unwrap();
+        let broken = store.get_json(&broken_id).await;
+        assert!(
+            matches!(broken, Err(StoreError::Corrupt { .. })),
+            "{broken:?}"
+        );
+        let page = store
+            .list_json(&ListQuery::new(None, None, Some(50), None))
+            .await
+            .unwrap();
+        assert!(
+            page.unreadable.contains(&broken_id),
+            "{:?}",
+            page.unreadable
+        );
     }
 
     #[tokio::test]

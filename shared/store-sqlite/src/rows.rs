@@ -6,7 +6,6 @@ use cavra_core::approval::{Approval, ApprovalState};
 use cavra_core::store::{Cursor, ListQuery, RecordJson, StoreError, record_json};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension as _, Params};
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::sql_error;
@@ -275,12 +274,21 @@ pub(crate) type Positioned = (Cursor, RecordJson);
 pub(crate) const SELECT_JSON: &str =
     "SELECT approval_id, version, payload, payload_version, requested_at_us FROM approvals";
 
-/// What the stored payload says it is; every other field is skipped (but its syntax checked).
-#[derive(Deserialize)]
-struct Stamp<'a> {
-    #[serde(borrow)]
-    approval_id: std::borrow::Cow<'a, str>,
-    version: u64,
+/// Whether `payload`, in this store's form (the record's JSON, keys sorted, compact), says it
+/// is record `id` at `version`: sorted keys make `approval_id` its first member and `version`
+/// its last. Checked on the text, so a read costs one pass over the payload (the JSON check by
+/// the caller), not two; an id JSON would escape never matches and takes the parsing path.
+fn stamped(payload: &str, id: &str, version: i64) -> bool {
+    let plain = id.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    plain
+        && payload
+            .strip_prefix("{\"approval_id\":\"")
+            .and_then(|rest| rest.strip_prefix(id))
+            .is_some_and(|rest| rest.starts_with("\","))
+        && payload
+            .strip_suffix('}')
+            .and_then(|rest| rest.strip_suffix(version.to_string().as_str()))
+            .is_some_and(|rest| rest.ends_with(",\"version\":"))
 }
 
 /// A row selected by [`SELECT_JSON`] as the API's JSON and its list position (issue H §3).
@@ -297,21 +305,23 @@ fn json_of_row(path: &Path, row: &rusqlite::Row<'_>) -> Result<Positioned, Store
     let payload: String = row.get(2).map_err(read)?;
     let payload_version: Option<i64> = row.get(3).map_err(read)?;
     let requested_at_us: i64 = row.get(4).map_err(read)?;
-    if payload_version == Some(version) {
-        let stamped = serde_json::from_str::<Stamp<'_>>(&payload).is_ok_and(|stamp| {
-            stamp.approval_id == id && i64::try_from(stamp.version).ok() == Some(version)
-        });
-        if stamped {
-            // Checked above to be one JSON value: this parse cannot fail but is kept honest.
-            let json = RawValue::from_string(payload).map_err(|e| StoreError::Corrupt {
-                location: format!("{} approvals/{id}", path.display()),
-                detail: format!("payload is not JSON: {e}"),
-            })?;
-            let cursor = Cursor {
-                requested_at_us,
-                approval_id: id,
-            };
-            return Ok((cursor, json));
+    if payload_version == Some(version) && stamped(&payload, &id, version) {
+        // One pass: is it one JSON value (then its first and last members are what the text
+        // check saw)? If not, the parsing path below says what is wrong.
+        match RawValue::from_string(payload) {
+            Ok(json) => {
+                let cursor = Cursor {
+                    requested_at_us,
+                    approval_id: id,
+                };
+                return Ok((cursor, json));
+            }
+            Err(e) => {
+                return Err(StoreError::Corrupt {
+                    location: format!("{} approvals/{id}", path.display()),
+                    detail: format!("payload is not an approval record: {e}"),
+                });
+            }
         }
     }
     let approval = decode(path, &id, version, &payload)?;
@@ -462,5 +472,36 @@ impl ListSql {
             sql.push_str(&conditions.join(" AND "));
         }
         Self { sql, params }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stamped;
+
+    #[test]
+    fn the_text_stamp_matches_only_this_stores_form_of_this_record_at_this_version() {
+        let ours =
+            r#"{"approval_id":"apr_1","history":[{"version":9}],"state":"pending","version":12}"#;
+        assert!(stamped(ours, "apr_1", 12));
+        for (payload, id, version) in [
+            (ours, "apr_", 12),                                         // a prefix of the id
+            (ours, "apr_12", 12),                                       // a longer id
+            (ours, "apr_1", 2),                                         // a suffix of the version
+            (ours, "apr_1", 112),                                       // a longer version
+            (ours, "apr_1", -12),                                       // a negative one
+            (ours, "apr_1", 9),                                         // a nested version
+            (r#"{ "approval_id":"apr_1","version":12}"#, "apr_1", 12),  // not compact
+            (r#"{"approval_id":"apr_1","version":12} "#, "apr_1", 12),  // trailing space
+            (r#"{"approval_id":"apr_1","version":"12"}"#, "apr_1", 12), // a string version
+            (r#"{"approval_id":"apr_1","x":{"version":12}}"#, "apr_1", 12), // nested last
+            (r#"{"a":1,"approval_id":"apr_1","version":12}"#, "apr_1", 12), // not first
+            (r#"{"approval_id":"apr_1\"","version":12}"#, "apr_1\\", 12), // an escaped id
+            (r#"{"approval_id":"a\u0022","version":12}"#, "a\"", 12),   // an id JSON escapes
+            ("", "apr_1", 12),
+            ("{", "", 0),
+        ] {
+            assert!(!stamped(payload, id, version), "{payload} {id} {version}");
+        }
     }
 }
