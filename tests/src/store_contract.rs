@@ -113,6 +113,77 @@ pub async fn replace_is_compare_and_set(store: Arc<dyn ApprovalStore>) {
         .expect("new open request after decision");
 }
 
+/// `update`: one read-change-write. A missing record never reaches the change; a refusal or
+/// `None` stores nothing; what is stored and answered is the change's record at the version
+/// after the one read, whatever version the change set (so every adapter stores the same).
+pub async fn update_is_read_change_write(store: Arc<dyn ApprovalStore>) {
+    let record = pending_record(1, "dec_a", None, at(0));
+    store.insert(&record).await.expect("insert");
+    let never: cavra_core::store::Change =
+        Box::new(|_: &Approval| panic!("a change ran for a missing record"));
+    assert!(
+        matches!(
+            store.update("apr_0000000000ff", never).await,
+            Err(ApprovalError::NotFound(_))
+        ),
+        "an unknown id is not found"
+    );
+    let refused: cavra_core::store::Change =
+        Box::new(|_: &Approval| Err(ApprovalError::NotPending));
+    assert!(matches!(
+        store.update(&record.approval_id, refused).await,
+        Err(ApprovalError::NotPending)
+    ));
+    let nothing: cavra_core::store::Change = Box::new(|_: &Approval| Ok(None));
+    assert_eq!(
+        store
+            .update(&record.approval_id, nothing)
+            .await
+            .expect("no change"),
+        None
+    );
+    let unchanged = store.get(&record.approval_id).await.expect("get");
+    assert_eq!(
+        unchanged.as_ref(),
+        Some(&record),
+        "a refusal or no change stores nothing"
+    );
+    // Versions a buggy or hostile change might set: kept, rewound, far ahead, the largest.
+    for (round, wrong) in [0_u64, record.version, 0, 99, u64::MAX]
+        .into_iter()
+        .enumerate()
+    {
+        let read = store
+            .get(&record.approval_id)
+            .await
+            .expect("get")
+            .expect("stored");
+        let change: cavra_core::store::Change = Box::new(move |current: &Approval| {
+            let mut next = current.clone();
+            next.approver_group = format!("Group {round}");
+            next.version = wrong;
+            Ok(Some(next))
+        });
+        let answered = store
+            .update(&record.approval_id, change)
+            .await
+            .expect("update")
+            .expect("changed");
+        assert_eq!(
+            answered.version,
+            read.version + 1,
+            "version {wrong} set by the change"
+        );
+        assert_eq!(answered.approver_group, format!("Group {round}"));
+        let stored = store
+            .get(&record.approval_id)
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(stored, answered, "what is answered is what is stored");
+    }
+}
+
 /// Filters, order, totals, offset and cursor pages.
 pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
     let mut all: Vec<Approval> = Vec::new();
@@ -421,7 +492,7 @@ pub async fn racing_consumers_spend_a_grant_once(
 }
 
 /// How many fresh stores [`run_all`] asks for (one per check).
-pub const CHECKS: usize = 7;
+pub const CHECKS: usize = 8;
 
 /// Runs every check, each on a fresh store from `fresh`.
 pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
@@ -430,6 +501,7 @@ where
 {
     insert_and_get(fresh()).await;
     replace_is_compare_and_set(fresh()).await;
+    update_is_read_change_write(fresh()).await;
     list_filters_orders_and_pages(fresh()).await;
     overdue_finds_only_pending_past_expiry(fresh()).await;
     concurrent_creates_of_one_decision_yield_one_request(fresh()).await;

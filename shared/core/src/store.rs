@@ -345,9 +345,11 @@ pub trait ApprovalStore: Send + Sync {
                 .get(approval_id)
                 .await?
                 .ok_or_else(|| ApprovalError::NotFound(approval_id.to_owned()))?;
-            let Some(next) = change(&current)? else {
+            let Some(mut next) = change(&current)? else {
                 return Ok(None);
             };
+            // What `replace` stores: the version after the one read, whatever the change set.
+            next.version = current.version.saturating_add(1);
             match self.replace(&next, current.version, current.state).await {
                 Ok(()) => return Ok(Some(next)),
                 Err(StoreError::VersionConflict(_)) => {}

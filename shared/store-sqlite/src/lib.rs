@@ -23,9 +23,14 @@
 //!   this store wrote it at the row's version (`payload_version`, migration 005) and it names
 //!   the row's record and version; other rows (the original program's, older ones, hand
 //!   edits, which the table's trigger moves to a new version) are parsed and written out.
-//! * Reads run on tokio's blocking pool with read-only connections, kept for reuse up to the
-//!   largest number ever needed at once (the runtime's read concurrency), so the async port
-//!   never stalls a runtime thread.
+//! * Reads use read-only connections, kept for reuse up to the largest number ever needed at
+//!   once (the runtime's read concurrency). A read runs on the calling task when an idle
+//!   connection is at hand, with no busy timeout: in WAL mode a read never waits for a writer,
+//!   and one of cached pages takes microseconds, less than the two thread switches of a hop
+//!   to the blocking pool. Only when SQLite answers busy (another process holds the database
+//!   exclusively, or a WAL reset is under way) or a connection must be opened does the read
+//!   go to tokio's blocking pool, where it waits up to the busy timeout: no runtime thread
+//!   ever sleeps on a lock.
 //! * No connection checkpoints when it closes (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`): the WAL is
 //!   folded back by SQLite's automatic checkpoints as it grows, so a short-lived process (the
 //!   CLI) pays one fsync per commit and none on exit.
@@ -60,7 +65,8 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use crate::rows::{
-    Cas, ListSql, NewRow, read_approvals, read_approvals_lenient, read_json, read_json_lenient,
+    Cas, ListSql, NewRow, Stored, read_approvals, read_approvals_lenient, read_json,
+    read_json_lenient,
 };
 use crate::writer::{Job, Pending};
 
@@ -98,6 +104,51 @@ impl Drop for Inner {
             let _ = writer.join();
         }
     }
+}
+
+impl Inner {
+    /// An idle read connection, if the pool has one.
+    fn idle_reader(&self) -> Option<Connection> {
+        self.readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+    }
+
+    /// Returns a read connection to the pool (up to [`MAX_IDLE_READERS`]).
+    fn keep_reader(&self, conn: Connection) {
+        let mut idle = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(conn);
+        }
+    }
+
+    /// A new read-only connection, with no busy timeout (see [`SqliteStore::read`]).
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = schema::connect(&self.path)?;
+        conn.execute_batch("PRAGMA query_only = ON")
+            .map_err(|e| sql_error(&self.path, "configuring a reader of", e))?;
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .map_err(|e| sql_error(&self.path, "configuring a reader of", e))?;
+        Ok(conn)
+    }
+}
+
+/// Whether a read failed only because SQLite was busy (a lock held elsewhere): worth running
+/// again where it may wait.
+fn is_busy<T>(result: &Result<T, StoreError>) -> bool {
+    let Err(StoreError::Unexpected(error)) = result else {
+        return false;
+    };
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<rusqlite::Error>())
+        .any(|e| {
+            matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            )
+        })
 }
 
 impl std::fmt::Debug for Job {
@@ -226,11 +277,14 @@ impl SqliteStore {
             .map_err(|_| writer::writer_gone(&self.inner.path))
     }
 
-    /// Runs `work` with a read-only connection on the blocking pool.
+    /// Runs `work` with a read-only connection: on the calling task when an idle reader is at
+    /// hand and SQLite answers without waiting for a lock, else on the blocking pool (see the
+    /// crate documentation). `work` only reads, so running it again after a busy answer is
+    /// safe.
     async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &Path) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection, &Path) -> Result<T, StoreError> + Send + 'static,
     {
         if self.inner.single_connection {
             let (reply, answer) = oneshot::channel();
@@ -243,25 +297,28 @@ impl SqliteStore {
                 .await
                 .map_err(|_| writer::writer_gone(&self.inner.path))?;
         }
+        if let Some(conn) = self.inner.idle_reader() {
+            // Idle readers have no busy timeout: a lock answers busy at once.
+            let result = work(&conn, &self.inner.path);
+            self.inner.keep_reader(conn);
+            if !is_busy(&result) {
+                return result;
+            }
+        }
         let inner = Arc::clone(&self.inner);
         self.blocking(move || {
-            let idle = inner
-                .readers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .pop();
-            let conn = if let Some(conn) = idle {
-                conn
-            } else {
-                let conn = schema::connect(&inner.path)?;
-                conn.execute_batch("PRAGMA query_only = ON")
-                    .map_err(|e| sql_error(&inner.path, "configuring a reader of", e))?;
-                conn
+            let conn = match inner.idle_reader() {
+                Some(conn) => conn,
+                None => inner.open_reader()?,
             };
-            let result = work(&conn, &inner.path);
-            let mut idle = inner.readers.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < MAX_IDLE_READERS {
-                idle.push(conn);
+            // Here a read may wait for a lock, as any SQLite client does.
+            let result = conn
+                .busy_timeout(schema::BUSY_TIMEOUT)
+                .map_err(|e| sql_error(&inner.path, "setting the busy timeout of", e))
+                .and_then(|()| work(&conn, &inner.path));
+            // Back to answering busy at once; a reader that cannot be reset is not kept.
+            if conn.busy_timeout(std::time::Duration::ZERO).is_ok() {
+                inner.keep_reader(conn);
             }
             result
         })
@@ -379,15 +436,17 @@ fn read_page<T>(
     Ok((items, unreadable, u64::try_from(total).unwrap_or(0)))
 }
 
-/// Writes `row` over the stored row if it still has `expected_version` and `expected_state`.
+/// Writes `row` over the stored row (`stored`, as read in this transaction) if it still has
+/// `expected_version` and `expected_state`.
 fn write_over(
     conn: &Connection,
     path: &Path,
     row: &NewRow,
+    stored: Option<Stored>,
     expected_version: i64,
     expected_state: ApprovalState,
 ) -> Result<(), StoreError> {
-    match row.update_changed(conn, expected_version, expected_state) {
+    match row.update_changed(conn, stored, expected_version, expected_state) {
         Ok(Cas::Written) => Ok(()),
         Ok(Cas::Conflict) => Err(StoreError::VersionConflict(row.approval_id.clone())),
         Ok(Cas::Missing) => Err(StoreError::NotFound(row.approval_id.clone())),
@@ -439,7 +498,7 @@ impl ApprovalStore for SqliteStore {
     async fn get(&self, approval_id: &str) -> Result<Option<Approval>, StoreError> {
         let id = approval_id.to_owned();
         self.read(move |conn, path| {
-            let mut found = read_approvals(conn, path, GET, rusqlite::params_from_iter([id]))?;
+            let mut found = read_approvals(conn, path, GET, rusqlite::params_from_iter([&id]))?;
             Ok(found.pop())
         })
         .await
@@ -457,8 +516,12 @@ impl ApprovalStore for SqliteStore {
         let expected_version = rows::to_i64(expected_version, "version")?;
         // On the writer thread, inside its transaction: the compare and the set are one
         // atomic step, and the read tells a conflict from a miss.
-        self.write(move |conn, path| write_over(conn, path, &row, expected_version, expected_state))
-            .await
+        self.write(move |conn, path| {
+            let stored =
+                Stored::read(conn, &row.approval_id).map_err(|e| sql_error(path, "reading", e))?;
+            write_over(conn, path, &row, stored, expected_version, expected_state)
+        })
+        .await
     }
 
     async fn update(
@@ -472,20 +535,21 @@ impl ApprovalStore for SqliteStore {
         // record `change` judged and the write, and there is no lost race to retry. The
         // caller waits for one queue round trip and one commit, shared with the batch.
         self.write(move |conn, path| {
-            let Some(current) =
-                read_approvals(conn, path, GET, rusqlite::params_from_iter([&id]))?.pop()
-            else {
+            // One read serves the change (the record) and the write (the columns to diff).
+            let Some((current, stored)) = rows::read_for_update(conn, path, &id)? else {
                 return Ok(Err(ApprovalError::NotFound(id)));
             };
             // A refused change stores nothing; the (empty) job commits with its batch.
-            let next = match change(&current) {
+            let mut next = match change(&current) {
                 Ok(Some(next)) => next,
                 Ok(None) => return Ok(Ok(None)),
                 Err(refused) => return Ok(Err(refused)),
             };
+            // The version after the one read, whatever the change set (as `replace` stores).
+            next.version = current.version.saturating_add(1);
             let row = NewRow::from_approval(&next)?;
             let version = rows::to_i64(current.version, "version")?;
-            write_over(conn, path, &row, version, current.state)?;
+            write_over(conn, path, &row, Some(stored), version, current.state)?;
             Ok(Ok(Some(next)))
         })
         .await?
@@ -535,7 +599,7 @@ impl ApprovalStore for SqliteStore {
     async fn get_json(&self, approval_id: &str) -> Result<Option<RecordJson>, StoreError> {
         let id = approval_id.to_owned();
         self.read(move |conn, path| {
-            read_json(conn, path, GET_JSON, rusqlite::params_from_iter([id]))
+            read_json(conn, path, GET_JSON, rusqlite::params_from_iter([&id]))
         })
         .await
     }
@@ -1143,6 +1207,115 @@ mod tests {
             "{:?}",
             page.unreadable
         );
+    }
+
+    /// A read runs on the calling thread when a reader is idle; one that SQLite answers busy
+    /// (a lock held by another process: in WAL mode a read never waits for a writer, so the
+    /// busy answer is simulated here) runs again on the blocking pool, where it may wait;
+    /// other failures are answered as they are.
+    #[tokio::test]
+    async fn reads_run_inline_and_only_a_busy_read_moves_to_the_blocking_pool() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        // GIVEN a store with a record and an idle reader (from a first read)
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("approvals.db")).unwrap();
+        store.insert(&pending(1)).await.unwrap();
+        assert!(store.get("apr_000000000001").await.unwrap().is_some());
+        assert_eq!(store.inner.readers.lock().unwrap().len(), 1);
+        let here = std::thread::current().id();
+        let busy = || {
+            rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("database is locked".into()),
+            )
+        };
+        let count = |conn: &Connection, path: &Path| {
+            conn.query_row("SELECT count(*) FROM approvals", [], |r| r.get::<_, i64>(0))
+                .map_err(|e| sql_error(path, "reading", e))
+        };
+        // WHEN a read succeeds THEN it ran once, on this thread (no hop)
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        let n = store
+            .read(move |conn, path| {
+                seen.lock().unwrap().push(std::thread::current().id());
+                count(conn, path)
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(*threads.lock().unwrap(), vec![here]);
+        // WHEN the first attempt is answered busy
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        let n = store
+            .read(move |conn, path| {
+                let mut seen = seen.lock().unwrap();
+                seen.push(std::thread::current().id());
+                if seen.len() == 1 {
+                    return Err(sql_error(path, "reading", busy()));
+                }
+                count(conn, path)
+            })
+            .await
+            .unwrap();
+        // THEN it ran again once, off this thread, and answered
+        assert_eq!(n, 1);
+        let threads = threads.lock().unwrap().clone();
+        assert_eq!(threads.len(), 2);
+        assert_eq!(threads[0], here);
+        assert_ne!(threads[1], here);
+        // WHEN a read fails otherwise THEN the failure is the answer, with no second attempt
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&calls);
+        let failed = store
+            .read(move |_conn, path| -> Result<(), StoreError> {
+                counted.fetch_add(1, Ordering::Relaxed);
+                Err(sql_error(
+                    path,
+                    "reading",
+                    rusqlite::Error::InvalidColumnName("nope".into()),
+                ))
+            })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        // AND the readers went back to the pool with no busy timeout: still inline
+        assert_eq!(store.inner.readers.lock().unwrap().len(), 1);
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        store
+            .read(move |conn, path| {
+                seen.lock().unwrap().push(std::thread::current().id());
+                count(conn, path)
+            })
+            .await
+            .unwrap();
+        assert_eq!(*threads.lock().unwrap(), vec![here]);
+    }
+
+    #[test]
+    fn only_busy_and_locked_failures_count_as_busy() {
+        let path = Path::new("approvals.db");
+        let code = |code| -> Result<(), StoreError> {
+            Err(sql_error(
+                path,
+                "reading",
+                rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None),
+            ))
+        };
+        assert!(is_busy(&code(rusqlite::ffi::SQLITE_BUSY)));
+        assert!(is_busy(&code(rusqlite::ffi::SQLITE_LOCKED)));
+        for other in [
+            rusqlite::ffi::SQLITE_CORRUPT,
+            rusqlite::ffi::SQLITE_IOERR,
+            rusqlite::ffi::SQLITE_READONLY,
+            rusqlite::ffi::SQLITE_CANTOPEN,
+        ] {
+            assert!(!is_busy(&code(other)), "{other}");
+        }
+        assert!(!is_busy(&Ok(())));
+        assert!(!is_busy::<()>(&Err(StoreError::NotFound("x".into()))));
     }
 
     #[tokio::test]

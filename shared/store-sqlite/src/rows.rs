@@ -101,9 +101,10 @@ impl NewRow {
         ])
     }
 
-    /// Compare-and-set of the stored row (CONTRACT §1) that writes only what changed: reads the
-    /// row's version, state and other columns, and, when the version and state are the expected
-    /// ones, `UPDATE`s the payload, the version and the columns whose value differs. A column left
+    /// Compare-and-set of the stored row (CONTRACT §1) that writes only what changed: given
+    /// the row's version, state and other columns as read in this transaction (`stored`;
+    /// `None` when there is no row), and when the version and state are the expected ones,
+    /// `UPDATE`s the payload, the version and the columns whose value differs. A column left
     /// out of the `SET` list leaves its indexes untouched (issue H: an approve rewrites the
     /// state-keyed indexes only, not all of them).
     ///
@@ -111,21 +112,15 @@ impl NewRow {
     pub(crate) fn update_changed(
         &self,
         conn: &Connection,
+        stored: Option<Stored>,
         expected_version: i64,
         expected_state: ApprovalState,
     ) -> rusqlite::Result<Cas> {
-        let current = conn
-            .prepare_cached(READ_CURRENT)?
-            .query_row([&self.approval_id], |row| {
-                let version: Value = row.get(0)?;
-                let mut values = Vec::with_capacity(MUTABLE.len());
-                for (index, _) in (1_usize..).zip(MUTABLE) {
-                    values.push(row.get::<_, Value>(index)?);
-                }
-                Ok((version, values))
-            })
-            .optional()?;
-        let Some((version, stored)) = current else {
+        let Some(Stored {
+            version,
+            values: stored,
+        }) = stored
+        else {
             return Ok(Cas::Missing);
         };
         let state_index = MUTABLE.iter().position(|c| *c == "state");
@@ -200,7 +195,7 @@ pub(crate) enum Cas {
 }
 
 /// Every column but the key, the payload and the version (which every change writes), in the
-/// order [`READ_CURRENT`] returns them after the version.
+/// order [`Stored`] holds them after the version.
 const MUTABLE: [&str; 14] = [
     "decision_id",
     "session_id",
@@ -218,9 +213,62 @@ const MUTABLE: [&str; 14] = [
     "expires_at_us",
 ];
 
-const READ_CURRENT: &str = "SELECT version, decision_id, session_id, state, approver_group, requested_by, \
+/// The columns [`Stored`] holds, in its order.
+const STORED_COLUMNS: &str = "version, decision_id, session_id, state, approver_group, requested_by, \
      requested_at, expires_at, decided_by, decided_at, external_ref, break_glass, decision_digest, \
-     requested_at_us, expires_at_us FROM approvals WHERE approval_id = ?1";
+     requested_at_us, expires_at_us";
+
+/// A row's version and [`MUTABLE`] columns as stored: what [`NewRow::update_changed`] compares
+/// and diffs against.
+#[derive(Debug)]
+pub(crate) struct Stored {
+    version: Value,
+    values: Vec<Value>,
+}
+
+impl Stored {
+    /// From a row whose column `first` is the version, followed by [`MUTABLE`] in order.
+    fn from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        let version = row.get(first)?;
+        let mut values = Vec::with_capacity(MUTABLE.len());
+        for index in (first.saturating_add(1)..).take(MUTABLE.len()) {
+            values.push(row.get::<_, Value>(index)?);
+        }
+        Ok(Self { version, values })
+    }
+
+    /// The stored columns of row `approval_id`, if there is one.
+    pub(crate) fn read(conn: &Connection, approval_id: &str) -> rusqlite::Result<Option<Self>> {
+        conn.prepare_cached(&format!(
+            "SELECT {STORED_COLUMNS} FROM approvals WHERE approval_id = ?1"
+        ))?
+        .query_row([approval_id], |row| Self::from_row(row, 0))
+        .optional()
+    }
+}
+
+/// Row `approval_id` read once for a transition: the record (decoded as [`read_approvals`]
+/// does) and its stored columns.
+pub(crate) fn read_for_update(
+    conn: &Connection,
+    path: &Path,
+    approval_id: &str,
+) -> Result<Option<(Approval, Stored)>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT approval_id, version, payload, {STORED_COLUMNS} FROM approvals WHERE approval_id = ?1"
+        ))
+        .map_err(|e| sql_error(path, "preparing a read of", e))?;
+    let mut rows = statement
+        .query([approval_id])
+        .map_err(|e| sql_error(path, "reading", e))?;
+    let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? else {
+        return Ok(None);
+    };
+    let record = decode_row(path, row)?;
+    let stored = Stored::from_row(row, 3).map_err(|e| sql_error(path, "reading a row of", e))?;
+    Ok(Some((record, stored)))
+}
 
 /// Runs a `SELECT approval_id, version, payload …` and decodes every row.
 pub(crate) fn read_approvals<P: Params>(
