@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::body::{Body as AxumBody, to_bytes};
+use axum::body::{Body as AxumBody, Bytes, to_bytes};
 use axum::extract::{Request as AxumRequest, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response as AxumResponse};
@@ -109,21 +109,21 @@ impl ConsoleFiles {
         }
     }
 
-    /// The bytes of the console file `uri_path` names; `None` when there is none, or for a
-    /// path that could leave the console's folder.
-    async fn read(&self, uri_path: &str) -> Option<Vec<u8>> {
+    /// The bytes of the console file `uri_path` names (the embedded ones without a copy);
+    /// `None` when there is none, or for a path that could leave the console's folder.
+    async fn read(&self, uri_path: &str) -> Option<Bytes> {
         let relative = plain_relative(uri_path)?;
         match self {
             Self::Embedded => EMBEDDED
                 .get_file(relative)
                 .filter(|_| !NOT_SERVED.iter().any(|name| relative == Path::new(name)))
-                .map(|file| file.contents().to_vec()),
+                .map(|file| Bytes::from_static(file.contents())),
             Self::Dir(dir) => {
                 let path = dir.join(relative);
                 if !path.is_file() {
                     return None;
                 }
-                tokio::fs::read(path).await.ok()
+                tokio::fs::read(path).await.ok().map(Bytes::from)
             }
         }
     }
@@ -219,7 +219,7 @@ fn content_type(path: &Path) -> &'static str {
     }
 }
 
-fn file_response(uri_path: &str, bytes: Vec<u8>) -> AxumResponse {
+fn file_response(uri_path: &str, bytes: Bytes) -> AxumResponse {
     (
         [
             (header::CONTENT_TYPE, content_type(Path::new(uri_path))),
@@ -523,7 +523,10 @@ mod tests {
         std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
         std::fs::write(dir.path().join("app.wasm"), [0, 97, 115, 109]).unwrap();
         let folder = ConsoleFiles::Dir(dir.path().to_path_buf());
-        assert_eq!(folder.read("/app.wasm").await, Some(vec![0, 97, 115, 109]));
+        assert_eq!(
+            folder.read("/app.wasm").await,
+            Some(Bytes::from_static(&[0, 97, 115, 109]))
+        );
         for refused in [
             "/",
             "/missing.js",
@@ -548,7 +551,7 @@ mod tests {
         let index = std::fs::read(bundle.join("index.html")).unwrap();
         assert_eq!(
             ConsoleFiles::Embedded.read("/index.html").await,
-            Some(index.clone())
+            Some(Bytes::from(index.clone()))
         );
         // Every script, stylesheet and module the page loads is in the bundle.
         let page = String::from_utf8(index).unwrap();
