@@ -77,7 +77,7 @@ async fn main() {
     let binaries = build_binaries(&args);
 
     println!(
-        "function binaries (profile lambda: opt-level z, crypto at 3, fat LTO, panic abort, stripped):"
+        "function binaries (profile lambda: opt-level z, aws-lc at s, fat LTO, panic abort, stripped):"
     );
     let mut total = 0;
     for name in &names {
