@@ -213,10 +213,29 @@ const MUTABLE: [&str; 14] = [
     "expires_at_us",
 ];
 
-/// The columns [`Stored`] holds, in its order.
-const STORED_COLUMNS: &str = "version, decision_id, session_id, state, approver_group, requested_by, \
-     requested_at, expires_at, decided_by, decided_at, external_ref, break_glass, decision_digest, \
-     requested_at_us, expires_at_us";
+/// The columns [`Stored`] holds, in its order (a macro, so the statements below are constants
+/// rather than strings formatted on every transition).
+macro_rules! stored_columns {
+    () => {
+        "version, decision_id, session_id, state, approver_group, requested_by, requested_at, \
+         expires_at, decided_by, decided_at, external_ref, break_glass, decision_digest, \
+         requested_at_us, expires_at_us"
+    };
+}
+
+/// [`Stored::read`].
+const READ_STORED: &str = concat!(
+    "SELECT ",
+    stored_columns!(),
+    " FROM approvals WHERE approval_id = ?1"
+);
+
+/// [`read_for_update`]: the record's columns, then [`Stored`]'s.
+const READ_FOR_UPDATE: &str = concat!(
+    "SELECT approval_id, version, payload, ",
+    stored_columns!(),
+    " FROM approvals WHERE approval_id = ?1"
+);
 
 /// A row's version and [`MUTABLE`] columns as stored: what [`NewRow::update_changed`] compares
 /// and diffs against.
@@ -239,11 +258,9 @@ impl Stored {
 
     /// The stored columns of row `approval_id`, if there is one.
     pub(crate) fn read(conn: &Connection, approval_id: &str) -> rusqlite::Result<Option<Self>> {
-        conn.prepare_cached(&format!(
-            "SELECT {STORED_COLUMNS} FROM approvals WHERE approval_id = ?1"
-        ))?
-        .query_row([approval_id], |row| Self::from_row(row, 0))
-        .optional()
+        conn.prepare_cached(READ_STORED)?
+            .query_row([approval_id], |row| Self::from_row(row, 0))
+            .optional()
     }
 }
 
@@ -254,20 +271,23 @@ pub(crate) fn read_for_update(
     path: &Path,
     approval_id: &str,
 ) -> Result<Option<(Approval, Stored)>, StoreError> {
-    let mut statement = conn
-        .prepare_cached(&format!(
-            "SELECT approval_id, version, payload, {STORED_COLUMNS} FROM approvals WHERE approval_id = ?1"
-        ))
-        .map_err(|e| sql_error(path, "preparing a read of", e))?;
-    let mut rows = statement
-        .query([approval_id])
-        .map_err(|e| sql_error(path, "reading", e))?;
-    let Some(row) = rows.next().map_err(|e| sql_error(path, "reading", e))? else {
-        return Ok(None);
-    };
-    let record = decode_row(path, row)?;
-    let stored = Stored::from_row(row, 3).map_err(|e| sql_error(path, "reading a row of", e))?;
-    Ok(Some((record, stored)))
+    fn decode_for_update(
+        path: &Path,
+        row: &rusqlite::Row<'_>,
+    ) -> Result<(Approval, Stored), StoreError> {
+        let record = decode_row(path, row)?;
+        let stored =
+            Stored::from_row(row, 3).map_err(|e| sql_error(path, "reading a row of", e))?;
+        Ok((record, stored))
+    }
+    Ok(read_rows(
+        conn,
+        path,
+        READ_FOR_UPDATE,
+        [approval_id],
+        decode_for_update,
+    )?
+    .pop())
 }
 
 /// Runs a `SELECT approval_id, version, payload …` and decodes every row.
