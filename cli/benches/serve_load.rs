@@ -12,9 +12,10 @@
 //!    (each request a different pending request), with p50/p99 and non-2xx answers.
 //! 3. Each approve rate as a ratio to the limit.
 //!
-//! `BENCH_SECONDS` (default 5) sets each wrk run's length; `BENCH_PENDING` (default 70,000)
+//! `BENCH_SECONDS` (default 5) sets each wrk run's length; `BENCH_PENDING` (default 120,000)
 //! how many pending requests are seeded per mode (half for each approve run; when a run
-//! decides them all, the rest answer 409 and show as non-2xx).
+//! decides them all, the rest answer 409 and show as non-2xx, and the 2xx rate is capped by
+//! the supply: 60,000 covers 5 s at 12,000 approves per second).
 //! DynamoDB requests per operation: `cargo bench -p cavra-e2e --bench dynamodb_requests`.
 
 use std::io::{BufRead as _, BufReader};
@@ -309,7 +310,7 @@ async fn mode(
 #[tokio::main]
 async fn main() {
     let seconds = env_usize("BENCH_SECONDS", 5);
-    let pending = env_usize("BENCH_PENDING", 70_000);
+    let pending = env_usize("BENCH_PENDING", 120_000);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let status = Command::new("bash")
         .arg(root.join("tests/tools/wrk.sh"))

@@ -194,14 +194,18 @@ pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
         store.insert(&record).await.expect("insert");
         all.push(record);
     }
-    for n in [0_u64, 4, 8] {
-        let record = store
-            .get(&all[n as usize].approval_id)
-            .await
-            .unwrap()
-            .unwrap();
+    let decided = [
+        (0, ApprovalState::Denied),
+        (4, ApprovalState::Denied),
+        (8, ApprovalState::Denied),
+        (1, ApprovalState::Approved),
+        (5, ApprovalState::Approved),
+        (7, ApprovalState::Approved),
+    ];
+    for (n, state) in decided {
+        let record = store.get(&all[n].approval_id).await.unwrap().unwrap();
         let mut next = record.clone();
-        next.state = ApprovalState::Denied;
+        next.state = state;
         next.version += 1;
         store
             .replace(&next, record.version, ApprovalState::Pending)
@@ -262,6 +266,42 @@ pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
             .all(|r| r.state == ApprovalState::Pending && r.approver_group == "Cloud Security")
     );
 
+    // Every filter (each state, each group, both, neither) answers exactly the matching
+    // records in list order, whole and walked by cursor three at a time, whichever index an
+    // adapter keeps for it.
+    let states = [None].into_iter().chain(ApprovalState::ALL.map(Some));
+    for state in states {
+        for group in [None, Some("Cloud Security"), Some("IAM"), Some("Nobody")] {
+            let expected: Vec<&str> = everything
+                .items
+                .iter()
+                .filter(|r| state.is_none_or(|s| r.state == s))
+                .filter(|r| group.is_none_or(|g| r.approver_group == g))
+                .map(|r| r.approval_id.as_str())
+                .collect();
+            let query = ListQuery::new(state, group.map(str::to_owned), Some(500), None);
+            let whole = store.list(&query).await.unwrap();
+            let ids: Vec<&str> = whole.items.iter().map(|r| r.approval_id.as_str()).collect();
+            assert_eq!(ids, expected, "list of {state:?} in {group:?}");
+            assert_eq!(
+                whole.total,
+                expected.len() as u64,
+                "total of {state:?} in {group:?}"
+            );
+            let mut walked = Vec::new();
+            let mut query = ListQuery::new(state, group.map(str::to_owned), Some(3), None);
+            loop {
+                let page = store.list(&query).await.unwrap();
+                walked.extend(page.items.iter().map(|r| r.approval_id.clone()));
+                match page.next_cursor {
+                    Some(text) => query.cursor = Some(Cursor::decode(&text).unwrap()),
+                    None => break,
+                }
+            }
+            assert_eq!(walked, expected, "cursor walk of {state:?} in {group:?}");
+        }
+    }
+
     let offset = store
         .list(&ListQuery::new(None, None, Some(5), Some(5)))
         .await
@@ -304,17 +344,45 @@ pub async fn list_filters_orders_and_pages(store: Arc<dyn ApprovalStore>) {
 }
 
 /// Overdue lookup for the sweeper.
+/// Overdue lookup for the sweeper: pending records past their expiry, the longest overdue
+/// first (by expiry, not by request time), at most `limit` of them.
 pub async fn overdue_finds_only_pending_past_expiry(store: Arc<dyn ApprovalStore>) {
-    let old = pending_record(1, "dec_old", None, at(-48 * 3600));
-    let fresh = pending_record(2, "dec_fresh", None, at(0));
-    let mut decided = pending_record(3, "dec_done", None, at(-48 * 3600));
+    let hours = |h: i64| at(h * 3600);
+    // (n, requested, expires): request order and expiry order differ.
+    let mut records = Vec::new();
+    for (n, requested, expires) in [
+        (1, -48, -24), // overdue by 25 h
+        (2, 0, 24),    // not yet due
+        (4, -10, -9),  // overdue by 10 h, requested last of the overdue
+        (5, -40, -5),  // overdue by 6 h
+        (6, -30, -2),  // overdue by 3 h
+        (7, -2, 1),    // due exactly now: not overdue
+    ] {
+        let mut record = pending_record(n, &format!("dec_{n}"), None, hours(requested));
+        record.expires_at = hours(expires);
+        records.push(record);
+    }
+    let mut decided = pending_record(3, "dec_done", None, hours(-48));
+    decided.expires_at = hours(-47);
     decided.state = ApprovalState::Denied;
-    for r in [&old, &fresh, &decided] {
+    records.push(decided);
+    for r in &records {
         store.insert(r).await.unwrap();
     }
-    let due = store.overdue(at(3600), 10).await.unwrap();
-    let ids: Vec<&str> = due.iter().map(|r| r.approval_id.as_str()).collect();
-    assert_eq!(ids, vec![old.approval_id.as_str()]);
+    let now = hours(1);
+    let ids =
+        |due: Vec<Approval>| -> Vec<String> { due.into_iter().map(|r| r.approval_id).collect() };
+    let id = |n: usize| records[n].approval_id.clone();
+    assert_eq!(
+        ids(store.overdue(now, 10).await.unwrap()),
+        vec![id(0), id(2), id(3), id(4)],
+        "every overdue pending record, longest overdue first"
+    );
+    assert_eq!(
+        ids(store.overdue(now, 2).await.unwrap()),
+        vec![id(0), id(2)],
+        "the limit keeps the longest overdue"
+    );
 }
 
 /// The race of CONTRACT §1: `deciders` concurrent approvals of one request, over `rounds`

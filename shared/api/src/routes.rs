@@ -573,16 +573,12 @@ async fn decide(state: &AppState, request: &Request, target: ApprovalState) -> A
     // The service announces the change (and an overdue request expired on the way).
     match state.service.decide(&id, &input).await {
         Ok(record) => ok_value(record.to_sorted_value()),
-        Err(error @ ApprovalError::NotAuthorized) => {
-            let groups = state
-                .service
-                .get(&id)
-                .await
-                .map(|record| record.deciding_groups())
-                .unwrap_or_default();
-            Ok(ApiError::forbidden_naming(&error, &groups))
-        }
-        Err(error) => Err(error.into()),
+        Err(error) => match &error {
+            ApprovalError::NotAuthorized { deciding_groups } => {
+                Ok(ApiError::forbidden_naming(&error, deciding_groups))
+            }
+            _ => Err(error.into()),
+        },
     }
 }
 

@@ -473,12 +473,18 @@ pub struct FollowUp {
 
 impl Approval {
     /// The groups whose members decide this request: the approver group, then every required
-    /// group not already named (for messages such as a 403's `required_groups`).
+    /// group and the group it escalated to, each not already named (for messages such as a
+    /// 403's `required_groups`).
     pub fn deciding_groups(&self) -> Vec<String> {
         let mut groups = vec![self.approver_group.clone()];
-        for group in &self.required_groups {
+        let others = self
+            .required_groups
+            .iter()
+            .map(String::as_str)
+            .chain(self.escalated_groups());
+        for group in others {
             if !groups.iter().any(|g| crate::groups::same_group(g, group)) {
-                groups.push(group.clone());
+                groups.push(group.to_owned());
             }
         }
         groups

@@ -88,9 +88,14 @@ pub enum ApprovalError {
     /// Original §2.4.
     #[error("break-glass reason is required")]
     BreakGlassReasonRequired,
-    /// Original §2.4; CONTRACT §2 makes it a 403.
+    /// Original §2.4; CONTRACT §2 makes it a 403. It carries the groups whose members may
+    /// decide the request as the refusal read it (a 403 names them as `required_groups`), so
+    /// the answer needs no second read that could see another version.
     #[error("actor is not authorized for approval group")]
-    NotAuthorized,
+    NotAuthorized {
+        /// [`crate::approval::Approval::deciding_groups`] of the refused request.
+        deciding_groups: Vec<String>,
+    },
     /// Issue E §6: only the approver group (or an RBAC `delivered` grant) may re-send a request.
     #[error("actor is not authorized to deliver this request")]
     NotAuthorizedDeliver,
@@ -220,7 +225,7 @@ impl ApprovalError {
             | Self::BreakGlassTtlTooLong { .. }
             | Self::ReservedActor(_) => ErrorKind::Unprocessable,
             Self::QuorumNeedsVerified
-            | Self::NotAuthorized
+            | Self::NotAuthorized { .. }
             | Self::NotAuthorizedDeliver
             | Self::NotAuthorizedBreakGlass
             | Self::SelfApproval

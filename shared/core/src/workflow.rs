@@ -715,7 +715,9 @@ pub fn decide(
     if let Some(ctx) = context
         && !authorize(current, ctx, rbac, action)
     {
-        return Err(ApprovalError::NotAuthorized);
+        return Err(ApprovalError::NotAuthorized {
+            deciding_groups: current.deciding_groups(),
+        });
     }
     let verified = context.is_some_and(|c| c.identity == IdentityKind::Oidc);
     if action != RbacAction::Expired && is_quorum_rule(current) && !verified {

@@ -319,6 +319,10 @@ async fn a_request_nobody_answers_escalates_once_and_the_fallback_group_may_then
     let fallback = || approve_as(member("cloud@x", &["Cloud Security"]));
     let refused = w.service.decide(&id, &fallback()).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Forbidden, "before escalation");
+    assert!(
+        matches!(&refused, ApprovalError::NotAuthorized { deciding_groups } if deciding_groups == &["IAM"]),
+        "before escalation only IAM decides: {refused:?}"
+    );
 
     w.clock.advance_hours(2);
     let swept = w.service.sweep().await.unwrap();
@@ -353,9 +357,11 @@ async fn a_request_nobody_answers_escalates_once_and_the_fallback_group_may_then
     w.clock.advance_hours(2);
     w.service.sweep().await.unwrap();
     let stranger = approve_as(member("dev@x", &["Developers"]));
+    // The refusal names who may decide now: the routed group and the one it escalated to.
     assert!(matches!(
         w.service.decide(&other, &stranger).await,
-        Err(ApprovalError::NotAuthorized)
+        Err(ApprovalError::NotAuthorized { deciding_groups })
+            if deciding_groups == ["IAM", "Cloud Security"]
     ));
 }
 

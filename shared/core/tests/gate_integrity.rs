@@ -141,7 +141,7 @@ async fn a_developer_outside_iam_cannot_approve_an_iam_change_routed_with_their_
             .decide(&id, &by(ApprovalState::Approved, Some(dev), ""))
             .await
             .unwrap_err(),
-        ApprovalError::NotAuthorized
+        ApprovalError::NotAuthorized { .. }
     ));
 }
 

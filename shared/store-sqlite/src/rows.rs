@@ -43,7 +43,14 @@ pub(crate) struct NewRow {
 
 const COLUMNS: &str = "approval_id, decision_id, session_id, state, approver_group, requested_by, requested_at, \
      expires_at, decided_by, decided_at, external_ref, break_glass, payload, version, decision_digest, \
-     requested_at_us, expires_at_us, payload_version";
+     requested_at_us, expires_at_us, payload_version, reserve";
+
+/// The size a row's record is padded to when inserted (migration 007): just over half of a
+/// 4 KiB leaf (two cells of 2,043 bytes or more no longer share one), so every record has a
+/// leaf to itself and a transition's growth is written in place instead of rebalancing the
+/// leaf with its neighbours. SQLite's default page size is 4 KiB and this store never changes
+/// it; on larger pages the padding only means fewer records per leaf.
+const ROW_FLOOR: usize = 2_048;
 
 impl NewRow {
     /// The row for `approval`; `payload` is the record as JSON with sorted keys.
@@ -75,10 +82,44 @@ impl NewRow {
         })
     }
 
-    /// `INSERT`s the row.
+    /// The zero bytes that bring this row's record to at least [`ROW_FLOOR`]. The record's
+    /// size is estimated from below (its text, one header byte per column, integers at their
+    /// narrowest), so the padded record is never under the floor (and over it by the few
+    /// dozen bytes of integers and wider header entries).
+    fn reserve_len(&self) -> i64 {
+        let text = [
+            &self.approval_id,
+            &self.decision_id,
+            &self.session_id,
+            &self.approver_group,
+            &self.requested_by,
+            &self.requested_at,
+            &self.expires_at,
+            &self.payload,
+        ]
+        .iter()
+        .map(|s| s.len())
+        .chain(
+            [
+                &self.decided_by,
+                &self.decided_at,
+                &self.external_ref,
+                &self.decision_digest,
+            ]
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len)),
+        )
+        .chain([self.state.len()])
+        .fold(0_usize, usize::saturating_add);
+        // A header byte per column (20) and one for the header's own size.
+        let estimate = text.saturating_add(21);
+        i64::try_from(ROW_FLOOR.saturating_sub(estimate)).unwrap_or(0)
+    }
+
+    /// `INSERT`s the row, padded to [`ROW_FLOOR`].
     pub(crate) fn insert(&self, conn: &Connection) -> rusqlite::Result<usize> {
         let sql = format!(
-            "INSERT INTO approvals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?14)"
+            "INSERT INTO approvals ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?14, zeroblob(?18))"
         );
         conn.prepare_cached(&sql)?.execute(rusqlite::params![
             self.approval_id,
@@ -98,6 +139,7 @@ impl NewRow {
             self.decision_digest,
             self.requested_at_us,
             self.expires_at_us,
+            self.reserve_len(),
         ])
     }
 
@@ -493,13 +535,27 @@ pub(crate) struct ListSql {
 impl ListSql {
     /// The page: filters, then the keyset condition or the offset, in list order, one row more
     /// than the limit (it proves there is a next page).
+    /// The page walks the one index whose range holds the filter's rows in list order (named
+    /// with `INDEXED BY`, so SQLite refuses the statement rather than ever scanning the table):
+    /// pending rows have their own partial index, every other state shares the decided one.
+    /// The partial indexes are only usable when the statement repeats their condition as
+    /// written, hence the literal `'pending'` terms.
     pub(crate) fn page(query: &ListQuery, select: &str) -> Self {
         let mut conditions = Vec::new();
         let mut params = Vec::new();
-        if let Some(state) = query.state {
-            conditions.push("state = ?");
-            params.push(Value::Text(state.as_str().to_owned()));
-        }
+        let index = match (query.state, &query.approver_group) {
+            (Some(ApprovalState::Pending), _) => {
+                conditions.push("state = 'pending'");
+                "idx_approvals_pending"
+            }
+            (Some(state), _) => {
+                conditions.push("state <> 'pending' AND state = ?");
+                params.push(Value::Text(state.as_str().to_owned()));
+                "idx_approvals_decided"
+            }
+            (None, Some(_)) => "idx_approvals_list_group",
+            (None, None) => "idx_approvals_list_all",
+        };
         if let Some(group) = &query.approver_group {
             conditions.push("approver_group = ?");
             params.push(Value::Text(group.clone()));
@@ -511,7 +567,7 @@ impl ListSql {
             params.push(Value::Integer(cursor.requested_at_us));
             params.push(Value::Text(cursor.approval_id.clone()));
         }
-        let mut sql = String::from(select);
+        let mut sql = format!("{select} INDEXED BY {index}");
         if !conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conditions.join(" AND "));

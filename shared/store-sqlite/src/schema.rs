@@ -39,6 +39,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         id: "005_payload_version.sql",
         sql: include_str!("../migrations/005_payload_version.sql"),
     },
+    Migration {
+        id: "006_state_indexes.sql",
+        sql: include_str!("../migrations/006_state_indexes.sql"),
+    },
+    Migration {
+        id: "007_row_reserve.sql",
+        sql: include_str!("../migrations/007_row_reserve.sql"),
+    },
 ];
 
 /// Largest WAL file kept after a checkpoint resets it.
@@ -180,7 +188,9 @@ mod tests {
                 "002_approval_router.sql",
                 "003_approval_contract.sql",
                 "004_write_path.sql",
-                "005_payload_version.sql"
+                "005_payload_version.sql",
+                "006_state_indexes.sql",
+                "007_row_reserve.sql"
             ]
         );
         assert!(first.skipped.is_empty());
@@ -192,7 +202,9 @@ mod tests {
                 "002_approval_router.sql",
                 "003_approval_contract.sql",
                 "004_write_path.sql",
-                "005_payload_version.sql"
+                "005_payload_version.sql",
+                "006_state_indexes.sql",
+                "007_row_reserve.sql"
             ]
         );
     }
@@ -227,10 +239,16 @@ mod tests {
         // THEN only the write-path migrations apply
         assert_eq!(
             report.applied,
-            ["004_write_path.sql", "005_payload_version.sql"]
+            [
+                "004_write_path.sql",
+                "005_payload_version.sql",
+                "006_state_indexes.sql",
+                "007_row_reserve.sql"
+            ]
         );
-        // AND running its script again changes nothing
+        // AND running the index scripts again changes nothing
         conn.execute_batch(MIGRATIONS[2].sql).unwrap();
+        conn.execute_batch(MIGRATIONS[4].sql).unwrap();
         let indexes: Vec<String> = conn
             .prepare(
                 "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'approvals' \
@@ -245,25 +263,25 @@ mod tests {
         assert_eq!(
             indexes,
             [
+                "idx_approvals_decided",
                 "idx_approvals_list_all",
                 "idx_approvals_list_group",
-                "idx_approvals_list_state",
-                "idx_approvals_list_state_group",
                 "idx_approvals_open_decision",
                 "idx_approvals_open_duplicates",
-                "idx_approvals_pending_expiry",
+                "idx_approvals_pending",
             ]
         );
+        // AND the last index migration names each one with the query it answers
         for index in &indexes {
             assert!(
-                MIGRATIONS[2].sql.contains(index.as_str()),
+                MIGRATIONS[4].sql.contains(&format!("--   {index}")),
                 "{index} undocumented"
             );
         }
         // AND the old row is found through the new partial index
         let due: String = conn
             .query_row(
-                "SELECT approval_id FROM approvals INDEXED BY idx_approvals_pending_expiry \
+                "SELECT approval_id FROM approvals INDEXED BY idx_approvals_pending \
                  WHERE state = 'pending' AND expires_at_us < 3",
                 [],
                 |r| r.get(0),

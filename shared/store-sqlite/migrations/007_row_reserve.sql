@@ -1,0 +1,11 @@
+-- Issue H §2, third step: a transition rewrites its row in place. A request's record grows when
+-- it is decided (a sealed history entry, the review, the grant: ~1.7 KB pending → ~2.4 KB
+-- approved). A 4 KiB leaf holds two pending records, so the second of two neighbours to grow
+-- no longer fit and SQLite rebalanced the leaf with its siblings and parent: ~4 of an approve's
+-- WAL pages. Rows this store inserts now carry `reserve`, zero bytes that bring the record to
+-- just over half a page, so each record has its leaf to itself from the start and its growth
+-- (up to a full page) is written in place. Decided records are over half a page anyway, so a
+-- store in its steady state is no larger; only pending rows take a page each a little sooner.
+-- Rows written before this migration, or by another program, have no reserve and behave as
+-- before. Adding a column does not rewrite the table.
+ALTER TABLE approvals ADD COLUMN reserve BLOB;
