@@ -25,6 +25,7 @@ exit once no request has arrived for that long.
 
 import argparse
 import copy
+import logging
 import os
 import signal
 import sys
@@ -193,6 +194,9 @@ def main():
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _install_item_undo_log()
+    # No line per request (werkzeug logs each at INFO): under the store contract's race that
+    # was a fifth of the server's time and megabytes of log. Warnings and errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

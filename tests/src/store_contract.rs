@@ -567,14 +567,29 @@ pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
 where
     F: Fn() -> Arc<dyn ApprovalStore>,
 {
+    // Each check's time is printed (seen with --nocapture): the emulator's share of the test
+    // command's time is spent here.
+    let timed = |name: &'static str, started: std::time::Instant| {
+        println!("store contract: {name} took {:?}", started.elapsed());
+    };
+    let started = std::time::Instant::now();
     insert_and_get(fresh()).await;
     replace_is_compare_and_set(fresh()).await;
     update_is_read_change_write(fresh()).await;
+    timed("insert, get, replace, update", started);
+    let started = std::time::Instant::now();
     list_filters_orders_and_pages(fresh()).await;
+    timed("list", started);
+    let started = std::time::Instant::now();
     overdue_finds_only_pending_past_expiry(fresh()).await;
     concurrent_creates_of_one_decision_yield_one_request(fresh()).await;
+    timed("overdue, concurrent creates", started);
+    let started = std::time::Instant::now();
     racing_deciders_have_exactly_one_winner(fresh(), deciders, rounds).await;
+    timed("racing deciders", started);
+    let started = std::time::Instant::now();
     // The grant race: as many consumers as deciders, over a tenth of the rounds (each round
     // also creates and approves).
     racing_consumers_spend_a_grant_once(fresh(), deciders, rounds.div_ceil(10)).await;
+    timed("racing consumers", started);
 }
