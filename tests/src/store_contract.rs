@@ -562,34 +562,47 @@ pub async fn racing_consumers_spend_a_grant_once(
 /// How many fresh stores [`run_all`] asks for (one per check).
 pub const CHECKS: usize = 8;
 
-/// Runs every check, each on a fresh store from `fresh`.
-pub async fn run_all<F>(fresh: F, deciders: usize, rounds: usize)
+/// Runs every check, each on a fresh store from `fresh`, printing each check's time under
+/// `store`'s name (seen with `--nocapture`; the emulator's share of the test command's time is
+/// spent here).
+pub async fn run_all<F>(store: &str, fresh: F, deciders: usize, rounds: usize)
 where
     F: Fn() -> Arc<dyn ApprovalStore>,
 {
-    // Each check's time is printed (seen with --nocapture): the emulator's share of the test
-    // command's time is spent here.
-    let timed = |name: &'static str, started: std::time::Instant| {
-        println!("store contract: {name} took {:?}", started.elapsed());
-    };
-    let started = std::time::Instant::now();
-    insert_and_get(fresh()).await;
-    replace_is_compare_and_set(fresh()).await;
-    update_is_read_change_write(fresh()).await;
-    timed("insert, get, replace, update", started);
-    let started = std::time::Instant::now();
-    list_filters_orders_and_pages(fresh()).await;
-    timed("list", started);
-    let started = std::time::Instant::now();
-    overdue_finds_only_pending_past_expiry(fresh()).await;
-    concurrent_creates_of_one_decision_yield_one_request(fresh()).await;
-    timed("overdue, concurrent creates", started);
-    let started = std::time::Instant::now();
-    racing_deciders_have_exactly_one_winner(fresh(), deciders, rounds).await;
-    timed("racing deciders", started);
-    let started = std::time::Instant::now();
+    timed(store, "insert, get, replace, update", async {
+        insert_and_get(fresh()).await;
+        replace_is_compare_and_set(fresh()).await;
+        update_is_read_change_write(fresh()).await;
+    })
+    .await;
+    timed(store, "list", list_filters_orders_and_pages(fresh())).await;
+    timed(store, "overdue, concurrent creates", async {
+        overdue_finds_only_pending_past_expiry(fresh()).await;
+        concurrent_creates_of_one_decision_yield_one_request(fresh()).await;
+    })
+    .await;
+    timed(
+        store,
+        "racing deciders",
+        racing_deciders_have_exactly_one_winner(fresh(), deciders, rounds),
+    )
+    .await;
     // The grant race: as many consumers as deciders, over a tenth of the rounds (each round
     // also creates and approves).
-    racing_consumers_spend_a_grant_once(fresh(), deciders, rounds.div_ceil(10)).await;
-    timed("racing consumers", started);
+    timed(
+        store,
+        "racing consumers",
+        racing_consumers_spend_a_grant_once(fresh(), deciders, rounds.div_ceil(10)),
+    )
+    .await;
+}
+
+/// Runs `check` and prints how long it took.
+async fn timed(store: &str, check: &str, run: impl std::future::Future<Output = ()>) {
+    let started = std::time::Instant::now();
+    run.await;
+    println!(
+        "store contract ({store}): {check} took {:?}",
+        started.elapsed()
+    );
 }

@@ -22,6 +22,7 @@ const DYNAMODB_ROUNDS: usize = 100;
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn the_memory_store_meets_the_contract() {
     run_all(
+        "memory",
         || Arc::new(MemoryStore::new()) as Arc<dyn ApprovalStore>,
         DECIDERS,
         ROUNDS,
@@ -34,6 +35,7 @@ async fn the_json_file_store_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicU32::new(0);
     run_all(
+        "JSON file",
         || {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Arc::new(
@@ -51,6 +53,7 @@ async fn the_sqlite_store_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let counter = std::sync::atomic::AtomicU32::new(0);
     run_all(
+        "SQLite",
         || {
             let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Arc::new(
@@ -75,6 +78,7 @@ async fn the_dynamodb_store_meets_the_contract() {
     let tables = std::sync::Mutex::new(tables);
     let started = std::time::Instant::now();
     run_all(
+        "DynamoDB",
         || {
             let table = tables.lock().unwrap().pop().expect("one table per check");
             Arc::new(DynamoStore::new(client.clone(), table)) as Arc<dyn ApprovalStore>
